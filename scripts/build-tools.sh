@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds every WebAssembly tool package into a component and collects them, flat, in
+# <repo>/target/tools/<tool>.wasm: the sandbox's default modules directory.
+#
+# Usage: scripts/build-tools.sh          (from anywhere)
+#
+# Guests build in their own target dir (target/guests) so they never wait on the host build's lock.
+# Debug info is left out: it multiplies the size of each component by ~15 and with it the time the
+# sandbox spends compiling it.
+set -euo pipefail
+
+# What to build, one line each: "<cargo package> <example name, or - for the package's lib> <output name>".
+# Add a tool package here.
+TOOLS=(
+    "mcp-tool-sdk   echo            echo"
+    "mcp-tool-sdk   text_transform  text_transform"
+    "mcp-tool-sdk   tool_caller     tool_caller"
+    "hostile-guest  -               hostile"
+)
+
+TARGET=wasm32-wasip2
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+guests="$repo/target/guests"
+out="$repo/target/tools"
+built="$guests/$TARGET/release"
+
+die() {
+    echo "build-tools: $*" >&2
+    exit 1
+}
+
+command -v cargo >/dev/null || die "cargo is not on PATH"
+if command -v rustup >/dev/null; then
+    rustup target list --installed | grep -qx "$TARGET" ||
+        die "the $TARGET target is not installed; run: rustup target add $TARGET"
+    # Rust links wasm32-wasip2 into a component with wasm-component-ld, shipped with the target.
+    sysroot="$(rustc --print sysroot)"
+    host="$(rustc -vV | sed -n 's/^host: //p')"
+    [[ -x "$sysroot/lib/rustlib/$host/bin/wasm-component-ld" ]] ||
+        die "wasm-component-ld is missing from $sysroot/lib/rustlib/$host/bin; reinstall the $TARGET target"
+fi
+
+# One cargo invocation for everything, so shared dependencies build once.
+args=()
+for entry in "${TOOLS[@]}"; do
+    read -r package example _ <<<"$entry"
+    args+=(-p "$package")
+    if [[ "$example" != "-" ]]; then
+        args+=(--example "$example")
+    else
+        args+=(--lib)
+    fi
+done
+
+echo "build-tools: building ${#TOOLS[@]} components for $TARGET" >&2
+CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo \
+    cargo build --manifest-path "$repo/Cargo.toml" --release --target "$TARGET" \
+    --target-dir "$guests" "${args[@]}"
+
+# A component starts with "\0asm" then layer 0x0d 0x00 0x01 0x00; a core module has 01 00 00 00.
+is_component() {
+    [[ "$(od -An -tx1 -j4 -N4 "$1" | tr -d ' \n')" == "0d000100" ]]
+}
+
+mkdir -p "$out"
+for entry in "${TOOLS[@]}"; do
+    read -r package example name <<<"$entry"
+    if [[ "$example" != "-" ]]; then
+        src="$built/examples/$example.wasm"
+    else
+        src="$built/${package//-/_}.wasm"
+    fi
+    [[ -f "$src" ]] || die "expected $src after the build, but it is not there"
+    is_component "$src" ||
+        die "$src is a core wasm module, not a component; is wasm-component-ld being used for $TARGET?"
+    cp "$src" "$out/$name.wasm"
+    printf 'build-tools: %-40s %8d bytes\n' "$out/$name.wasm" "$(stat -c %s "$out/$name.wasm")" >&2
+done
