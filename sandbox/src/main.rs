@@ -1,0 +1,232 @@
+//! `mcp-sandbox`: the command line. `serve` runs the sandbox host; `tool check` checks a built
+//! tool before it is deployed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use mcp_contract::units::{ByteSize, Span};
+use mcp_sandbox::check::{self, CheckOptions};
+use mcp_sandbox::runtime::{EngineSettings, Runtime};
+use mcp_sandbox::server::{self, Listen};
+use mcp_sandbox::service::{Sandbox, ServiceSettings};
+use mcp_sandbox::telemetry::{self, LogFormat};
+use mcp_sandbox::toolset::Sources;
+
+#[derive(Parser)]
+#[command(
+    name = "mcp-sandbox",
+    version,
+    about = "Runs MCP tools as WebAssembly components with hard limits"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the tool sets over HTTP to the gateway.
+    Serve(ServeArgs),
+    /// Work with tool components.
+    #[command(subcommand)]
+    Tool(ToolCommand),
+}
+
+#[derive(Subcommand)]
+enum ToolCommand {
+    /// Load a built tool, print its manifest, and run each of its tools once on sample input.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on: HOST:PORT or unix:/path/to.sock.
+    #[arg(long, env = "MCP_SANDBOX_LISTEN", default_value = "127.0.0.1:7070")]
+    listen: Listen,
+    /// Directory of tool set manifests (*.yaml).
+    #[arg(
+        long,
+        env = "MCP_SANDBOX_TOOLSETS",
+        default_value = "policies/toolsets"
+    )]
+    toolsets: PathBuf,
+    /// Directory the manifests' component files are relative to.
+    #[arg(long, env = "MCP_SANDBOX_MODULES", default_value = "target/tools")]
+    modules: PathBuf,
+    /// Access policy (who may call which tool, also for calls made from inside tools).
+    #[arg(
+        long,
+        env = "MCP_SANDBOX_POLICY",
+        default_value = "policies/access.yaml"
+    )]
+    policy: PathBuf,
+    /// Root of the per-user workspaces.
+    #[arg(
+        long,
+        env = "MCP_SANDBOX_WORKSPACES",
+        default_value = "target/workspaces"
+    )]
+    workspaces: PathBuf,
+    /// Cache of compiled components (reused across restarts). Must be writable only by the sandbox.
+    #[arg(long, env = "MCP_SANDBOX_CACHE", default_value = "target/wasm-cache")]
+    cache: PathBuf,
+    /// Name of this instance, in listings and metrics.
+    #[arg(long, env = "MCP_SANDBOX_NAME", default_value = "sandbox-0")]
+    name: String,
+    /// Calls that may run at once.
+    #[arg(long, env = "MCP_SANDBOX_MAX_CONCURRENT", default_value_t = 16)]
+    max_concurrent: usize,
+    /// Calls that may wait for a slot; more get a `busy` error at once.
+    #[arg(long, env = "MCP_SANDBOX_MAX_QUEUE", default_value_t = 64)]
+    max_queue: usize,
+    /// Longest a call waits for a slot before it gets `busy`.
+    #[arg(long, env = "MCP_SANDBOX_QUEUE_TIMEOUT", default_value = "5s")]
+    queue_timeout: Span,
+    /// Largest memory any tool may be granted (sizes the instance pool).
+    #[arg(long, env = "MCP_SANDBOX_MAX_MEMORY", default_value = "512MiB")]
+    max_memory: ByteSize,
+    /// Largest request body accepted.
+    #[arg(long, env = "MCP_SANDBOX_MAX_BODY", default_value = "24MiB")]
+    max_body: ByteSize,
+    /// Use on-demand instance allocation instead of the pooling allocator.
+    #[arg(long, env = "MCP_SANDBOX_NO_POOLING")]
+    no_pooling: bool,
+    /// Log format on stderr.
+    #[arg(
+        long,
+        env = "MCP_SANDBOX_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The built tool component (.wasm).
+    wasm: PathBuf,
+    /// Arguments to call with, as a JSON object (default: synthesised from each tool's schema).
+    #[arg(long)]
+    args: Option<String>,
+    /// Check only this tool of the component.
+    #[arg(long)]
+    tool: Option<String>,
+    #[arg(long, default_value = "10s")]
+    timeout: Span,
+    #[arg(long, default_value_t = 1_000_000_000)]
+    fuel: u64,
+    #[arg(long, default_value = "128MiB")]
+    memory: ByteSize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mcp-sandbox: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await.map(|()| true),
+            Command::Tool(ToolCommand::Check(args)) => tool_check(args).await,
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("mcp-sandbox: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(args.log_format);
+    let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
+    let engine = EngineSettings {
+        pooling: !args.no_pooling,
+        max_instances: u32::try_from(args.max_concurrent * 4 + 8).unwrap_or(u32::MAX),
+        max_memory: args.max_memory,
+        ..EngineSettings::default()
+    };
+    let runtime =
+        Runtime::new(&engine, Some(args.cache.clone())).context("starting the wasm runtime")?;
+    let settings = ServiceSettings {
+        name: args.name.clone(),
+        sources: Sources {
+            toolsets: args.toolsets.clone(),
+            modules: args.modules.clone(),
+        },
+        policy: Some(args.policy.clone()),
+        workspaces: Some(args.workspaces.clone()),
+        max_concurrent: args.max_concurrent,
+        max_queue: args.max_queue,
+        queue_timeout: args.queue_timeout.get(),
+    };
+    let sandbox = Sandbox::new(settings, runtime).context("preparing the sandbox")?;
+    // Load before serving: a sandbox that cannot load its tool sets should not start at all.
+    let n = sandbox.reload().await.context("loading tool sets")?;
+    tracing::info!(tools = n, name = %args.name, "sandbox ready");
+    let router = server::router(sandbox, Some(metrics), args.max_body.as_usize());
+    server::serve(router, &args.listen, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("sandbox stopped");
+    Ok(())
+}
+
+async fn tool_check(args: CheckArgs) -> anyhow::Result<bool> {
+    telemetry::init_logging(LogFormat::Text);
+    let arguments = args
+        .args
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .context("--args is not valid JSON")?;
+    let opts = CheckOptions {
+        wasm: args.wasm,
+        arguments,
+        tool: args.tool,
+        timeout: args.timeout,
+        fuel: args.fuel,
+        memory: args.memory,
+    };
+    let mut out = std::io::stdout().lock();
+    check::run(opts, &mut out).await
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight calls then get a bounded time to finish.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing in-flight calls");
+    // Bound the drain: axum waits for connections to finish; give up after a grace period.
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        tracing::warn!("in-flight calls did not finish within 30s; exiting");
+        std::process::exit(1);
+    });
+}

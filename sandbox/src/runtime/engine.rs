@@ -1,0 +1,118 @@
+//! The process's one wasmtime [`Engine`]: fuel metering, epoch interruption, the pooling
+//! instance allocator, and the thread that advances the epoch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mcp_contract::units::ByteSize;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances. A guest that runs past its deadline is stopped within about
+/// one tick, and a busy guest yields to other tasks once per tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Settings of the engine, fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Use the pooling instance allocator (pre-reserved, reused instance slots).
+    pub pooling: bool,
+    /// Component instances that may exist at once (top-level and nested calls together).
+    pub max_instances: u32,
+    /// The largest linear memory any tool may be granted.
+    pub max_memory: ByteSize,
+    /// Bytes of each memory slot kept resident (zeroed instead of unmapped) between calls.
+    pub keep_resident: ByteSize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            pooling: true,
+            max_instances: 64,
+            max_memory: ByteSize::mib(512),
+            keep_resident: ByteSize::mib(1),
+        }
+    }
+}
+
+/// Builds the engine. Components, instances and stores made from it inherit these settings.
+pub fn build_engine(settings: &EngineSettings) -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    // Guests run on fibers; a guest's own stack is bounded separately from the fiber.
+    config.max_wasm_stack(1 << 20);
+    config.async_stack_size(4 << 20);
+    config.parallel_compilation(true);
+    if settings.pooling {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(
+            settings,
+        )));
+    }
+    Engine::new(&config)
+}
+
+fn pooling_config(settings: &EngineSettings) -> PoolingAllocationConfig {
+    // A component such as CPython brings several core instances, memories and tables; size the
+    // per-component limits for that, and the totals for `max_instances` of them.
+    const CORE_PER_COMPONENT: u32 = 32;
+    const MEMORIES_PER_COMPONENT: u32 = 4;
+    const TABLES_PER_COMPONENT: u32 = 16;
+    let n = settings.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(n)
+        .total_core_instances(n * CORE_PER_COMPONENT)
+        .max_core_instances_per_component(CORE_PER_COMPONENT)
+        .total_memories(n * MEMORIES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .total_tables(n * TABLES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .max_tables_per_module(2)
+        .table_elements(100_000)
+        .total_stacks(n)
+        .max_memory_size(settings.max_memory.as_usize())
+        .max_component_instance_size(4 << 20)
+        .max_core_instance_size(2 << 20)
+        // Reuse warm slots without returning their pages to the kernel, so concurrent calls
+        // do not serialise on `madvise`/page faults.
+        .linear_memory_keep_resident(settings.keep_resident.as_usize())
+        .table_keep_resident(64 << 10);
+    pool
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+pub struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

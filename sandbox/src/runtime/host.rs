@@ -1,0 +1,159 @@
+//! The `mcp:gateway/host` imports every tool gets: call another tool, list tools, log, who is
+//! calling, usage so far, and bringing the deadline forward.
+//!
+//! Defined by hand on the linker (not through `bindgen!`'s host traits) because `usage` reads
+//! the store's fuel. Every import is bounded: a nested call ends at the earlier of the host-call
+//! timeout and the caller's deadline, log lines are capped in size and number.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::StoreContextMut;
+use wasmtime::component::Linker;
+
+use super::bindings::{
+    AbortReason, CallError as WitCallError, Caller as WitCaller, LogLevel, ToolSummary, Usage,
+};
+use super::state::CallState;
+
+const HOST_INTERFACE: &str = "mcp:gateway/host@0.1.0";
+/// Longest log message kept; the rest is cut.
+const LOG_MESSAGE_CAP: usize = 4 * 1024;
+/// Log lines one call may write; later ones are dropped (and counted in one final line).
+const LOG_LINES_CAP: u32 = 256;
+
+pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    let mut host = linker.instance(HOST_INTERFACE)?;
+
+    host.func_wrap_async(
+        "call-tool",
+        |store: StoreContextMut<'_, CallState>, (tool, arguments): (String, String)| {
+            Box::new(async move {
+                let cx = &store.data().context;
+                let budget = cx.host_call_timeout.min(cx.remaining());
+                let span = tracing::info_span!(parent: &cx.span, "host_call", host.function = "call-tool",
+                    gen_ai.tool.name = %tool);
+                let call = cx.dispatcher.clone().call_nested(cx, &tool, &arguments);
+                let result = match tokio::time::timeout(budget, tracing::Instrument::instrument(call, span)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(WitCallError::Aborted(AbortReason {
+                        kind: "timeout".into(),
+                        message: format!(
+                            "the call to tool '{tool}' did not finish within {} ms (host-call timeout or the caller's deadline)",
+                            budget.as_millis()
+                        ),
+                    })),
+                };
+                Ok((result,))
+            })
+        },
+    )?;
+
+    host.func_wrap(
+        "list-tools",
+        |store: StoreContextMut<'_, CallState>, (): ()| -> wasmtime::Result<(Vec<ToolSummary>,)> {
+            let cx = &store.data().context;
+            Ok((cx.dispatcher.list_for(&cx.scope.caller),))
+        },
+    )?;
+
+    host.func_wrap(
+        "log",
+        |mut store: StoreContextMut<'_, CallState>,
+         (level, message, fields): (LogLevel, String, String)|
+         -> wasmtime::Result<()> {
+            let state = store.data_mut();
+            state.log_lines += 1;
+            if state.log_lines > LOG_LINES_CAP {
+                if state.log_lines == LOG_LINES_CAP + 1 {
+                    tracing::warn!(target: "tool", tool = %state.context.tool,
+                        "tool exceeded {LOG_LINES_CAP} log lines; dropping the rest of this call's logs");
+                }
+                return Ok(());
+            }
+            emit(state, level, truncate(&message, LOG_MESSAGE_CAP), truncate(&fields, LOG_MESSAGE_CAP));
+            Ok(())
+        },
+    )?;
+
+    host.func_wrap(
+        "caller",
+        |store: StoreContextMut<'_, CallState>, (): ()| -> wasmtime::Result<(WitCaller,)> {
+            let c = &store.data().context.scope.caller;
+            Ok((WitCaller {
+                user: c.user.clone(),
+                roles: c.roles.clone(),
+                request_id: c.request_id.clone(),
+            },))
+        },
+    )?;
+
+    host.func_wrap(
+        "usage",
+        |store: StoreContextMut<'_, CallState>, (): ()| -> wasmtime::Result<(Usage,)> {
+            let fuel_left = store.get_fuel().unwrap_or(0);
+            let state = store.data();
+            Ok((Usage {
+                fuel_consumed: state.fuel_limit.saturating_sub(fuel_left),
+                elapsed_ms: state.context.started.elapsed().as_millis() as u64,
+                nested_calls: state.context.scope.nested_calls(),
+            },))
+        },
+    )?;
+
+    host.func_wrap(
+        "limit-deadline",
+        |mut store: StoreContextMut<'_, CallState>, (ms,): (u64,)| -> wasmtime::Result<()> {
+            let cx = &mut store.data_mut().context;
+            let wanted = Instant::now() + Duration::from_millis(ms);
+            if wanted < cx.deadline {
+                cx.deadline = wanted;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+fn truncate(s: &str, cap: usize) -> &str {
+    if s.len() <= cap {
+        return s;
+    }
+    let mut end = cap;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn emit(state: &CallState, level: LogLevel, message: &str, fields: &str) {
+    let cx = &state.context;
+    let (tool, user, request_id) = (
+        &*cx.tool,
+        &cx.scope.caller.user,
+        &cx.scope.caller.request_id,
+    );
+    let _enter = cx.span.enter();
+    macro_rules! log_at {
+        ($lvl:expr) => {
+            tracing::event!(target: "tool", $lvl, tool, user, request_id, fields, "{message}")
+        };
+    }
+    match level {
+        LogLevel::Trace => log_at!(tracing::Level::TRACE),
+        LogLevel::Debug => log_at!(tracing::Level::DEBUG),
+        LogLevel::Info => log_at!(tracing::Level::INFO),
+        LogLevel::Warn => log_at!(tracing::Level::WARN),
+        LogLevel::Error => log_at!(tracing::Level::ERROR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("hello", 10), "hello");
+    }
+}

@@ -1,0 +1,194 @@
+//! Turning what a guest did into a [`CallError`] of the right kind.
+//!
+//! Messages are predicates about the tool ("used all of its fuel ..."): the caller puts the
+//! tool's name in front of them.
+
+use mcp_contract::sandbox_api::{CallError, ErrorKind};
+use mcp_contract::units::ByteSize;
+use wasmtime::Trap;
+
+use super::bindings::ToolError;
+use super::limiter::MemoryLimitExceeded;
+use super::output::OutputOverflow;
+use crate::toolset::manifest::Limits;
+
+/// The error a guest traps with when it runs past its wall-clock deadline.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the call ran past its deadline")]
+pub struct DeadlineExceeded;
+
+fn err(kind: ErrorKind, message: String) -> CallError {
+    CallError { kind, message }
+}
+
+pub fn deadline_error(limits: &Limits) -> CallError {
+    err(
+        ErrorKind::Timeout,
+        format!(
+            "ran past its wall-clock limit of {} and was stopped",
+            limits.timeout
+        ),
+    )
+}
+
+/// Classifies an error that ended a guest's instantiation or call.
+pub fn classify(e: &wasmtime::Error, limits: &Limits, stderr: &[u8]) -> CallError {
+    if e.downcast_ref::<DeadlineExceeded>().is_some() {
+        return deadline_error(limits);
+    }
+    if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
+        return err(
+            ErrorKind::MemoryLimit,
+            format!(
+                "tried to grow its memory to {} bytes, past its cap of {}, and was stopped",
+                m.desired, limits.memory
+            ),
+        );
+    }
+    if let Some(o) = e.downcast_ref::<OutputOverflow>() {
+        return err(
+            ErrorKind::OutputTooLarge,
+            format!(
+                "wrote more than its output cap of {} to {} and was stopped",
+                ByteSize(o.cap as u64),
+                o.stream
+            ),
+        );
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => err(
+            ErrorKind::FuelExhausted,
+            format!(
+                "used all of its fuel ({} units) and was stopped",
+                limits.fuel
+            ),
+        ),
+        Some(Trap::StackOverflow) => err(
+            ErrorKind::StackOverflow,
+            "overflowed its stack (unbounded recursion?) and was stopped".to_owned(),
+        ),
+        Some(Trap::Interrupt) => deadline_error(limits),
+        Some(trap) => {
+            let mut message = format!("crashed: {trap}");
+            if let Some(panic) = panic_message(stderr) {
+                message.push_str(&format!(" ({panic})"));
+            }
+            err(ErrorKind::ToolTrap, message)
+        }
+        None => err(ErrorKind::ToolTrap, format!("failed: {e:#}")),
+    }
+}
+
+/// The last "panicked at" report a Rust guest wrote to stderr, if any.
+fn panic_message(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let start = text.rfind("panicked at")?;
+    let report: String = text[start..].lines().take(2).collect::<Vec<_>>().join(": ");
+    Some(report.chars().take(500).collect())
+}
+
+/// Checks a guest's result text against the output cap and parses it as JSON.
+pub fn parse_result(text: &str, limits: &Limits) -> Result<serde_json::Value, CallError> {
+    if text.len() > limits.output.as_usize() {
+        return Err(err(
+            ErrorKind::OutputTooLarge,
+            format!(
+                "returned {} bytes, past its output cap of {}",
+                text.len(),
+                limits.output
+            ),
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        err(
+            ErrorKind::BadOutput,
+            format!("returned a result that is not valid JSON ({e})"),
+        )
+    })
+}
+
+/// Maps a failure the tool reported itself.
+pub fn tool_error(e: ToolError) -> CallError {
+    match e {
+        ToolError::InvalidArguments(m) => err(ErrorKind::InvalidArguments, m),
+        ToolError::Failed(m) => err(ErrorKind::ToolError, m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traps_map_to_their_kinds() {
+        let limits = Limits::default();
+        let cases = [
+            (
+                wasmtime::Error::new(Trap::OutOfFuel),
+                ErrorKind::FuelExhausted,
+            ),
+            (
+                wasmtime::Error::new(Trap::StackOverflow),
+                ErrorKind::StackOverflow,
+            ),
+            (wasmtime::Error::new(Trap::Interrupt), ErrorKind::Timeout),
+            (
+                wasmtime::Error::new(Trap::UnreachableCodeReached),
+                ErrorKind::ToolTrap,
+            ),
+            (wasmtime::Error::new(DeadlineExceeded), ErrorKind::Timeout),
+            (
+                wasmtime::Error::new(MemoryLimitExceeded {
+                    desired: 10,
+                    cap: 5,
+                }),
+                ErrorKind::MemoryLimit,
+            ),
+            (
+                wasmtime::Error::new(OutputOverflow {
+                    stream: "stdout",
+                    cap: 5,
+                }),
+                ErrorKind::OutputTooLarge,
+            ),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(classify(&e, &limits, b"").kind, kind, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn trap_reports_carry_the_guest_panic_message() {
+        let stderr = b"\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom\nnote: run with RUST_BACKTRACE=1\n";
+        let e = classify(
+            &wasmtime::Error::new(Trap::UnreachableCodeReached),
+            &Limits::default(),
+            stderr,
+        );
+        assert!(
+            e.message.contains("panicked at src/lib.rs:10:5:: boom"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn results_past_the_cap_or_not_json_are_rejected() {
+        let limits = Limits {
+            output: ByteSize(8),
+            ..Limits::default()
+        };
+        assert_eq!(
+            parse_result("\"123456789\"", &limits).unwrap_err().kind,
+            ErrorKind::OutputTooLarge
+        );
+        assert_eq!(
+            parse_result("{oops", &limits).unwrap_err().kind,
+            ErrorKind::BadOutput
+        );
+        assert_eq!(
+            parse_result("[1,2]", &limits).unwrap(),
+            serde_json::json!([1, 2])
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! What a [`wasmtime::Store`] holds for one call: WASI state, the limiter, and the call's
+//! context (who it runs for, its deadline, the shared nested-call budget).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{CallError as WitCallError, ToolSummary};
+use super::limiter::CallLimiter;
+
+/// The authenticated caller a call runs for, as the gateway forwarded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: String,
+    pub roles: Vec<String>,
+    pub request_id: String,
+}
+
+/// State shared by every call in one call tree (a top-level call and the tool calls it makes
+/// through the host): the caller and the nested-call budget.
+#[derive(Debug)]
+pub struct CallScope {
+    pub caller: Caller,
+    nested: AtomicU32,
+    pub max_nested: u32,
+    pub max_depth: u32,
+}
+
+impl CallScope {
+    pub fn new(caller: Caller, max_nested: u32, max_depth: u32) -> Self {
+        Self {
+            caller,
+            nested: AtomicU32::new(0),
+            max_nested,
+            max_depth,
+        }
+    }
+
+    /// Takes one nested call from the budget; `false` when it is spent.
+    pub fn take_nested(&self) -> bool {
+        self.nested
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_nested).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    pub fn nested_calls(&self) -> u32 {
+        self.nested.load(Ordering::Acquire)
+    }
+}
+
+/// Runs tool calls made from inside a guest. Implemented by the sandbox service, which knows
+/// the catalog and the policy; the runtime only forwards.
+pub trait Dispatcher: Send + Sync {
+    /// Calls `tool` with `arguments` (JSON text) on behalf of `parent`'s caller.
+    fn call_nested<'a>(
+        self: Arc<Self>,
+        parent: &'a CallContext,
+        tool: &'a str,
+        arguments: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<String, WitCallError>> + Send + 'a>>;
+
+    /// The tools `caller` may call.
+    fn list_for(&self, caller: &Caller) -> Vec<ToolSummary>;
+}
+
+/// One call's context, as the host imports see it.
+pub struct CallContext {
+    /// The tool this store runs (for logs and error messages).
+    pub tool: Arc<str>,
+    pub scope: Arc<CallScope>,
+    /// 0 for a call from the gateway, 1 for a tool it calls, and so on.
+    pub depth: u32,
+    pub started: Instant,
+    /// When the call is stopped. `limit-deadline` may bring it forward, never push it back.
+    pub deadline: Instant,
+    pub host_call_timeout: Duration,
+    pub dispatcher: Arc<dyn Dispatcher>,
+    /// The tracing span of the call, parent of the host-call spans.
+    pub span: tracing::Span,
+}
+
+impl CallContext {
+    /// Time left before the deadline (zero once it has passed).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// The data of a call's store.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: CallLimiter,
+    /// Fuel the call started with, to report what it used.
+    pub fuel_limit: u64,
+    /// Log lines written so far (capped by the host).
+    pub log_lines: u32,
+    pub context: CallContext,
+}
+
+impl CallState {
+    pub fn new(wasi: WasiCtx, limiter: CallLimiter, fuel_limit: u64, context: CallContext) -> Self {
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter,
+            fuel_limit,
+            log_lines: 0,
+            context,
+        }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_budget_is_shared_and_bounded() {
+        let caller = Caller {
+            user: "alice".into(),
+            roles: vec![],
+            request_id: "r1".into(),
+        };
+        let scope = CallScope::new(caller, 2, 1);
+        assert!(scope.take_nested());
+        assert!(scope.take_nested());
+        assert!(!scope.take_nested());
+        assert_eq!(scope.nested_calls(), 2);
+    }
+}

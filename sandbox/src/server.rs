@@ -1,0 +1,194 @@
+//! The sandbox's HTTP API (see [`mcp_contract::sandbox_api`]) on loopback TCP or a Unix socket.
+//!
+//! Thin: it parses the request, hands it to [`Sandbox::call`], and writes the answer. Probes
+//! (`/health`, `/ready`) and `/metrics` live here too.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mcp_contract::sandbox_api::{
+    CALL_PATH, CallError, CallRequest, CallResponse, CallStats, ErrorKind, TOOLS_PATH,
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::service::Sandbox;
+use crate::telemetry;
+
+/// Where the server listens: `127.0.0.1:7070` or `unix:/run/mcp/sandbox.sock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("unix: needs a socket path, e.g. unix:/run/mcp/sandbox.sock".into());
+            }
+            return Ok(Listen::Unix(path.into()));
+        }
+        s.parse().map(Listen::Tcp).map_err(|_| {
+            format!("{s:?} is not a listen address: use HOST:PORT (e.g. 127.0.0.1:7070) or unix:/path/to.sock")
+        })
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    sandbox: Arc<Sandbox>,
+    metrics: Option<PrometheusHandle>,
+}
+
+pub fn router(sandbox: Arc<Sandbox>, metrics: Option<PrometheusHandle>, max_body: usize) -> Router {
+    Router::new()
+        .route(TOOLS_PATH, get(list_tools))
+        .route(CALL_PATH, post(call_tool))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(render_metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(AppState { sandbox, metrics })
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    router: Router,
+    listen: &Listen,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match listen {
+        Listen::Tcp(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let bound = listener.local_addr()?;
+            tracing::info!(addr = %bound, "sandbox listening");
+            announce(&format!("http://{bound}"));
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Listen::Unix(path) => {
+            let _ = std::fs::remove_file(path);
+            let listener = tokio::net::UnixListener::bind(path)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                // Only this user (and so only the gateway beside it) may connect.
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            tracing::info!(socket = %path.display(), "sandbox listening");
+            announce(&format!("unix:{}", path.display()));
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
+}
+
+/// Prints where the server listens on stdout, once bound (useful with port 0).
+fn announce(url: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "mcp-sandbox listening on {url}");
+    let _ = out.flush();
+}
+
+async fn list_tools(State(s): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        s.sandbox.listing(),
+    )
+        .into_response()
+}
+
+async fn call_tool(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: CallRequest<'_> = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            let error = CallError {
+                kind: ErrorKind::BadRequest,
+                message: format!("the call request is not valid: {e}"),
+            };
+            return respond(CallResponse::failure("", error, CallStats::default()));
+        }
+    };
+    let span = telemetry::call_span(&headers, &req);
+    let resp = s.sandbox.call(&req, span).await;
+    respond(resp)
+}
+
+fn respond(resp: CallResponse) -> Response {
+    let status = resp.error.as_ref().map_or(200, |e| e.kind.http_status());
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match serde_json::to_vec(&resp) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the response: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn health() -> Response {
+    let body = serde_json::json!({"status": "healthy", "version": env!("CARGO_PKG_VERSION")});
+    axum::Json(body).into_response()
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    let tools = s.sandbox.tool_count();
+    if s.sandbox.is_ready() {
+        axum::Json(serde_json::json!({"status": "ready", "tools": tools})).into_response()
+    } else {
+        let body =
+            serde_json::json!({"status": "not_ready", "reason": "tool sets are not loaded yet"});
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    }
+}
+
+async fn render_metrics(State(s): State<AppState>) -> Response {
+    match &s.metrics {
+        Some(h) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            h.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_parse() {
+        assert_eq!(
+            "127.0.0.1:7070".parse::<Listen>().unwrap(),
+            Listen::Tcp("127.0.0.1:7070".parse().unwrap())
+        );
+        assert_eq!(
+            "unix:/tmp/s.sock".parse::<Listen>().unwrap(),
+            Listen::Unix("/tmp/s.sock".into())
+        );
+        assert!("unix:".parse::<Listen>().is_err());
+        assert!(
+            "localhost"
+                .parse::<Listen>()
+                .unwrap_err()
+                .contains("HOST:PORT")
+        );
+    }
+}

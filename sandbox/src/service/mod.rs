@@ -1,0 +1,470 @@
+//! The sandbox service: takes a call request, checks it (tool exists, caller allowed, arguments
+//! match the schema), admits it (bounded concurrency and queue), runs it under the tool's
+//! limits, and reports the outcome. Also serves tool calls made from inside guests
+//! ([`Dispatcher`]), under the same checks and the caller's roles.
+
+mod admission;
+mod metrics;
+mod workspaces;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use mcp_contract::policy::{Access as PolicyAccess, AccessPolicy};
+use mcp_contract::sandbox_api::{CallError, CallRequest, CallResponse, CallStats, ErrorKind};
+
+use crate::runtime::{
+    AbortReason, CallContext, CallScope, CallSetup, Caller, Dispatcher, Mount, Runtime,
+    ToolSummary, WitCallError,
+};
+use crate::toolset::manifest::Access;
+use crate::toolset::{self, Catalog, LoadError, Sources, ToolHandle};
+pub use admission::{Admission, Rejected};
+pub use workspaces::Workspaces;
+
+/// Settings of the service, fixed at start.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// This instance's name, in listings and metrics.
+    pub name: String,
+    pub sources: Sources,
+    /// The access policy file; `None` admits every caller to every tool (for `tool check`).
+    pub policy: Option<PathBuf>,
+    pub workspaces: Option<PathBuf>,
+    pub max_concurrent: usize,
+    pub max_queue: usize,
+    pub queue_timeout: Duration,
+}
+
+/// What is loaded now; replaced whole on reload.
+struct Loaded {
+    catalog: Catalog,
+    /// `None` when no policy file is configured: every caller may call every tool.
+    policy: Option<AccessPolicy>,
+}
+
+pub struct Sandbox {
+    settings: ServiceSettings,
+    runtime: Runtime,
+    loaded: ArcSwap<Loaded>,
+    ready: std::sync::atomic::AtomicBool,
+    workspaces: Option<Workspaces>,
+    admission: Admission,
+}
+
+/// A load or reload that failed; the previous state stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Toolsets(#[from] LoadError),
+    #[error(transparent)]
+    Policy(#[from] mcp_contract::policy::PolicyError),
+}
+
+impl Sandbox {
+    pub fn new(settings: ServiceSettings, runtime: Runtime) -> std::io::Result<Arc<Self>> {
+        let workspaces = settings
+            .workspaces
+            .clone()
+            .map(Workspaces::new)
+            .transpose()?;
+        let admission = Admission::new(
+            settings.max_concurrent,
+            settings.max_queue,
+            settings.queue_timeout,
+        );
+        metrics::describe();
+        Ok(Arc::new(Self {
+            loaded: ArcSwap::from_pointee(Loaded {
+                catalog: Catalog::empty(&settings.name),
+                policy: None,
+            }),
+            ready: false.into(),
+            settings,
+            runtime,
+            workspaces,
+            admission,
+        }))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Loads (or reloads) the policy and every tool set. On error nothing changes.
+    pub async fn reload(self: &Arc<Self>) -> Result<usize, ReloadError> {
+        let started = Instant::now();
+        let policy = self
+            .settings
+            .policy
+            .as_deref()
+            .map(AccessPolicy::load)
+            .transpose()?;
+        let dispatcher: Arc<dyn Dispatcher> = self.clone();
+        let catalog = toolset::load(
+            &self.runtime,
+            &self.settings.sources,
+            &self.settings.name,
+            dispatcher,
+        )
+        .await?;
+        let n = catalog.len();
+        tracing::info!(tools = n, revision = %catalog.revision, elapsed_ms = started.elapsed().as_millis() as u64,
+            "tool sets loaded");
+        self.loaded.store(Arc::new(Loaded { catalog, policy }));
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
+        Ok(n)
+    }
+
+    /// Whether a catalog has been loaded.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The `GET /v1/tools` body.
+    pub fn listing(&self) -> bytes::Bytes {
+        self.loaded.load().catalog.listing()
+    }
+
+    pub fn tool_count(&self) -> usize {
+        self.loaded.load().catalog.len()
+    }
+
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// Serves one call from the gateway.
+    pub async fn call(
+        self: &Arc<Self>,
+        req: &CallRequest<'_>,
+        span: tracing::Span,
+    ) -> CallResponse {
+        let started = Instant::now();
+        let tool_name: &str = &req.tool;
+        let loaded = self.loaded.load_full();
+        let caller = Caller {
+            user: req.user.to_string(),
+            roles: req.roles.iter().map(|r| r.to_string()).collect(),
+            request_id: req.request_id.as_deref().unwrap_or("").to_owned(),
+        };
+        let checked = check_call(&loaded, &caller, tool_name, req.arguments.map(|a| a.get()));
+        let (tool, arguments) = match checked {
+            Ok(ok) => ok,
+            Err(e) => return self.finish(tool_name, Err(e), CallStats::default(), started),
+        };
+        let queue_span = tracing::info_span!(parent: &span, "queue_wait");
+        let permit = match tracing::Instrument::instrument(self.admission.enter(), queue_span).await
+        {
+            Ok(p) => p,
+            Err(why) => {
+                let e = busy_error(&self.admission, why);
+                return self.finish(tool_name, Err(e), CallStats::default(), started);
+            }
+        };
+        let queue_us = started.elapsed().as_micros() as u64;
+        metrics::in_use(&self.admission);
+        let limits = tool.component.limits;
+        let mut budget = limits.timeout.get();
+        if let Some(ms) = req.deadline_ms {
+            budget = budget.min(Duration::from_millis(ms));
+        }
+        let scope = Arc::new(CallScope::new(
+            caller,
+            limits.max_nested_calls,
+            limits.max_nesting_depth,
+        ));
+        let now = Instant::now();
+        let report = self
+            .run_tool(&tool, &arguments, scope, 0, now, now + budget, span.clone())
+            .await;
+        drop(permit);
+        metrics::in_use(&self.admission);
+        let stats = CallStats {
+            duration_us: 0,
+            queue_us,
+            fuel_consumed: report.fuel_consumed,
+            memory_peak: report.memory_peak,
+            nested_calls: report.nested_calls,
+        };
+        span.record("sandbox.fuel_consumed", report.fuel_consumed);
+        span.record("sandbox.memory_peak", report.memory_peak);
+        let outcome = report.outcome.and_then(|v| check_output(&tool, v));
+        self.finish(tool_name, outcome, stats, started)
+    }
+
+    fn finish(
+        &self,
+        tool: &str,
+        outcome: Result<serde_json::Value, CallError>,
+        mut stats: CallStats,
+        started: Instant,
+    ) -> CallResponse {
+        stats.duration_us = started.elapsed().as_micros() as u64;
+        metrics::call_finished(
+            &self.settings.name,
+            tool,
+            outcome.as_ref().err().map(|e| e.kind),
+            &stats,
+        );
+        match outcome {
+            Ok(v) => CallResponse::success(tool, v, stats),
+            Err(mut e) => {
+                if !matches!(e.kind, ErrorKind::ToolError | ErrorKind::InvalidArguments)
+                    || e.message.is_empty()
+                {
+                    e.message = format!("tool '{tool}' {}", e.message);
+                }
+                tracing::info!(tool, kind = %e.kind, message = %e.message, "call failed");
+                CallResponse::failure(tool, e, stats)
+            }
+        }
+    }
+
+    /// Runs a checked call of `tool`, at nesting `depth`, ending by `deadline`.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_tool(
+        self: &Arc<Self>,
+        tool: &Arc<ToolHandle>,
+        arguments: &str,
+        scope: Arc<CallScope>,
+        depth: u32,
+        started: Instant,
+        deadline: Instant,
+        parent: tracing::Span,
+    ) -> crate::runtime::RunReport {
+        let component = &tool.component;
+        let span = tracing::info_span!(parent: &parent, "guest_run", gen_ai.tool.name = %tool.entry.name,
+            mcp.tool.component = %component.name, depth);
+        let mut mounts = component.mounts.clone();
+        if let Some(access) = component.workspace {
+            match self.workspace_mount(&scope.caller.user, access) {
+                Ok(m) => mounts.push(m),
+                Err(e) => {
+                    return crate::runtime::RunReport::failed(CallError {
+                        kind: ErrorKind::Internal,
+                        message: format!("could not prepare the caller's workspace: {e}"),
+                    });
+                }
+            }
+        }
+        let setup = CallSetup {
+            limits: component.limits,
+            mounts,
+            env: component.env.clone(),
+            context: CallContext {
+                tool: Arc::from(tool.entry.name.as_str()),
+                scope,
+                depth,
+                started,
+                deadline,
+                host_call_timeout: component.limits.host_call_timeout.get(),
+                dispatcher: self.clone(),
+                span: span.clone(),
+            },
+        };
+        tracing::Instrument::instrument(
+            self.runtime
+                .run(&component.prepared, setup, &tool.entry.name, arguments),
+            span,
+        )
+        .await
+    }
+
+    fn workspace_mount(&self, user: &str, access: Access) -> std::io::Result<Mount> {
+        let ws = self.workspaces.as_ref().ok_or_else(|| {
+            std::io::Error::other(
+                "the tool needs a workspace but the sandbox runs without --workspaces",
+            )
+        })?;
+        Ok(Mount {
+            host: ws.dir_for(user)?,
+            guest: "/workspace".into(),
+            access,
+        })
+    }
+}
+
+/// Finds the tool, checks the caller's access, parses and validates the arguments.
+/// Returns the tool and the arguments as JSON text.
+fn check_call(
+    loaded: &Loaded,
+    caller: &Caller,
+    tool_name: &str,
+    arguments: Option<&str>,
+) -> Result<(Arc<ToolHandle>, String), CallError> {
+    let tool = loaded.catalog.get(tool_name).ok_or_else(|| CallError {
+        kind: ErrorKind::UnknownTool,
+        message: "does not exist in this sandbox".into(),
+    })?;
+    if let Some(policy) = &loaded.policy {
+        let access = policy.check(&caller.roles, tool_name, &tool.entry.toolset);
+        if access != PolicyAccess::Allowed {
+            return Err(CallError {
+                kind: ErrorKind::Forbidden,
+                message: format!(
+                    "may not be called by user '{}': none of the roles [{}] grants it",
+                    caller.user,
+                    caller.roles.join(", ")
+                ),
+            });
+        }
+    }
+    let text = arguments.unwrap_or("{}");
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| CallError {
+        kind: ErrorKind::InvalidArguments,
+        message: format!("arguments for tool '{tool_name}' are not valid JSON: {e}"),
+    })?;
+    validate_arguments(tool, &value)?;
+    Ok((tool.clone(), text.to_owned()))
+}
+
+fn validate_arguments(tool: &ToolHandle, value: &serde_json::Value) -> Result<(), CallError> {
+    let problems: Vec<String> = tool
+        .input
+        .iter_errors(value)
+        .take(5)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("{at}: {e}")
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CallError {
+        kind: ErrorKind::InvalidArguments,
+        message: format!(
+            "arguments for tool '{}' do not match its input schema: {}",
+            tool.entry.name,
+            problems.join("; ")
+        ),
+    })
+}
+
+fn check_output(
+    tool: &ToolHandle,
+    value: serde_json::Value,
+) -> Result<serde_json::Value, CallError> {
+    let Some(schema) = &tool.output else {
+        return Ok(value);
+    };
+    let problem = schema.iter_errors(&value).next().map(|e| e.to_string());
+    match problem {
+        None => Ok(value),
+        Some(e) => Err(CallError {
+            kind: ErrorKind::BadOutput,
+            message: format!("returned a result that does not match its output schema: {e}"),
+        }),
+    }
+}
+
+fn busy_error(admission: &Admission, why: Rejected) -> CallError {
+    let message = match why {
+        Rejected::QueueFull => format!(
+            "was not run: the sandbox is busy ({} calls running, {} queued, both at their limits); retry shortly",
+            admission.max_concurrent(),
+            admission.max_queue()
+        ),
+        Rejected::QueueTimeout => {
+            "was not run: no execution slot freed up in time; the sandbox is overloaded, retry shortly".to_owned()
+        }
+    };
+    CallError {
+        kind: ErrorKind::Busy,
+        message,
+    }
+}
+
+impl Dispatcher for Sandbox {
+    fn call_nested<'a>(
+        self: Arc<Self>,
+        parent: &'a CallContext,
+        tool: &'a str,
+        arguments: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<String, WitCallError>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let scope = &parent.scope;
+            if parent.depth + 1 > scope.max_depth {
+                return Err(WitCallError::LimitExceeded(format!(
+                    "tool calls may nest at most {} deep; '{}' calling '{tool}' would exceed that",
+                    scope.max_depth, parent.tool
+                )));
+            }
+            if !scope.take_nested() {
+                return Err(WitCallError::LimitExceeded(format!(
+                    "this call may make at most {} tool calls and has made them all",
+                    scope.max_nested
+                )));
+            }
+            let loaded = self.loaded.load_full();
+            let (handle, args) = check_call(&loaded, &scope.caller, tool, Some(arguments))
+                .map_err(|e| match e.kind {
+                    ErrorKind::UnknownTool => {
+                        WitCallError::NotFound(format!("no tool named '{tool}'"))
+                    }
+                    ErrorKind::Forbidden => {
+                        WitCallError::Forbidden(format!("tool '{tool}' {}", e.message))
+                    }
+                    _ => WitCallError::InvalidArguments(e.message),
+                })?;
+            let child_budget = handle.component.limits.timeout.get();
+            let now = Instant::now();
+            let deadline = (now + child_budget).min(parent.deadline);
+            let report = Box::pin(self.run_tool(
+                &handle,
+                &args,
+                scope.clone(),
+                parent.depth + 1,
+                now,
+                deadline,
+                parent.span.clone(),
+            ))
+            .await;
+            metrics::nested_call(
+                &handle.entry.name,
+                report.outcome.as_ref().err().map(|e| e.kind),
+            );
+            match report.outcome.and_then(|v| check_output(&handle, v)) {
+                Ok(v) => Ok(v.to_string()),
+                Err(e) => Err(match e.kind {
+                    ErrorKind::ToolError => WitCallError::Failed(e.message),
+                    ErrorKind::InvalidArguments => WitCallError::InvalidArguments(e.message),
+                    kind => WitCallError::Aborted(AbortReason {
+                        kind: kind.as_str().to_owned(),
+                        message: format!("tool '{tool}' {}", e.message),
+                    }),
+                }),
+            }
+        })
+    }
+
+    fn list_for(&self, caller: &Caller) -> Vec<ToolSummary> {
+        let loaded = self.loaded.load();
+        loaded
+            .catalog
+            .iter()
+            .filter(|t| {
+                loaded.policy.as_ref().is_none_or(|p| {
+                    p.check(&caller.roles, &t.entry.name, &t.entry.toolset)
+                        .is_allowed()
+                })
+            })
+            .map(|t| ToolSummary {
+                name: t.entry.name.clone(),
+                component: t.entry.component.clone(),
+                description: t.entry.description.clone(),
+                input_schema: t.entry.input_schema.to_string(),
+                output_schema: t.entry.output_schema.as_ref().map(|s| s.to_string()),
+            })
+            .collect()
+    }
+}
