@@ -155,7 +155,10 @@ pub async fn load(
                 ),
             ));
         }
-        let base = path.parent().unwrap_or(Path::new("."));
+        // Relative paths in a manifest are relative to where the file really is (a linked
+        // manifest keeps resolving against its own directory).
+        let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        let base = real.parent().unwrap_or(Path::new("."));
         for spec in &manifest.components {
             let component = load_component(runtime, sources, &manifest, spec, base, &path)?;
             let component = Arc::new(component);

@@ -20,6 +20,9 @@ pub struct Setup {
     pub hostile_limits: &'static str,
     pub max_concurrent: usize,
     pub max_queue: usize,
+    /// Tool sets from `policies/toolsets/` to serve besides `hostile` (linked, so their
+    /// relative paths still resolve against `policies/toolsets/`).
+    pub toolsets: &'static [&'static str],
 }
 
 impl Default for Setup {
@@ -28,6 +31,7 @@ impl Default for Setup {
             hostile_limits: "{ fuel: 100000000, timeout: 2s, memory: 32MiB, output: 1MiB, max_nested_calls: 4, max_nesting_depth: 2 }",
             max_concurrent: 4,
             max_queue: 8,
+            toolsets: &["examples"],
         }
     }
 }
@@ -62,8 +66,12 @@ impl Sandbox {
         let dir = TempDir::new().unwrap();
         let toolsets = dir.path().join("toolsets");
         std::fs::create_dir_all(&toolsets).unwrap();
-        let examples = mcp_testkit::repo_root().join("policies/toolsets/examples.yaml");
-        std::fs::copy(examples, toolsets.join("examples.yaml")).unwrap();
+        let mut grants = String::from("toolsets:\n  hostile: { roles: [tester] }\n");
+        for name in setup.toolsets {
+            let manifest = mcp_testkit::repo_root().join(format!("policies/toolsets/{name}.yaml"));
+            std::os::unix::fs::symlink(&manifest, toolsets.join(format!("{name}.yaml"))).unwrap();
+            grants.push_str(&format!("  {name}: {{ roles: [tester] }}\n"));
+        }
         write(
             &toolsets.join("hostile.yaml"),
             &format!(
@@ -72,10 +80,7 @@ impl Sandbox {
             ),
         );
         let policy = dir.path().join("access.yaml");
-        write(
-            &policy,
-            "toolsets:\n  examples: { roles: [tester] }\n  hostile: { roles: [tester] }\n",
-        );
+        write(&policy, &grants);
         let proc = ProcBuilder::new(&mcp_testkit::bin("mcp-sandbox"), &dir.path().join("logs"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
