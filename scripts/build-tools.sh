@@ -16,6 +16,11 @@ TOOLS=(
     "mcp-tool-sdk   text_transform  text_transform"
     "mcp-tool-sdk   tool_caller     tool_caller"
     "hostile-guest  -               hostile"
+    "tool-log-store -               log_store"
+    "tool-privacy   -               privacy"
+    "tool-workspace -               workspace"
+    "tool-skills    -               skills"
+    "tool-discovery -               discovery"
 )
 
 TARGET=wasm32-wasip2
@@ -41,16 +46,19 @@ if command -v rustup >/dev/null; then
 fi
 
 # One cargo invocation for everything, so shared dependencies build once.
+# `--lib` may be given once; it applies to every selected package that has a library.
 args=()
+lib=()
 for entry in "${TOOLS[@]}"; do
     read -r package example _ <<<"$entry"
     args+=(-p "$package")
     if [[ "$example" != "-" ]]; then
         args+=(--example "$example")
     else
-        args+=(--lib)
+        lib=(--lib)
     fi
 done
+args+=("${lib[@]}")
 
 echo "build-tools: building ${#TOOLS[@]} components for $TARGET" >&2
 CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=debuginfo \
@@ -76,3 +84,10 @@ for entry in "${TOOLS[@]}"; do
     cp "$src" "$out/$name.wasm"
     printf 'build-tools: %-40s %8d bytes\n' "$out/$name.wasm" "$(stat -c %s "$out/$name.wasm")" >&2
 done
+
+# The host directories the log-analysis tool set mounts by default: target/sample-logs and
+# target/shared-skills.
+"$repo/scripts/sample-logs.sh"
+
+# The execute_code tool (Python, built with componentize-py): target/tools/code.wasm.
+"$repo/scripts/build-python.sh"

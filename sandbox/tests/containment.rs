@@ -72,7 +72,7 @@ fn a_memory_bomb_hits_the_memory_cap() {
 }
 
 #[test]
-fn a_100_mb_result_is_refused_without_being_copied_out() {
+fn a_100_mb_result_is_refused_at_the_output_cap() {
     // Enough memory to build the result, so the output cap (not the memory cap) stops it.
     let sb = Sandbox::start(Setup {
         hostile_limits: "{ memory: 512MiB, output: 1MiB, fuel: 20000000000, timeout: 20s }",
@@ -151,6 +151,7 @@ fn when_every_slot_and_queue_place_is_taken_calls_get_busy_at_once() {
         hostile_limits: "{ fuel: 1000000000000, timeout: 3s }",
         max_concurrent: 1,
         max_queue: 0,
+        ..Setup::default()
     }));
     let slow = {
         let sb = sb.clone();

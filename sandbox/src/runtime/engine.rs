@@ -22,6 +22,8 @@ pub struct EngineSettings {
     /// The largest linear memory any tool may be granted.
     pub max_memory: ByteSize,
     /// Bytes of each memory slot kept resident (zeroed instead of unmapped) between calls.
+    /// Measured on 2 cores with a trivial tool: 64 KiB gives p50 ~32 µs per call; 1 MiB costs
+    /// ~20 µs more per call in `memset` (benches/benches/sandbox_call.rs).
     pub keep_resident: ByteSize,
 }
 
@@ -31,7 +33,7 @@ impl Default for EngineSettings {
             pooling: true,
             max_instances: 64,
             max_memory: ByteSize::mib(512),
-            keep_resident: ByteSize::mib(1),
+            keep_resident: ByteSize::kib(64),
         }
     }
 }

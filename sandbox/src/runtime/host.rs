@@ -102,12 +102,9 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
 
     host.func_wrap(
         "limit-deadline",
-        |mut store: StoreContextMut<'_, CallState>, (ms,): (u64,)| -> wasmtime::Result<()> {
-            let cx = &mut store.data_mut().context;
+        |store: StoreContextMut<'_, CallState>, (ms,): (u64,)| -> wasmtime::Result<()> {
             let wanted = Instant::now() + Duration::from_millis(ms);
-            if wanted < cx.deadline {
-                cx.deadline = wanted;
-            }
+            store.data().context.deadline.shorten(wanted);
             Ok(())
         },
     )?;

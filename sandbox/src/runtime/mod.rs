@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mcp_contract::sandbox_api::{CallError, ErrorKind};
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, WasmStr};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -30,7 +30,7 @@ pub use bindings::{AbortReason, CallError as WitCallError, LogLevel, ToolDescrip
 pub use cache::{CompileError, Origin};
 pub use engine::{EPOCH_TICK, EngineSettings};
 pub use outcome::DeadlineExceeded;
-pub use state::{CallContext, CallScope, Caller, Dispatcher};
+pub use state::{CallContext, CallScope, Caller, Deadline, Dispatcher};
 
 use crate::toolset::manifest::{Access, Limits};
 use cache::ComponentCache;
@@ -149,7 +149,7 @@ impl Runtime {
         prepared: &Prepared,
         setup: CallSetup,
     ) -> Result<Vec<ToolDescriptor>, CallError> {
-        let deadline = setup.context.deadline;
+        let deadline = setup.context.deadline.clone();
         let limits = setup.limits;
         let (mut store, _, stderr) = self.new_store(setup)?;
         let run = async {
@@ -157,10 +157,10 @@ impl Runtime {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.mcp_gateway_tool().call_describe(&mut store).await
         };
-        match tokio::time::timeout_at((deadline + TEARDOWN_GRACE).into(), run).await {
-            Ok(Ok(descriptors)) => Ok(descriptors),
-            Ok(Err(e)) => Err(outcome::classify(&e, &limits, &stderr.contents())),
-            Err(_) => Err(outcome::deadline_error(&limits)),
+        match until_deadline(run, &deadline).await {
+            Some(Ok(descriptors)) => Ok(descriptors),
+            Some(Err(e)) => Err(outcome::classify(&e, &limits, &stderr.contents())),
+            None => Err(outcome::deadline_error(&limits)),
         }
     }
 
@@ -173,22 +173,29 @@ impl Runtime {
         arguments: &str,
     ) -> RunReport {
         let limits = setup.limits;
-        let deadline = setup.context.deadline;
+        let deadline = setup.context.deadline.clone();
+        let original_deadline = deadline.get();
+        let started = setup.context.started;
         let (mut store, stdout, stderr) = match self.new_store(setup) {
             Ok(s) => s,
             Err(e) => return RunReport::failed(e),
         };
         let run = invoke(&mut store, prepared, tool, arguments, &limits);
-        let outcome = match tokio::time::timeout_at((deadline + TEARDOWN_GRACE).into(), run).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(outcome::classify(&e, &limits, &stderr.contents())),
+        let mut result = match until_deadline(run, &deadline).await {
+            Some(Ok(result)) => result,
+            Some(Err(e)) => Err(outcome::classify(&e, &limits, &stderr.contents())),
             // The guest was blocked in a host call past its deadline; dropping the future
             // tears the instance down.
-            Err(_) => Err(outcome::deadline_error(&limits)),
+            None => Err(outcome::deadline_error(&limits)),
         };
+        // A guest that brought its deadline forward (`limit-deadline`) is told about that one.
+        let own_deadline = deadline.get();
+        if own_deadline < original_deadline {
+            result = result.map_err(|e| outcome::own_deadline(e, &limits, own_deadline - started));
+        }
         let fuel_left = store.get_fuel().unwrap_or(0);
         RunReport {
-            outcome,
+            outcome: result,
             fuel_consumed: limits.fuel.saturating_sub(fuel_left),
             memory_peak: store.data().limiter.peak() as u64,
             nested_calls: store.data().context.scope.nested_calls(),
@@ -241,7 +248,7 @@ impl Runtime {
         store.limiter(|s| &mut s.limiter);
         store.set_fuel(limits.fuel).map_err(internal)?;
         store.epoch_deadline_callback(|cx| {
-            if Instant::now() >= cx.data().context.deadline {
+            if Instant::now() >= cx.data().context.deadline.get() {
                 Err(DeadlineExceeded.into())
             } else {
                 // Give other calls and the server a turn once per tick.
@@ -253,8 +260,13 @@ impl Runtime {
     }
 }
 
-/// Instantiates and calls the guest; the result is borrowed from guest memory and checked
-/// against the output cap before it is parsed, so an oversized result is never copied.
+/// Instantiates and calls the guest, then checks the result against the output cap before
+/// parsing it.
+///
+/// The result is lifted as an owned `String`: wasmtime runs the export's `post-return` (which
+/// frees the result buffer in the guest) before `call_async` returns, so a borrowed `WasmStr`
+/// would be read from freed guest memory. CPython guests reuse that memory at once. The copy
+/// is bounded by the guest's memory cap.
 async fn invoke(
     store: &mut Store<CallState>,
     prepared: &Prepared,
@@ -265,15 +277,38 @@ async fn invoke(
     let instance = prepared.pre.instantiate_async(&mut *store).await?;
     // Fuel spent by instantiation does not count against the call.
     store.set_fuel(limits.fuel)?;
-    let func = instance.get_typed_func::<(&str, &str), (Result<WasmStr, bindings::ToolError>,)>(
+    let func = instance.get_typed_func::<(&str, &str), (Result<String, bindings::ToolError>,)>(
         &mut *store,
         &prepared.call,
     )?;
     let (result,) = func.call_async(&mut *store, (tool, arguments)).await?;
     Ok(match result {
-        Ok(text) => outcome::parse_result(&text.to_str(&*store)?, limits),
+        Ok(text) => outcome::parse_result(&text, limits),
         Err(e) => Err(outcome::tool_error(e)),
     })
+}
+
+/// Drives `fut` until it finishes or the (possibly moving) deadline passes; `None` on the
+/// latter. Epoch interruption stops a guest running wasm; this stops one blocked in a host call.
+async fn until_deadline<F: std::future::Future>(
+    fut: F,
+    deadline: &state::Deadline,
+) -> Option<F::Output> {
+    /// How often a deadline brought forward is noticed while waiting.
+    const RECHECK: Duration = Duration::from_millis(25);
+    tokio::pin!(fut);
+    loop {
+        let stop = deadline.get() + TEARDOWN_GRACE;
+        let now = Instant::now();
+        if now >= stop {
+            return None;
+        }
+        let wake = stop.min(now + RECHECK);
+        tokio::select! {
+            out = &mut fut => return Some(out),
+            () = tokio::time::sleep_until(wake.into()) => {}
+        }
+    }
 }
 
 fn export_index(component: &Component, func: &str) -> Option<ComponentExportIndex> {

@@ -3,8 +3,10 @@
 //! Messages are predicates about the tool ("used all of its fuel ..."): the caller puts the
 //! tool's name in front of them.
 
+use std::time::Duration;
+
 use mcp_contract::sandbox_api::{CallError, ErrorKind};
-use mcp_contract::units::ByteSize;
+use mcp_contract::units::{ByteSize, Span};
 use wasmtime::Trap;
 
 use super::bindings::ToolError;
@@ -26,6 +28,25 @@ pub fn deadline_error(limits: &Limits) -> CallError {
         ErrorKind::Timeout,
         format!(
             "ran past its wall-clock limit of {} and was stopped",
+            limits.timeout
+        ),
+    )
+}
+
+/// Restates a timeout of a call that brought its own deadline forward (`limit-deadline`, e.g.
+/// `execute_code`'s `timeout_s`): the tool's limit would mislead; `budget` is the time from
+/// the start of the call to that deadline.
+pub fn own_deadline(e: CallError, limits: &Limits, budget: Duration) -> CallError {
+    if e.kind != ErrorKind::Timeout {
+        return e;
+    }
+    let budget = Duration::from_millis(budget.as_millis() as u64);
+    err(
+        ErrorKind::Timeout,
+        format!(
+            "ran past the deadline it set itself, {} after the call started (its limit is {}), \
+             and was stopped",
+            Span(budget),
             limits.timeout
         ),
     )
@@ -155,6 +176,27 @@ mod tests {
         for (e, kind) in cases {
             assert_eq!(classify(&e, &limits, b"").kind, kind, "{e:?}");
         }
+    }
+
+    #[test]
+    fn a_timeout_at_a_deadline_the_guest_set_names_that_deadline() {
+        let limits = Limits::default();
+        let e = own_deadline(
+            deadline_error(&limits),
+            &limits,
+            Duration::from_micros(2_000_400),
+        );
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert!(
+            e.message.contains("set itself, 2s after") && e.message.contains("limit is 30s"),
+            "{}",
+            e.message
+        );
+        let trap = err(ErrorKind::ToolTrap, "crashed".into());
+        assert_eq!(
+            own_deadline(trap, &limits, Duration::ZERO).message,
+            "crashed"
+        );
     }
 
     #[test]

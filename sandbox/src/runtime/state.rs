@@ -70,6 +70,44 @@ pub trait Dispatcher: Send + Sync {
     fn list_for(&self, caller: &Caller) -> Vec<ToolSummary>;
 }
 
+/// A call's deadline, shared by the store (the epoch callback, `limit-deadline`) and the
+/// host-side timer that stops a guest blocked in a host call. It only ever moves earlier.
+#[derive(Debug, Clone)]
+pub struct Deadline(Arc<DeadlineCell>);
+
+#[derive(Debug)]
+struct DeadlineCell {
+    base: Instant,
+    /// Nanoseconds after `base`.
+    at: std::sync::atomic::AtomicU64,
+}
+
+impl Deadline {
+    pub fn new(at: Instant) -> Self {
+        let base = Instant::now().min(at);
+        let nanos = at.duration_since(base).as_nanos().min(u128::from(u64::MAX)) as u64;
+        Self(Arc::new(DeadlineCell {
+            base,
+            at: std::sync::atomic::AtomicU64::new(nanos),
+        }))
+    }
+
+    pub fn get(&self) -> Instant {
+        self.0.base + Duration::from_nanos(self.0.at.load(Ordering::Acquire))
+    }
+
+    /// Brings the deadline forward to `to`; a later `to` changes nothing.
+    pub fn shorten(&self, to: Instant) {
+        let nanos = to.saturating_duration_since(self.0.base).as_nanos() as u64;
+        self.0.at.fetch_min(nanos, Ordering::AcqRel);
+    }
+
+    /// Time left (zero once passed).
+    pub fn remaining(&self) -> Duration {
+        self.get().saturating_duration_since(Instant::now())
+    }
+}
+
 /// One call's context, as the host imports see it.
 pub struct CallContext {
     /// The tool this store runs (for logs and error messages).
@@ -79,7 +117,7 @@ pub struct CallContext {
     pub depth: u32,
     pub started: Instant,
     /// When the call is stopped. `limit-deadline` may bring it forward, never push it back.
-    pub deadline: Instant,
+    pub deadline: Deadline,
     pub host_call_timeout: Duration,
     pub dispatcher: Arc<dyn Dispatcher>,
     /// The tracing span of the call, parent of the host-call spans.
@@ -89,7 +127,7 @@ pub struct CallContext {
 impl CallContext {
     /// Time left before the deadline (zero once it has passed).
     pub fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
+        self.deadline.remaining()
     }
 }
 
@@ -130,6 +168,20 @@ impl WasiView for CallState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlines_only_move_earlier() {
+        let now = Instant::now();
+        let d = Deadline::new(now + Duration::from_secs(10));
+        d.shorten(now + Duration::from_secs(20));
+        assert!(d.get() <= now + Duration::from_secs(10) + Duration::from_millis(1));
+        d.shorten(now + Duration::from_secs(2));
+        assert!(d.get() <= now + Duration::from_secs(2) + Duration::from_millis(1));
+        assert!(d.get() >= now + Duration::from_secs(2) - Duration::from_millis(1));
+        let copy = d.clone();
+        copy.shorten(now);
+        assert!(d.remaining() <= Duration::from_millis(1));
+    }
 
     #[test]
     fn nested_budget_is_shared_and_bounded() {

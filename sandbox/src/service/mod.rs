@@ -16,7 +16,7 @@ use mcp_contract::policy::{Access as PolicyAccess, AccessPolicy};
 use mcp_contract::sandbox_api::{CallError, CallRequest, CallResponse, CallStats, ErrorKind};
 
 use crate::runtime::{
-    AbortReason, CallContext, CallScope, CallSetup, Caller, Dispatcher, Mount, Runtime,
+    AbortReason, CallContext, CallScope, CallSetup, Caller, Deadline, Dispatcher, Mount, Runtime,
     ToolSummary, WitCallError,
 };
 use crate::toolset::manifest::Access;
@@ -259,7 +259,7 @@ impl Sandbox {
                 scope,
                 depth,
                 started,
-                deadline,
+                deadline: Deadline::new(deadline),
                 host_call_timeout: component.limits.host_call_timeout.get(),
                 dispatcher: self.clone(),
                 span: span.clone(),
@@ -418,7 +418,7 @@ impl Dispatcher for Sandbox {
                 })?;
             let child_budget = handle.component.limits.timeout.get();
             let now = Instant::now();
-            let deadline = (now + child_budget).min(parent.deadline);
+            let deadline = (now + child_budget).min(parent.deadline.get());
             let report = Box::pin(self.run_tool(
                 &handle,
                 &args,

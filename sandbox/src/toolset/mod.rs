@@ -305,7 +305,7 @@ async fn describe(
             scope: Arc::new(CallScope::new(caller, 0, 0)),
             depth: 0,
             started: now,
-            deadline: now + timeout,
+            deadline: crate::runtime::Deadline::new(now + timeout),
             host_call_timeout: component.limits.host_call_timeout.get(),
             dispatcher,
             span: tracing::Span::current(),

@@ -23,6 +23,12 @@ pub struct Setup {
     /// Tool sets from `policies/toolsets/` to serve besides `hostile` (linked, so their
     /// relative paths still resolve against `policies/toolsets/`).
     pub toolsets: &'static [&'static str],
+    /// YAML appended to the generated policy (which grants every tool set to `tester`), e.g.
+    /// per-tool rules for callers with other roles.
+    pub extra_policy: &'static str,
+    /// Environment variables for the sandbox process besides the test's own (e.g. the host
+    /// directories a manifest mounts through `${VAR:-default}`).
+    pub env: Vec<(&'static str, std::path::PathBuf)>,
 }
 
 impl Default for Setup {
@@ -32,6 +38,8 @@ impl Default for Setup {
             max_concurrent: 4,
             max_queue: 8,
             toolsets: &["examples"],
+            extra_policy: "",
+            env: Vec::new(),
         }
     }
 }
@@ -79,9 +87,15 @@ impl Sandbox {
                 setup.hostile_limits
             ),
         );
+        grants.push_str(setup.extra_policy);
         let policy = dir.path().join("access.yaml");
         write(&policy, &grants);
-        let proc = ProcBuilder::new(&mcp_testkit::bin("mcp-sandbox"), &dir.path().join("logs"))
+        let mut builder =
+            ProcBuilder::new(&mcp_testkit::bin("mcp-sandbox"), &dir.path().join("logs"));
+        for (name, value) in &setup.env {
+            builder = builder.env(name, value);
+        }
+        let proc = builder
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .arg("--toolsets")

@@ -1,0 +1,151 @@
+"""The `execute_code` tool as the host and the agent see it: name, description, input and
+output schemas, and the checking of its arguments.
+
+The host validates arguments against the input schema before the call; `parse_arguments`
+checks again so the tool never depends on that (and gives the same clear messages when it is
+called directly, e.g. by `mcp-sandbox tool check`).
+"""
+
+import json
+import sys
+from dataclasses import dataclass
+
+from . import bundle
+
+NAME = "execute_code"
+LANGUAGES = ("python",)
+DEFAULT_TIMEOUT_S = 30
+# The tool set's timeout (policies/toolsets/code.yaml); the host's own deadline wins if lower.
+MAX_TIMEOUT_S = 120
+# Characters of stdout/stderr returned; the rest is dropped and `truncated` is set.
+OUTPUT_CAP = 100_000
+
+_PYTHON = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+
+DESCRIPTION = f"""\
+Run a short {_PYTHON} program in an isolated WebAssembly sandbox and get back what it printed \
+and the value it computed. Use it to call several tools and process their results in code \
+(filter, join, aggregate), returning only a summary instead of every raw result.
+
+- Tools: `from tools import <component>` then `<component>.<tool>(arg=value, ...)`, keyword \
+arguments only, returns the tool's parsed JSON result. Also `tools.call(name, **args)`, \
+`tools.list()` (tools you may call) and `tools.help(name)` (arguments and result). A failed call \
+raises `tools.ToolError` (subclasses ToolNotFound, ToolForbidden, ToolInvalidArguments, \
+ToolFailed, ToolAborted with `.kind` such as "timeout", ToolLimitExceeded).
+- Result: the value of the last expression if the program ends with one, else the global \
+`result`, as JSON (other values as their repr()). stdout and stderr are returned in `output` \
+(the first {OUTPUT_CAP:,} characters; `truncated` says if more was cut).
+- An exception is reported, not raised: `success` false, `error` "Type: message" and \
+`traceback`.
+- Standard library only: {", ".join(bundle.MODULES)}. No third-party packages, no network, no \
+environment. Files: only the caller's workspace at /workspace (read-only) when the sandbox \
+provides one. Every call starts fresh; nothing persists between calls.
+- `timeout_s` (default {DEFAULT_TIMEOUT_S}, at most {MAX_TIMEOUT_S}) stops the whole call with \
+a `timeout` error and no output; CPU, memory and the number of tool calls are limited too.
+"""
+
+INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "language": {
+            "type": "string",
+            "enum": list(LANGUAGES),
+            "description": "The program's language.",
+        },
+        "code": {
+            "type": "string",
+            "description": "The program: Python 3 source, run as the main module.",
+        },
+        "timeout_s": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": MAX_TIMEOUT_S,
+            "default": DEFAULT_TIMEOUT_S,
+            "description": f"Wall-clock limit of the whole call in seconds (default "
+            f"{DEFAULT_TIMEOUT_S}, at most {MAX_TIMEOUT_S}).",
+        },
+    },
+    "required": ["language", "code"],
+    "additionalProperties": False,
+}
+
+OUTPUT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "success": {"type": "boolean", "description": "Whether the program ran to its end."},
+        "output": {"type": "string", "description": "What it printed (stdout and stderr)."},
+        "result": {"description": "The last expression's value, or the global `result`."},
+        "error": {"type": ["string", "null"], "description": "The exception, as Type: message."},
+        "traceback": {"type": ["string", "null"], "description": "Where the exception arose."},
+        "truncated": {"type": "boolean", "description": "Whether output was cut."},
+        "duration_ms": {"type": "number", "description": "Time the program ran."},
+        "fuel_used": {"type": "integer", "description": "Sandbox fuel the call used."},
+        "tool_calls": {"type": "integer", "description": "Tool calls the program made."},
+    },
+    "required": [
+        "success",
+        "output",
+        "result",
+        "error",
+        "traceback",
+        "truncated",
+        "duration_ms",
+        "fuel_used",
+        "tool_calls",
+    ],
+}
+
+ANNOTATIONS = {
+    # A program may call tools that change things; the tool itself cannot tell.
+    "readOnlyHint": False,
+    "destructiveHint": True,
+    "idempotentHint": False,
+    "openWorldHint": False,
+}
+
+
+class InvalidArguments(ValueError):
+    """The arguments cannot be run; the message says why and what is accepted."""
+
+
+@dataclass(frozen=True)
+class Request:
+    language: str
+    code: str
+    timeout_s: float
+
+
+def parse_arguments(text):
+    """Checks the arguments (JSON object text) and returns the `Request`."""
+    try:
+        args = json.loads(text)
+    except ValueError as e:
+        raise InvalidArguments(f"arguments are not valid JSON: {e}") from None
+    if not isinstance(args, dict):
+        raise InvalidArguments("arguments must be a JSON object with `language` and `code`")
+    unknown = sorted(set(args) - set(INPUT_SCHEMA["properties"]))
+    if unknown:
+        raise InvalidArguments(
+            f"unknown argument(s) {', '.join(unknown)}: execute_code takes language, code and "
+            "timeout_s"
+        )
+    language = args.get("language")
+    if language not in LANGUAGES:
+        raise InvalidArguments(
+            f"unsupported language {language!r}: supported languages are "
+            + ", ".join(repr(lang) for lang in LANGUAGES)
+        )
+    code = args.get("code")
+    if not isinstance(code, str):
+        raise InvalidArguments("`code` must be a string holding the program's source")
+    timeout_s = args.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, (int, float))
+        or not 0 < timeout_s <= MAX_TIMEOUT_S
+    ):
+        raise InvalidArguments(
+            f"`timeout_s` must be a number of seconds above 0 and at most {MAX_TIMEOUT_S}, "
+            f"not {timeout_s!r}"
+        )
+    return Request(language=language, code=code, timeout_s=float(timeout_s))
