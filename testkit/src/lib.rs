@@ -1,7 +1,13 @@
 //! Test helpers shared by the integration tests: build the wasm tools from source (once per
 //! test process), start the real `mcp-sandbox` and `mcp-gateway` binaries on ephemeral ports,
 //! stop them with SIGINT, and wait on conditions with a deadline instead of sleeping.
+//! Identity providers for authentication tests: [`oidc`] runs the real OIDC provider,
+//! [`forge`] forges tokens and serves their keys; [`http_stub`] is the loopback server
+//! behind the forge.
 
+pub mod forge;
+pub mod http_stub;
+pub mod oidc;
 mod process;
 
 use std::path::{Path, PathBuf};
@@ -100,4 +106,10 @@ impl Drop for FileLock {
         // SAFETY: as above.
         unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
     }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port");
+    l.local_addr().expect("local address").port()
 }

@@ -1,0 +1,50 @@
+//! The result of a successful authentication: who is calling, with which roles, and how they
+//! proved it. Cheap to clone (reference-counted fields), so caches hand out copies.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user name (from the token's user claim, or the API key's `user`).
+    pub user: Arc<str>,
+    /// Role names, deduplicated, in the order they were found.
+    pub roles: Arc<[String]>,
+    pub method: AuthMethod,
+    /// The API key's id (for audit logs and per-key metrics); `None` for tokens.
+    pub key_id: Option<Arc<str>>,
+    /// When the credential stops being valid (`exp` of a token, `expires` of a key).
+    pub expires_at: Option<SystemTime>,
+}
+
+impl Principal {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// How a [`Principal`] authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// An OIDC access token (JWT) verified against the identity provider's keys.
+    Jwt,
+    /// An API key from the key store.
+    ApiKey,
+}
+
+impl AuthMethod {
+    /// The label used in logs and metrics: `jwt` or `api_key`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::ApiKey => "api_key",
+        }
+    }
+}
+
+impl std::fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

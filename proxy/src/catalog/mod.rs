@@ -1,0 +1,230 @@
+//! The tool catalog: what every sandbox serves, merged into one routing table.
+//!
+//! A background task asks each sandbox for its tools (`GET /v1/tools`) every refresh interval.
+//! A sandbox that does not answer is marked unready and its tools drop out unless another
+//! replica serves them. Each tool keeps its MCP listing pre-rendered and its input schema
+//! compiled, so `tools/list` and argument validation cost no parsing per request.
+//!
+//! Tool-poisoning defence: the first definition seen of each tool (description and schemas) is
+//! pinned; a sandbox that later serves a different one is flagged (log, metric) and, when
+//! `block_changed` is set, the changed tool is withheld until the gateway restarts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use mcp_contract::sandbox_api::{TOOLS_PATH, ToolEntry, ToolList};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::upstream::Upstreams;
+
+/// A tool and where it can be called.
+pub struct ToolRoute {
+    pub name: String,
+    pub toolset: String,
+    /// The MCP `Tool` object, rendered once.
+    pub listing: Box<RawValue>,
+    pub validator: jsonschema::Validator,
+    /// Sandboxes (indices into [`Upstreams::targets`]) that serve this tool.
+    pub targets: Vec<usize>,
+    next: AtomicUsize,
+    definition: [u8; 32],
+}
+
+impl ToolRoute {
+    /// The next healthy sandbox serving this tool, round robin; `None` when none is healthy.
+    pub fn pick(&self, upstreams: &Upstreams, exclude: Option<usize>) -> Option<usize> {
+        let n = self.targets.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|k| self.targets[(start + k) % n])
+            .find(|&t| Some(t) != exclude && upstreams.target(t).is_healthy())
+    }
+}
+
+/// All tools, by name and in name order.
+#[derive(Default)]
+pub struct Catalog {
+    by_name: HashMap<String, Arc<ToolRoute>>,
+    ordered: Vec<Arc<ToolRoute>>,
+}
+
+impl Catalog {
+    pub fn get(&self, name: &str) -> Option<&Arc<ToolRoute>> {
+        self.by_name.get(name)
+    }
+
+    /// Tools in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ToolRoute>> {
+        self.ordered.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ordered.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ordered.is_empty()
+    }
+}
+
+/// Keeps the catalog fresh.
+pub struct CatalogService {
+    current: ArcSwap<Catalog>,
+    upstreams: Arc<Upstreams>,
+    pins: std::sync::Mutex<HashMap<String, [u8; 32]>>,
+    block_changed: bool,
+    fetch_timeout: Duration,
+}
+
+impl CatalogService {
+    pub fn new(upstreams: Arc<Upstreams>, block_changed: bool, fetch_timeout: Duration) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(Catalog::default()),
+            upstreams,
+            pins: Default::default(),
+            block_changed,
+            fetch_timeout,
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        self.current.load_full()
+    }
+
+    /// Fetches every sandbox's tools and swaps in the merged catalog.
+    pub async fn refresh(&self) {
+        let mut lists: Vec<(usize, ToolList)> = Vec::new();
+        for (i, target) in self.upstreams.targets().iter().enumerate() {
+            let answer = self
+                .upstreams
+                .send(i, "GET", TOOLS_PATH, None, &[], self.fetch_timeout)
+                .await;
+            let list = match answer {
+                Ok(a) if a.status == 200 => serde_json::from_slice::<ToolList>(&a.body)
+                    .map_err(|e| format!("its tool list is not valid: {e}")),
+                Ok(a) => Err(format!("it answered {} to {TOOLS_PATH}", a.status)),
+                Err(e) => Err(e.to_string()),
+            };
+            match list {
+                Ok(l) => {
+                    target.mark(true);
+                    lists.push((i, l));
+                }
+                Err(e) => {
+                    if target.is_healthy() {
+                        tracing::warn!(sandbox = %target.name, error = %e, "tool list refresh failed");
+                    }
+                    target.mark(false);
+                }
+            }
+        }
+        let catalog = self.merge(lists);
+        metrics::gauge!("mcp_catalog_tools").set(catalog.len() as f64);
+        self.current.store(Arc::new(catalog));
+    }
+
+    fn merge(&self, lists: Vec<(usize, ToolList)>) -> Catalog {
+        let mut routes: HashMap<String, ToolRoute> = HashMap::new();
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        for (target, list) in lists {
+            for entry in list.tools {
+                let definition = definition_hash(&entry);
+                if let Some(route) = routes.get_mut(&entry.name) {
+                    if route.definition == definition && route.toolset == entry.toolset {
+                        route.targets.push(target);
+                    } else {
+                        tracing::error!(tool = %entry.name, sandbox = %list.sandbox,
+                            "sandboxes serve different definitions of the same tool; keeping the first");
+                    }
+                    continue;
+                }
+                match pins.get(&entry.name) {
+                    Some(pinned) if *pinned != definition => {
+                        metrics::counter!("mcp_tool_definition_changes_total", "tool" => entry.name.clone()).increment(1);
+                        tracing::warn!(target: "audit", r#type = "tool_definition_changed", tool = %entry.name,
+                            sandbox = %list.sandbox, blocked = self.block_changed,
+                            "a sandbox now serves a changed definition of this tool (description or schema)");
+                        if self.block_changed {
+                            continue;
+                        }
+                        pins.insert(entry.name.clone(), definition);
+                    }
+                    Some(_) => {}
+                    None => {
+                        pins.insert(entry.name.clone(), definition);
+                    }
+                }
+                match build_route(entry, target, definition) {
+                    Ok(r) => {
+                        routes.insert(r.name.clone(), r);
+                    }
+                    Err(e) => {
+                        tracing::error!(sandbox = %list.sandbox, error = %e, "skipping a tool")
+                    }
+                }
+            }
+        }
+        let mut ordered: Vec<Arc<ToolRoute>> = routes.into_values().map(Arc::new).collect();
+        ordered.sort_by(|a, b| a.name.cmp(&b.name));
+        let by_name = ordered
+            .iter()
+            .map(|r| (r.name.clone(), r.clone()))
+            .collect();
+        Catalog { by_name, ordered }
+    }
+}
+
+fn definition_hash(e: &ToolEntry) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [
+        e.description.as_bytes(),
+        e.input_schema.to_string().as_bytes(),
+        e.output_schema
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+        e.annotations
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+        e.title.as_deref().unwrap_or_default().as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.finalize().into()
+}
+
+fn build_route(entry: ToolEntry, target: usize, definition: [u8; 32]) -> Result<ToolRoute, String> {
+    let validator = jsonschema::validator_for(&entry.input_schema)
+        .map_err(|e| format!("tool '{}' has an invalid input schema: {e}", entry.name))?;
+    let mut tool = serde_json::Map::new();
+    tool.insert("name".into(), entry.name.clone().into());
+    if let Some(t) = &entry.title {
+        tool.insert("title".into(), t.clone().into());
+    }
+    tool.insert("description".into(), entry.description.into());
+    tool.insert("inputSchema".into(), entry.input_schema);
+    if let Some(s) = entry.output_schema {
+        tool.insert("outputSchema".into(), s);
+    }
+    if let Some(a) = entry.annotations {
+        tool.insert("annotations".into(), a);
+    }
+    let listing = serde_json::value::to_raw_value(&tool).map_err(|e| e.to_string())?;
+    Ok(ToolRoute {
+        name: entry.name,
+        toolset: entry.toolset,
+        listing,
+        validator,
+        targets: vec![target],
+        next: AtomicUsize::new(0),
+        definition,
+    })
+}

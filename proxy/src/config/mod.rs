@@ -1,0 +1,477 @@
+//! The gateway's configuration: one YAML file, overridable by environment variables, parsed once
+//! into validated types. Errors name the file, the field and what is expected.
+//!
+//! Environment overrides use the field path, upper-cased, with `__` between levels:
+//! `MCP_GATEWAY__LISTEN=0.0.0.0:8443`, `MCP_GATEWAY__OIDC__ISSUER=https://sso/realms/mcp`,
+//! `MCP_GATEWAY__SANDBOXES__0__URL=unix:/run/mcp/sandbox.sock`. Values are read as YAML scalars.
+//! Relative paths in the file are relative to the file's directory.
+
+mod env;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use mcp_contract::units::{ByteSize, Span};
+use serde::Deserialize;
+
+pub use env::apply_env_overrides;
+
+/// A configuration that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the MCP listener (`HOST:PORT`).
+    pub listen: SocketAddr,
+    /// Serve HTTPS with these files (reloaded when they change). Plain HTTP without it.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// The URL clients use to reach the gateway, e.g. `https://mcp.example.com`; used in the
+    /// protected resource metadata. Derived from the request's Host header when absent.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Browser origins allowed to call the gateway (exact match, e.g. `https://app.example.com`).
+    /// Requests without an `Origin` header (non-browser clients) are always allowed.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// The sandbox hosts that serve tools.
+    pub sandboxes: Vec<SandboxConfig>,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
+    /// The access policy file (roles, tool sets, rate limits).
+    pub policy: PathBuf,
+    /// API keys: a directory of key files, watched for changes.
+    #[serde(default)]
+    pub keys: Option<KeysConfig>,
+    /// OpenID Connect (e.g. Keycloak) access tokens.
+    #[serde(default)]
+    pub oidc: Option<mcp_gateway_auth::OidcConfig>,
+    #[serde(default)]
+    pub session: SessionConfig,
+    #[serde(default)]
+    pub limits: RequestLimits,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Name for logs and metrics.
+    pub name: String,
+    /// `http://HOST:PORT` or `unix:/path/to.sock`.
+    pub url: SandboxUrl,
+}
+
+/// Where a sandbox listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxUrl {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for SandboxUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SandboxUrl::Tcp(a) => write!(f, "http://{a}"),
+            SandboxUrl::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for SandboxUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("unix: needs a socket path".into());
+            }
+            return Ok(SandboxUrl::Unix(path.into()));
+        }
+        let hostport = s.strip_prefix("http://").unwrap_or(s).trim_end_matches('/');
+        hostport.parse().map(SandboxUrl::Tcp).map_err(|_| {
+            format!(
+                "{s:?} is not a sandbox address: use http://IP:PORT (e.g. http://127.0.0.1:7070) or unix:/path/to.sock"
+            )
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for SandboxUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    pub connect_timeout: Span,
+    /// Longest the gateway waits for a sandbox's answer.
+    pub request_timeout: Span,
+    /// Longest a tool may run in the sandbox (passed along as the call's deadline; the tool's own
+    /// limit applies when it is shorter).
+    pub execute_timeout: Span,
+    /// How long an idle pooled connection is kept.
+    pub idle_timeout: Span,
+    /// Idle connections kept per sandbox.
+    pub pool_size: usize,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Span::from_secs(5),
+            request_timeout: Span::from_secs(60),
+            execute_timeout: Span::from_secs(30),
+            idle_timeout: Span::from_secs(60),
+            pool_size: 128,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// How often the tool lists are fetched again.
+    pub refresh: Span,
+    /// Page size of `tools/list`.
+    pub page_size: usize,
+    /// Withhold a tool whose definition (description, schemas) changed after it was first seen,
+    /// until the gateway restarts. Changes are always logged and counted.
+    pub block_changed_definitions: bool,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            refresh: Span::from_secs(10),
+            page_size: 100,
+            block_changed_definitions: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// File holding the session key (32 random bytes, base64). All replicas must share it.
+    /// Without it a random key is made at start: sessions then end with the process.
+    pub secret_file: Option<PathBuf>,
+    /// Previous key, still accepted, for rotation.
+    pub previous_secret_file: Option<PathBuf>,
+    pub ttl: Span,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            secret_file: None,
+            previous_secret_file: None,
+            ttl: Span::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLimits {
+    /// Largest request body; larger ones get 413 without being read.
+    pub max_body: ByteSize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            max_body: ByteSize::mib(16),
+        }
+    }
+}
+
+/// Whether audit lines carry tool arguments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgumentAudit {
+    /// Never.
+    #[default]
+    None,
+    /// A SHA-256 of the arguments, to correlate without disclosing.
+    Hash,
+    /// The arguments themselves (may contain personal data).
+    Full,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// `stdout`, `off`, or a file path (appended to).
+    pub output: String,
+    pub arguments: ArgumentAudit,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            output: "stdout".into(),
+            arguments: ArgumentAudit::None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Worker threads of the listener.
+    pub threads: usize,
+    /// On SIGTERM, keep accepting for this long (so load balancers notice), then drain.
+    pub grace_period: Span,
+    /// Then wait at most this long for in-flight requests.
+    pub shutdown_timeout: Span,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            threads: 2,
+            grace_period: Span::from_secs(1),
+            shutdown_timeout: Span::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies environment overrides from `env`, validates.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut tree: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        apply_env_overrides(&mut tree, env).map_err(invalid)?;
+        // serde_yaml reports no location for errors out of a `Value`; track the path instead.
+        let mut config: Config = serde_path_to_error::deserialize(tree).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                invalid(inner.to_string())
+            } else {
+                invalid(format!("{path}: {inner}"))
+            }
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.validate().map_err(invalid)?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.policy);
+        if let Some(k) = &mut self.keys {
+            fix(&mut k.dir);
+        }
+        if let Some(t) = &mut self.tls {
+            fix(&mut t.cert);
+            fix(&mut t.key);
+        }
+        if let Some(s) = &mut self.session.secret_file {
+            fix(s);
+        }
+        if let Some(s) = &mut self.session.previous_secret_file {
+            fix(s);
+        }
+        for s in &mut self.sandboxes {
+            if let SandboxUrl::Unix(p) = &mut s.url {
+                fix(p);
+            }
+        }
+        if !matches!(self.audit.output.as_str(), "stdout" | "off") {
+            let mut p = PathBuf::from(&self.audit.output);
+            fix(&mut p);
+            self.audit.output = p.display().to_string();
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.sandboxes.is_empty() {
+            return Err("sandboxes: list at least one sandbox (name and url)".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.sandboxes.iter().enumerate() {
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(format!(
+                    "sandboxes[{i}].name: {:?} must be 1+ characters of a-z, A-Z, 0-9, '-', '_'",
+                    s.name
+                ));
+            }
+            if !names.insert(&s.name) {
+                return Err(format!("sandboxes[{i}].name: {:?} is used twice", s.name));
+            }
+        }
+        if self.keys.is_none() && self.oidc.is_none() {
+            return Err(
+                "no authentication configured: set `keys` (API keys) and/or `oidc` (OpenID Connect); the gateway never runs open"
+                    .into(),
+            );
+        }
+        for (i, o) in self.allowed_origins.iter().enumerate() {
+            let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/');
+            if !ok {
+                return Err(format!(
+                    "allowed_origins[{i}]: {o:?} must be scheme://host[:port] with no trailing slash"
+                ));
+            }
+        }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return Err(format!(
+                "public_url: {u:?} must start with https:// (or http:// for local use)"
+            ));
+        }
+        if self.upstream.execute_timeout >= self.upstream.request_timeout {
+            return Err(format!(
+                "upstream.execute_timeout ({}) must be shorter than upstream.request_timeout ({}) so a tool's timeout is reported, not masked",
+                self.upstream.execute_timeout, self.upstream.request_timeout
+            ));
+        }
+        if self.catalog.page_size == 0 {
+            return Err("catalog.page_size must be at least 1".into());
+        }
+        if self.server.threads == 0 {
+            return Err("server.threads must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("gateway.yaml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const MINIMAL: &str = "listen: 127.0.0.1:8080\nsandboxes: [{name: local, url: 'http://127.0.0.1:7070'}]\npolicy: access.yaml\nkeys: {dir: keys}\n";
+
+    #[test]
+    fn minimal_config_loads_with_defaults_and_resolved_paths() {
+        let dir = mcp_testkit::TempDir::new().unwrap();
+        let c = Config::load(&write(dir.path(), MINIMAL), []).unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.policy, dir.path().join("access.yaml"));
+        assert_eq!(c.keys.unwrap().dir, dir.path().join("keys"));
+        assert_eq!(c.upstream.request_timeout, Span::from_secs(60));
+        assert_eq!(c.upstream.execute_timeout, Span::from_secs(30));
+        assert_eq!(c.upstream.connect_timeout, Span::from_secs(5));
+        assert_eq!(c.limits.max_body, ByteSize::mib(16));
+    }
+
+    #[test]
+    fn environment_overrides_fields_by_path() {
+        let dir = mcp_testkit::TempDir::new().unwrap();
+        let env = [
+            ("MCP_GATEWAY__LISTEN".to_owned(), "0.0.0.0:9443".to_owned()),
+            (
+                "MCP_GATEWAY__SANDBOXES__0__URL".to_owned(),
+                "unix:/run/s.sock".to_owned(),
+            ),
+            (
+                "MCP_GATEWAY__UPSTREAM__POOL_SIZE".to_owned(),
+                "7".to_owned(),
+            ),
+            ("UNRELATED".to_owned(), "x".to_owned()),
+        ];
+        let c = Config::load(&write(dir.path(), MINIMAL), env).unwrap();
+        assert_eq!(c.listen.port(), 9443);
+        assert_eq!(c.sandboxes[0].url, SandboxUrl::Unix("/run/s.sock".into()));
+        assert_eq!(c.upstream.pool_size, 7);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_field() {
+        let dir = mcp_testkit::TempDir::new().unwrap();
+        let cases = [
+            (MINIMAL.replace("8080", "eighty"), "listen"),
+            (
+                MINIMAL.replace("http://127.0.0.1:7070", "ftp://x"),
+                "sandboxes[0].url",
+            ),
+            (
+                format!("{MINIMAL}upstream: {{request_timeout: 10}}\n"),
+                "upstream.request_timeout",
+            ),
+            (format!("{MINIMAL}lisen: x\n"), "unknown field `lisen`"),
+            (
+                MINIMAL.replace("keys: {dir: keys}\n", ""),
+                "no authentication configured",
+            ),
+            (
+                format!("{MINIMAL}upstream: {{execute_timeout: 90s}}\n"),
+                "must be shorter than upstream.request_timeout",
+            ),
+            (
+                format!("{MINIMAL}allowed_origins: ['https://a.example/']\n"),
+                "allowed_origins[0]",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Config::load(&write(dir.path(), &text), [])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("gateway.yaml") && e.contains(want),
+                "want {want:?} in: {e}"
+            );
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The gateway's shared state, built once from the configuration, and its background tasks
+//! (catalog refresh, policy reload, rate-limit sweeping, key expiry metrics).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_gateway_auth::{Authenticator, KeyStore};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::catalog::CatalogService;
+use crate::config::Config;
+use crate::mcp::session::SessionKeys;
+use crate::observe::AuditLog;
+use crate::policy::PolicyStore;
+use crate::ratelimit::{Limiter, LocalLimiter};
+use crate::upstream::Upstreams;
+
+pub struct Gateway {
+    pub config: Config,
+    pub auth: Authenticator,
+    pub keys: Option<Arc<KeyStore>>,
+    pub policy: PolicyStore,
+    pub catalog: Arc<CatalogService>,
+    pub upstreams: Arc<Upstreams>,
+    pub limiter: Limiter,
+    pub sessions: SessionKeys,
+    pub audit: AuditLog,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl Gateway {
+    /// Builds the gateway from a validated configuration. Fails on anything that would make it
+    /// unable to serve correctly (policy, key store, session key, audit file).
+    pub fn build(config: Config, metrics: Option<PrometheusHandle>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let policy = PolicyStore::load(&config.policy)?;
+        let keys = match &config.keys {
+            Some(k) => Some(
+                KeyStore::open(&k.dir)
+                    .with_context(|| format!("opening the key store {}", k.dir.display()))?,
+            ),
+            None => None,
+        };
+        let auth = Authenticator::new(config.oidc.clone(), keys.clone())
+            .context("configuring authentication")?;
+        let upstreams = Arc::new(
+            Upstreams::new(&config.sandboxes, &config.upstream).map_err(anyhow::Error::msg)?,
+        );
+        let catalog = Arc::new(CatalogService::new(
+            upstreams.clone(),
+            config.catalog.block_changed_definitions,
+            config
+                .upstream
+                .connect_timeout
+                .get()
+                .max(Duration::from_secs(2)),
+        ));
+        let ttl = config.session.ttl.get().as_secs();
+        let sessions = match &config.session.secret_file {
+            Some(path) => {
+                let current = SessionKeys::read_key(path).map_err(anyhow::Error::msg)?;
+                let previous = config
+                    .session
+                    .previous_secret_file
+                    .as_deref()
+                    .map(SessionKeys::read_key)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?;
+                SessionKeys::new(current, previous, ttl)
+            }
+            None => {
+                tracing::warn!(
+                    "no session.secret_file configured: session ids are signed with a random key and \
+                     will not survive a restart or work across replicas"
+                );
+                SessionKeys::random(ttl)
+            }
+        };
+        let audit = AuditLog::open(&config.audit)
+            .with_context(|| format!("opening the audit log {}", config.audit.output))?;
+        Ok(Self {
+            config,
+            auth,
+            keys,
+            policy,
+            catalog,
+            upstreams,
+            limiter: Limiter::Local(LocalLimiter::new()),
+            sessions,
+            audit,
+            metrics,
+        })
+    }
+
+    /// Ready to serve: the policy is loaded (always, once built) and a sandbox answers.
+    pub fn is_ready(&self) -> bool {
+        self.upstreams.targets().iter().any(|t| t.is_healthy())
+    }
+
+    /// Runs the periodic work until the process ends.
+    pub async fn run_background(self: Arc<Self>) {
+        // The watcher stops when dropped: it lives as long as this loop.
+        let _key_watcher = self.keys.as_ref().map(|keys| {
+            let w = keys.spawn_watcher();
+            // Catch key files written between the first load and the watch starting.
+            keys.reload();
+            w
+        });
+        if let Err(e) = self.auth.refresh_keys().await {
+            tracing::warn!(error = %e, "cannot fetch the OIDC signing keys yet; will retry");
+        }
+        let mut catalog_tick = tokio::time::interval(self.config.catalog.refresh.get());
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        let mut minute = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = catalog_tick.tick() => self.catalog.refresh().await,
+                _ = second.tick() => {
+                    let _ = self.policy.reload_if_changed();
+                    // A sandbox found unready between refreshes is re-probed every second, so
+                    // recovery does not wait for the next full refresh.
+                    if self.upstreams.targets().iter().any(|t| !t.is_healthy()) {
+                        self.catalog.refresh().await;
+                    }
+                }
+                _ = minute.tick() => {
+                    self.limiter.sweep();
+                    self.export_key_expiry();
+                }
+            }
+        }
+    }
+
+    /// `mcp_api_key_expiry_timestamp{key_id,user}` for every key that expires.
+    pub fn export_key_expiry(&self) {
+        let Some(keys) = &self.keys else { return };
+        for record in keys.records() {
+            // Revoked keys can no longer expire "soon": they are left out of the gauge.
+            if record.revoked.is_some() {
+                continue;
+            }
+            if let Some(expires) = record.expires {
+                let id = record.id.as_str().to_owned();
+                metrics::gauge!("mcp_api_key_expiry_timestamp", "key_id" => id, "user" => record.user.clone())
+                    .set(expires.unix_timestamp() as f64);
+            }
+        }
+    }
+}

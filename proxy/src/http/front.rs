@@ -1,0 +1,107 @@
+//! The `ProxyHttp` implementation: the spine of the request, a few lines per phase.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::http::ResponseHeader;
+use pingora::proxy::{ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType};
+
+use crate::gateway::Gateway;
+use crate::observe::RequestRecord;
+use crate::reply::Reply;
+
+pub struct HttpFront {
+    gw: Arc<Gateway>,
+}
+
+impl HttpFront {
+    pub fn new(gw: Arc<Gateway>) -> Self {
+        Self { gw }
+    }
+}
+
+pub struct Ctx {
+    rec: RequestRecord,
+    status: u16,
+}
+
+#[async_trait]
+impl ProxyHttp for HttpFront {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx {
+            rec: RequestRecord::new(String::new()),
+            status: 0,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
+        ctx.rec.request_id = request_id(session);
+        let reply = super::route(&self.gw, session, &mut ctx.rec).await;
+        ctx.status = reply.status;
+        write_reply(session, reply, &ctx.rec.request_id).await?;
+        Ok(true)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut Ctx,
+    ) -> pingora::Result<Box<HttpPeer>> {
+        Err(Error::explain(
+            ErrorType::InternalError,
+            "the gateway answers every request itself; nothing is proxied verbatim",
+        ))
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+        let status = match (ctx.status, e) {
+            (0, Some(_)) => session
+                .response_written()
+                .map_or(499, |h| h.status.as_u16()),
+            (s, _) => s,
+        };
+        ctx.rec.finish(status, &self.gw.audit);
+    }
+}
+
+/// The client's `x-request-id` when it is a short token, else a fresh random id.
+fn request_id(session: &Session) -> String {
+    session
+        .req_header()
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let n: u128 = rand::random();
+            format!("{n:032x}")
+        })
+}
+
+async fn write_reply(session: &mut Session, reply: Reply, request_id: &str) -> pingora::Result<()> {
+    let mut h = ResponseHeader::build(reply.status, Some(5 + reply.headers.len()))?;
+    if let Some(ct) = reply.content_type {
+        h.insert_header("content-type", ct)?;
+    }
+    h.insert_header("content-length", reply.body.len().to_string())?;
+    h.insert_header("x-request-id", request_id)?;
+    h.insert_header("cache-control", "no-store")?;
+    for (k, v) in reply.headers {
+        h.append_header(k, v)?;
+    }
+    let empty = reply.body.is_empty();
+    session.write_response_header(Box::new(h), empty).await?;
+    if !empty {
+        session.write_response_body(Some(reply.body), true).await?;
+    }
+    Ok(())
+}

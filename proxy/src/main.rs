@@ -1,0 +1,185 @@
+//! `mcp-gateway`: the command line. `serve` runs the gateway; `keys` manages API keys;
+//! `check-config` validates a configuration file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use clap::{Parser, Subcommand};
+use mcp_gateway::config::Config;
+use mcp_gateway::gateway::Gateway;
+use mcp_gateway::http::HttpFront;
+use mcp_gateway::observe;
+use mcp_gateway::tls::CertReloader;
+use pingora::server::ShutdownWatch;
+use pingora::server::configuration::ServerConf;
+use pingora::services::background::{BackgroundService, background_service};
+
+#[derive(Parser)]
+#[command(
+    name = "mcp-gateway",
+    version,
+    about = "MCP gateway: authentication, per-tool RBAC, rate limits, wasm sandboxes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file (YAML); MCP_GATEWAY__* variables override its fields.
+        #[arg(
+            long,
+            short,
+            env = "MCP_GATEWAY_CONFIG",
+            default_value = "deploy/local/gateway.yaml"
+        )]
+        config: PathBuf,
+        /// Log format on stderr.
+        #[arg(long, env = "MCP_GATEWAY_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
+        log_format: String,
+    },
+    /// Manage API keys (a directory of key files the gateway watches).
+    Keys(mcp_gateway_auth::keys_cli::KeysArgs),
+    /// Validate a configuration file and the policy it names, then exit.
+    CheckConfig {
+        #[arg(
+            long,
+            short,
+            env = "MCP_GATEWAY_CONFIG",
+            default_value = "deploy/local/gateway.yaml"
+        )]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config, log_format } => serve(&config, &log_format),
+        Command::Keys(args) => {
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+            match mcp_gateway_auth::keys_cli::run(args, &mut out, &mut err) {
+                Ok(outcome) => return ExitCode::from(outcome.exit_code()),
+                Err(e) => Err(anyhow::Error::from(e)),
+            }
+        }
+        Command::CheckConfig { config } => check_config(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-gateway: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = Config::load(path, std::env::vars())?;
+    mcp_contract::policy::AccessPolicy::load(&config.policy)?;
+    println!(
+        "ok: {} is valid ({} sandbox(es), policy {}, auth: {}{})",
+        path.display(),
+        config.sandboxes.len(),
+        config.policy.display(),
+        if config.keys.is_some() {
+            "api keys"
+        } else {
+            ""
+        },
+        if config.oidc.is_some() { " oidc" } else { "" },
+    );
+    Ok(())
+}
+
+fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
+    init_logging(log_format);
+    let config = Config::load(path, std::env::vars())?;
+    let metrics = observe::install_metrics().context("installing the metrics recorder")?;
+    let listen = config.listen;
+    let server_cfg = config.server.clone();
+    let tls_files = config.tls.clone();
+    let gw = Arc::new(Gateway::build(config, Some(metrics))?);
+
+    let conf = ServerConf {
+        threads: server_cfg.threads,
+        grace_period_seconds: Some(server_cfg.grace_period.get().as_secs()),
+        graceful_shutdown_timeout_seconds: Some(server_cfg.shutdown_timeout.get().as_secs()),
+        ..ServerConf::default()
+    };
+    let mut server = pingora::server::Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut front =
+        pingora::proxy::http_proxy_service(&server.configuration, HttpFront::new(gw.clone()));
+    let addr = listen.to_string();
+    let reloader = match &tls_files {
+        Some(t) => {
+            let reloader = CertReloader::load(&t.cert, &t.key).map_err(anyhow::Error::msg)?;
+            // The resolver serves the current certificate on every handshake, so a renewed one
+            // takes effect without a restart; the paths below are unused with a resolver.
+            let mut settings = pingora::listeners::tls::TlsSettings::intermediate("", "")?;
+            settings.set_cert_resolver(reloader.clone());
+            settings.enable_h2();
+            front.add_tls_with_settings(&addr, None, settings);
+            Some(reloader)
+        }
+        None => {
+            front.add_tcp(&addr);
+            None
+        }
+    };
+    server.add_service(front);
+    server.add_service(background_service(
+        "gateway",
+        Background { gw, tls: reloader },
+    ));
+    let scheme = if tls_files.is_some() { "https" } else { "http" };
+    println!("mcp-gateway listening on {scheme}://{addr}");
+    server.run_forever();
+}
+
+/// The gateway's periodic work, as a pingora background service.
+struct Background {
+    gw: Arc<Gateway>,
+    tls: Option<Arc<CertReloader>>,
+}
+
+#[async_trait]
+impl BackgroundService for Background {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let tls = self.tls.clone();
+        let certs = async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+            loop {
+                tick.tick().await;
+                if let Some(t) = &tls {
+                    t.reload_if_changed();
+                }
+            }
+        };
+        tokio::select! {
+            _ = self.gw.clone().run_background() => {}
+            _ = certs => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}

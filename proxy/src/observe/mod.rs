@@ -1,0 +1,197 @@
+//! What the gateway tells operators about each request: Prometheus metrics and the audit line,
+//! both written once per request from its [`RequestRecord`] when the request ends.
+//!
+//! Label values come from closed sets (HTTP status, MCP method names we know, auth failure
+//! reasons, tool names from the catalog); `user` appears only on `mcp_requests_total`.
+
+pub mod audit;
+
+use std::time::Instant;
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub use audit::{AuditLog, Status};
+
+/// Latency buckets (seconds): 100 µs to 60 s.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
+    2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Installs the Prometheus recorder.
+pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
+        .install_recorder()?;
+    describe();
+    Ok(handle)
+}
+
+fn describe() {
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests served, by status and method"
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency"
+    );
+    describe_counter!(
+        "mcp_requests_total",
+        "MCP requests, by JSON-RPC method and user"
+    );
+    describe_counter!(
+        "mcp_tool_calls_total",
+        "tools/call requests, by tool and outcome"
+    );
+    describe_counter!("mcp_auth_failures_total", "Rejected credentials, by reason");
+    describe_counter!(
+        "mcp_rate_limited_total",
+        "Requests refused by a rate limit, by scope"
+    );
+    describe_histogram!(
+        "mcp_sandbox_duration_seconds",
+        Unit::Seconds,
+        "Time of tool calls through a sandbox, as the gateway sees it"
+    );
+    describe_gauge!(
+        "mcp_sandbox_up",
+        "Whether a sandbox answered its last tool list fetch"
+    );
+    describe_gauge!("mcp_catalog_tools", "Tools in the merged catalog");
+    describe_gauge!(
+        "mcp_api_key_expiry_timestamp",
+        "Expiry of each API key (Unix seconds; absent for keys that never expire)"
+    );
+    describe_counter!("mcp_policy_reloads_total", "Policy reloads, by result");
+    describe_counter!(
+        "mcp_tool_definition_changes_total",
+        "Tools whose definition changed after it was pinned"
+    );
+}
+
+/// MCP methods counted under their own name; anything else is `other`.
+const KNOWN_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "server/discover",
+    "notifications/initialized",
+    "notifications/cancelled",
+];
+
+pub fn method_label(method: &str) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .copied()
+        .find(|m| *m == method)
+        .unwrap_or(if method.starts_with("notifications/") {
+            "notifications/other"
+        } else {
+            "other"
+        })
+}
+
+/// Everything recorded about one request while it is served.
+pub struct RequestRecord {
+    pub started: Instant,
+    pub request_id: String,
+    pub client_ip: Option<String>,
+    pub http_method: &'static str,
+    pub mcp: bool,
+    pub user: Option<std::sync::Arc<str>>,
+    pub auth: Option<&'static str>,
+    pub key_id: Option<std::sync::Arc<str>>,
+    pub method: Option<String>,
+    pub tool: Option<String>,
+    pub tool_known: bool,
+    pub sandbox: Option<String>,
+    pub upstream_seconds: Option<f64>,
+    pub status: Status,
+    pub error: Option<String>,
+    pub session_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub arguments_sha256: Option<String>,
+    pub arguments: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl RequestRecord {
+    pub fn new(request_id: String) -> Self {
+        Self {
+            started: Instant::now(),
+            request_id,
+            client_ip: None,
+            http_method: "OTHER",
+            mcp: false,
+            user: None,
+            auth: None,
+            key_id: None,
+            method: None,
+            tool: None,
+            tool_known: false,
+            sandbox: None,
+            upstream_seconds: None,
+            status: Status::Success,
+            error: None,
+            session_id: None,
+            trace_id: None,
+            arguments_sha256: None,
+            arguments: None,
+        }
+    }
+
+    pub fn fail(&mut self, status: Status, error: impl Into<String>) {
+        self.status = status;
+        self.error = Some(error.into());
+    }
+
+    /// Emits metrics and, for MCP requests, the audit line.
+    pub fn finish(&self, http_status: u16, audit: &AuditLog) {
+        let elapsed = self.started.elapsed();
+        let status = http_status.to_string();
+        counter!("http_requests_total", "status" => status, "method" => self.http_method)
+            .increment(1);
+        histogram!("http_request_duration_seconds", "method" => self.http_method)
+            .record(elapsed.as_secs_f64());
+        if !self.mcp {
+            return;
+        }
+        if let Some(m) = &self.method {
+            let user = self.user.as_deref().unwrap_or("anonymous").to_owned();
+            counter!("mcp_requests_total", "method" => method_label(m), "user" => user)
+                .increment(1);
+        }
+        if let Some(tool) = &self.tool {
+            let label = if self.tool_known {
+                tool.clone()
+            } else {
+                "unknown".to_owned()
+            };
+            counter!("mcp_tool_calls_total", "tool_name" => label.clone(), "status" => self.status.as_str()).increment(1);
+            if let (Some(sandbox), Some(secs)) = (&self.sandbox, self.upstream_seconds) {
+                histogram!("mcp_sandbox_duration_seconds", "sandbox" => sandbox.clone(), "tool" => label).record(secs);
+            }
+        }
+        audit.write(&audit::AuditRecord {
+            kind: "mcp_request",
+            timestamp: audit::now_rfc3339(),
+            user: self.user.as_deref(),
+            auth: self.auth,
+            key_id: self.key_id.as_deref(),
+            method: self.method.as_deref(),
+            tool: self.tool.as_deref(),
+            status: self.status,
+            error: self.error.as_deref(),
+            duration_ms: (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            client_ip: self.client_ip.clone(),
+            session_id: self.session_id.as_deref(),
+            trace_id: self.trace_id.as_deref(),
+            request_id: &self.request_id,
+            arguments_sha256: self.arguments_sha256.as_deref(),
+            arguments: self.arguments.as_deref(),
+        });
+    }
+}

@@ -1,0 +1,256 @@
+//! Requests to the sandbox hosts over pooled keep-alive connections (pingora's connector), with
+//! connect and request timeouts, a cap on response size, and health bookkeeping per sandbox.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::ConnectorOptions;
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::upstreams::peer::HttpPeer;
+
+use crate::config::{SandboxConfig, SandboxUrl, UpstreamConfig};
+
+/// Largest sandbox response read (results are capped in the sandbox well below this).
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// Why a request to a sandbox got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot connect to sandbox '{sandbox}': {detail}")]
+    Connect { sandbox: String, detail: String },
+    #[error("sandbox '{sandbox}' did not answer within {timeout:?}")]
+    Timeout { sandbox: String, timeout: Duration },
+    #[error("sandbox '{sandbox}' broke the connection mid-request: {detail}")]
+    Broken { sandbox: String, detail: String },
+    #[error("sandbox '{sandbox}' sent a response larger than {MAX_RESPONSE} bytes")]
+    TooLarge { sandbox: String },
+}
+
+/// One sandbox host.
+pub struct Target {
+    pub name: String,
+    pub url: SandboxUrl,
+    peer: HttpPeer,
+    healthy: AtomicBool,
+    failures: AtomicU32,
+}
+
+impl Target {
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    pub fn mark(&self, ok: bool) {
+        if ok {
+            self.failures.store(0, Ordering::Release);
+            if !self.healthy.swap(true, Ordering::AcqRel) {
+                tracing::info!(sandbox = %self.name, "sandbox is reachable again");
+            }
+        } else {
+            self.failures.fetch_add(1, Ordering::AcqRel);
+            if self.healthy.swap(false, Ordering::AcqRel) {
+                tracing::warn!(sandbox = %self.name, url = %self.url, "sandbox marked unready");
+            }
+        }
+        metrics::gauge!("mcp_sandbox_up", "sandbox" => self.name.clone()).set(if ok {
+            1.0
+        } else {
+            0.0
+        });
+    }
+}
+
+/// An answer from a sandbox.
+pub struct Answer {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// The sandbox hosts and the connection pool to them.
+pub struct Upstreams {
+    connector: Connector,
+    targets: Vec<Target>,
+    request_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl Upstreams {
+    pub fn new(sandboxes: &[SandboxConfig], cfg: &UpstreamConfig) -> Result<Self, String> {
+        let mut options = ConnectorOptions::new(cfg.pool_size);
+        options.keepalive_pool_size = cfg.pool_size * sandboxes.len().max(1);
+        let connector = Connector::new(Some(options));
+        let targets = sandboxes
+            .iter()
+            .map(|s| {
+                let mut peer = match &s.url {
+                    SandboxUrl::Tcp(addr) => HttpPeer::new(*addr, false, String::new()),
+                    SandboxUrl::Unix(path) => {
+                        HttpPeer::new_uds(&path.display().to_string(), false, String::new())
+                            .map_err(|e| format!("sandbox '{}': {e}", s.name))?
+                    }
+                };
+                peer.options.connection_timeout = Some(cfg.connect_timeout.get());
+                peer.options.total_connection_timeout = Some(cfg.connect_timeout.get());
+                peer.options.idle_timeout = Some(cfg.idle_timeout.get());
+                Ok(Target {
+                    name: s.name.clone(),
+                    url: s.url.clone(),
+                    peer,
+                    // Unknown until the first catalog fetch says otherwise.
+                    healthy: AtomicBool::new(false),
+                    failures: AtomicU32::new(0),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            connector,
+            targets,
+            request_timeout: cfg.request_timeout.get(),
+            idle_timeout: cfg.idle_timeout.get(),
+        })
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    pub fn target(&self, i: usize) -> &Target {
+        &self.targets[i]
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// Sends one request to sandbox `i` and reads the whole answer, within `timeout`.
+    pub async fn send(
+        &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        headers: &[(&'static str, &str)],
+        timeout: Duration,
+    ) -> Result<Answer, UpstreamError> {
+        let target = &self.targets[i];
+        let attempt = async {
+            // A pooled connection the sandbox has closed (e.g. it restarted) fails before any
+            // byte of the answer arrives; such a failure is retried on another connection.
+            let mut last = None;
+            for _ in 0..3 {
+                match self
+                    .exchange(target, method, path, body.clone(), headers)
+                    .await
+                {
+                    Ok(a) => return Ok(a),
+                    Err(Exchange::Retryable(e)) => last = Some(e),
+                    Err(Exchange::Fatal(e)) => return Err(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| UpstreamError::Broken {
+                sandbox: target.name.clone(),
+                detail: "no attempt made".into(),
+            }))
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(UpstreamError::Timeout {
+                sandbox: target.name.clone(),
+                timeout,
+            }),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        target: &Target,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Answer, Exchange> {
+        let broken = |reused: bool, before_answer: bool, e: Box<pingora::Error>| {
+            let err = UpstreamError::Broken {
+                sandbox: target.name.clone(),
+                detail: e.to_string(),
+            };
+            if reused && before_answer {
+                Exchange::Retryable(err)
+            } else {
+                Exchange::Fatal(err)
+            }
+        };
+        let (mut session, reused) = self
+            .connector
+            .get_http_session(&target.peer)
+            .await
+            .map_err(|e| {
+                Exchange::Fatal(UpstreamError::Connect {
+                    sandbox: target.name.clone(),
+                    detail: e.to_string(),
+                })
+            })?;
+        let mut req = RequestHeader::build(method, path.as_bytes(), Some(4 + headers.len()))
+            .map_err(|e| broken(false, false, e))?;
+        let host = match &target.url {
+            SandboxUrl::Tcp(a) => a.to_string(),
+            SandboxUrl::Unix(_) => "sandbox".to_owned(),
+        };
+        let len = body.as_ref().map_or(0, Bytes::len).to_string();
+        let fixed: [(&'static str, &str); 3] = [
+            ("host", &host),
+            ("content-type", "application/json"),
+            ("content-length", &len),
+        ];
+        for (k, v) in fixed.iter().chain(headers) {
+            req.insert_header(*k, *v)
+                .map_err(|e| broken(false, false, e))?;
+        }
+        session
+            .write_request_header(Box::new(req))
+            .await
+            .map_err(|e| broken(reused, true, e))?;
+        if let Some(b) = body {
+            session
+                .write_request_body(b, true)
+                .await
+                .map_err(|e| broken(reused, true, e))?;
+        }
+        session
+            .finish_request_body()
+            .await
+            .map_err(|e| broken(reused, true, e))?;
+        session
+            .read_response_header()
+            .await
+            .map_err(|e| broken(reused, true, e))?;
+        let status = session.response_header().map_or(0, |h| h.status.as_u16());
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = session
+            .read_response_body()
+            .await
+            .map_err(|e| broken(reused, false, e))?
+        {
+            if buf.len() + chunk.len() > MAX_RESPONSE {
+                return Err(Exchange::Fatal(UpstreamError::TooLarge {
+                    sandbox: target.name.clone(),
+                }));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        self.connector
+            .release_http_session(session, &target.peer, Some(self.idle_timeout))
+            .await;
+        Ok(Answer {
+            status,
+            body: buf.freeze(),
+        })
+    }
+}
+
+enum Exchange {
+    Retryable(UpstreamError),
+    Fatal(UpstreamError),
+}
