@@ -1,0 +1,414 @@
+//! The files of one workspace: atomic writes under quota, reads, listings, deletes and usage.
+//! Paths arrive validated ([`WsPath`]); this module owns what happens on disk.
+//!
+//! A write goes to a temporary file in the target's directory, is synced, then renamed over
+//! the target, so after a crash the target holds the old content or the new, never a mix.
+//! Stale temporary files (a crash between write and rename) are hidden from listings and
+//! removed by later writes to the same directory.
+
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::paths::{RESERVED_DIRS, TEMP_PREFIX, WsPath};
+
+/// Temporary files older than this are leftovers of a crash, not writes in flight.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
+
+/// A workspace root and its quotas.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub root: PathBuf,
+    /// Largest file, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest total of all files (checkpoints and skills included), in bytes.
+    pub max_total_bytes: u64,
+}
+
+/// Why a store operation failed, in words for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The request cannot be carried out as asked (a missing file, a directory for a file).
+    Refused(String),
+    /// The write would pass a quota.
+    Quota(String),
+    /// The filesystem failed.
+    Io(String),
+}
+
+/// A file found by [`Store::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub path: String,
+    pub bytes: u64,
+    pub modified: Option<SystemTime>,
+}
+
+/// Bytes and files in a workspace.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Every byte stored, bookkeeping included.
+    pub bytes: u64,
+    /// The caller's own files (not checkpoints, skills or temporary files).
+    pub files: u64,
+}
+
+fn io_error(what: &str, path: &WsPath) -> impl FnOnce(io::Error) -> StoreError {
+    let path = path.display();
+    let what = what.to_owned();
+    move |error| StoreError::Io(format!("could not {what} `{path}`: {error}"))
+}
+
+impl Store {
+    /// Replaces (or creates) the file at `path` with `content`, atomically, within quota.
+    /// Returns whether the file is new.
+    pub fn write(&self, path: &WsPath, content: &[u8]) -> Result<bool, StoreError> {
+        let target = path.under(&self.root);
+        let size = content.len() as u64;
+        if size > self.max_file_bytes {
+            return Err(StoreError::Quota(format!(
+                "`{}` would be {size} bytes; a file may be at most {} ({} bytes); split the \
+                 content over several files",
+                path.display(),
+                mib(self.max_file_bytes),
+                self.max_file_bytes
+            )));
+        }
+        let existing = match fs::metadata(&target) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(StoreError::Refused(format!(
+                    "`{}` is a directory; choose a file name inside it",
+                    path.display()
+                )));
+            }
+            Ok(meta) => Some(meta.len()),
+            Err(_) => None,
+        };
+        let used = self
+            .usage()
+            .map_err(io_error("measure the workspace for", path))?;
+        let after = used.bytes - existing.unwrap_or(0).min(used.bytes) + size;
+        if after > self.max_total_bytes {
+            return Err(StoreError::Quota(format!(
+                "writing `{}` ({size} bytes) would bring the workspace to {after} bytes, over its \
+                 quota of {} ({} bytes); {} bytes are in use; delete files you no longer need \
+                 (list_files, delete_file) and retry",
+                path.display(),
+                mib(self.max_total_bytes),
+                self.max_total_bytes,
+                used.bytes
+            )));
+        }
+        let dir = target.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|error| {
+            StoreError::Refused(format!(
+                "cannot create the directories of `{}` (is a parent a file?): {error}",
+                path.display()
+            ))
+        })?;
+        remove_stale_temps(dir);
+        atomic_replace(dir, &target, content).map_err(io_error("write", path))?;
+        Ok(existing.is_none())
+    }
+
+    /// The file's content.
+    pub fn read(&self, path: &WsPath) -> Result<(Vec<u8>, Option<SystemTime>), StoreError> {
+        let target = path.under(&self.root);
+        let meta = fs::metadata(&target).map_err(|_| not_found(path))?;
+        if meta.is_dir() {
+            return Err(StoreError::Refused(format!(
+                "`{}` is a directory; use list_files to see what is in it",
+                path.display()
+            )));
+        }
+        if meta.len() > self.max_file_bytes {
+            return Err(StoreError::Refused(format!(
+                "`{}` is {} bytes, more than the {} a file may hold; it was not written by these \
+                 tools",
+                path.display(),
+                meta.len(),
+                mib(self.max_file_bytes)
+            )));
+        }
+        let content = fs::read(&target).map_err(io_error("read", path))?;
+        Ok((content, meta.modified().ok()))
+    }
+
+    /// The caller's files under `path`, recursively, in path order, at most `max`; and whether
+    /// there were more.
+    pub fn list(&self, path: &WsPath, max: usize) -> Result<(Vec<Listed>, bool), StoreError> {
+        let dir = path.under(&self.root);
+        match fs::metadata(&dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(StoreError::Refused(format!(
+                    "`{}` is a file, not a directory; use read_file to read it",
+                    path.display()
+                )));
+            }
+            Err(_) => return Err(not_found(path)),
+        }
+        let mut found = Vec::new();
+        let prefix = if path.is_root() {
+            String::new()
+        } else {
+            format!("{}/", path.display())
+        };
+        let complete = walk(&dir, &prefix, path.is_root(), &mut |relative, meta| {
+            if found.len() >= max {
+                return false;
+            }
+            found.push(Listed {
+                path: relative.to_owned(),
+                bytes: meta.len(),
+                modified: meta.modified().ok(),
+            });
+            true
+        })
+        .map_err(io_error("list", path))?;
+        Ok((found, !complete))
+    }
+
+    /// Deletes a file, or an empty directory. Returns the bytes freed.
+    pub fn delete(&self, path: &WsPath) -> Result<u64, StoreError> {
+        let target = path.under(&self.root);
+        let meta = fs::symlink_metadata(&target).map_err(|_| not_found(path))?;
+        if meta.is_dir() {
+            let entries = fs::read_dir(&target)
+                .map_err(io_error("open", path))?
+                .count();
+            if entries > 0 {
+                return Err(StoreError::Refused(format!(
+                    "`{}` is a directory holding {entries} entries; delete its files first",
+                    path.display()
+                )));
+            }
+            fs::remove_dir(&target).map_err(io_error("delete", path))?;
+            return Ok(0);
+        }
+        fs::remove_file(&target).map_err(io_error("delete", path))?;
+        Ok(meta.len())
+    }
+
+    /// Bytes stored in all, and the caller's own files.
+    pub fn usage(&self) -> io::Result<Usage> {
+        let mut usage = Usage::default();
+        walk(&self.root, "", false, &mut |relative, meta| {
+            usage.bytes += meta.len();
+            let first = relative.split('/').next().unwrap_or_default();
+            let bookkeeping = RESERVED_DIRS.contains(&first)
+                || relative
+                    .split('/')
+                    .any(|part| part.starts_with(TEMP_PREFIX));
+            if !bookkeeping {
+                usage.files += 1;
+            }
+            true
+        })?;
+        Ok(usage)
+    }
+}
+
+fn not_found(path: &WsPath) -> StoreError {
+    StoreError::Refused(format!(
+        "nothing exists at `{}`; list_files shows what is in the workspace",
+        path.display()
+    ))
+}
+
+pub fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
+}
+
+/// Calls `visit(relative path, metadata)` for each file under `dir`, sorted, until it returns
+/// `false`; returns whether the walk completed. With `hide_bookkeeping`, the reserved
+/// directories at the root and temporary files are skipped. Links are not followed.
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    hide_bookkeeping: bool,
+    visit: &mut dyn FnMut(&str, &fs::Metadata) -> bool,
+) -> io::Result<bool> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let hidden = name.starts_with(TEMP_PREFIX)
+            || (prefix.is_empty() && RESERVED_DIRS.contains(&name.as_str()));
+        if hide_bookkeeping && hidden {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        let relative = format!("{prefix}{name}");
+        if meta.is_dir() {
+            if !walk(
+                &entry.path(),
+                &format!("{relative}/"),
+                hide_bookkeeping,
+                visit,
+            )? {
+                return Ok(false);
+            }
+        } else if meta.is_file() && !visit(&relative, &meta) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Writes `content` to a new temporary file in `dir`, syncs it and renames it over `target`.
+pub fn atomic_replace(dir: &Path, target: &Path, content: &[u8]) -> io::Result<()> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Random per process (WASI's random source); two writers never share a temporary file.
+    let nonce = RandomState::new().hash_one(SystemTime::now());
+    let temp = dir.join(format!("{TEMP_PREFIX}{nonce:016x}-{name}"));
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(content)?;
+        file.sync_all()
+    })();
+    let renamed = written.and_then(|()| fs::rename(&temp, target));
+    if renamed.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    renamed?;
+    // Persist the rename itself; not every filesystem lets a directory be synced, and the
+    // data is already safe, so a failure here is not an error.
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Removes temporary files in `dir` left behind by a crash.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| now.duration_since(at).unwrap_or_default() > STALE_TEMP_AGE);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> Store {
+        let root = std::env::temp_dir().join(format!("ws-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        Store {
+            root,
+            max_file_bytes: 100,
+            max_total_bytes: 250,
+        }
+    }
+
+    fn p(path: &str) -> WsPath {
+        WsPath::parse(path, true).unwrap()
+    }
+
+    #[test]
+    fn write_read_list_delete_round_trip() {
+        let s = store("round");
+        assert_eq!(s.write(&p("a/b.txt"), b"hello"), Ok(true));
+        assert_eq!(s.write(&p("a/b.txt"), b"hello again"), Ok(false));
+        assert_eq!(s.write(&p("c.txt"), b"x"), Ok(true));
+        assert_eq!(s.read(&p("a/b.txt")).unwrap().0, b"hello again");
+        let (files, truncated) = s.list(&p(""), 10).unwrap();
+        let paths: Vec<_> = files.iter().map(|f| (f.path.as_str(), f.bytes)).collect();
+        assert_eq!(paths, vec![("a/b.txt", 11), ("c.txt", 1)]);
+        assert!(!truncated);
+        let (files, truncated) = s.list(&p("a"), 10).unwrap();
+        assert_eq!((files[0].path.as_str(), truncated), ("a/b.txt", false));
+        assert!(s.list(&p(""), 1).unwrap().1, "a listing past `max` says so");
+        assert_eq!(
+            s.usage().unwrap(),
+            Usage {
+                bytes: 12,
+                files: 2
+            }
+        );
+        assert!(
+            matches!(s.delete(&p("a")), Err(StoreError::Refused(m)) if m.contains("1 entries"))
+        );
+        assert_eq!(s.delete(&p("a/b.txt")), Ok(11));
+        assert_eq!(s.delete(&p("a")), Ok(0));
+        assert!(
+            matches!(s.read(&p("a/b.txt")), Err(StoreError::Refused(m)) if m.contains("nothing exists"))
+        );
+        fs::remove_dir_all(&s.root).unwrap();
+    }
+
+    #[test]
+    fn quotas_are_checked_before_writing() {
+        let s = store("quota");
+        let error = s.write(&p("big"), &[b'x'; 101]).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Quota(m) if m.contains("at most")),
+            "{error:?}"
+        );
+        s.write(&p("one"), &[b'x'; 100]).unwrap();
+        s.write(&p("two"), &[b'x'; 100]).unwrap();
+        let error = s.write(&p("three"), &[b'x'; 100]).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Quota(m) if m.contains("over its quota")),
+            "{error:?}"
+        );
+        assert!(
+            fs::metadata(s.root.join("three")).is_err(),
+            "nothing was written"
+        );
+        // Overwriting counts the old size as freed.
+        s.write(&p("two"), &[b'y'; 50]).unwrap();
+        s.write(&p("three"), &[b'z'; 50]).unwrap();
+        fs::remove_dir_all(&s.root).unwrap();
+    }
+
+    #[test]
+    fn bookkeeping_and_temporary_files_are_hidden_but_counted() {
+        let s = store("hidden");
+        fs::create_dir_all(s.root.join(".checkpoints")).unwrap();
+        fs::write(s.root.join(".checkpoints/c.json"), b"{}").unwrap();
+        fs::write(s.root.join(".mcp-tmp-1-x"), b"torn").unwrap();
+        fs::write(s.root.join("mine"), b"1").unwrap();
+        let (files, _) = s.list(&p(""), 10).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(s.usage().unwrap(), Usage { bytes: 7, files: 1 });
+        fs::remove_dir_all(&s.root).unwrap();
+    }
+
+    #[test]
+    fn directories_and_files_are_not_confused() {
+        let s = store("kinds");
+        s.write(&p("d/f"), b"1").unwrap();
+        assert!(
+            matches!(s.write(&p("d"), b"x"), Err(StoreError::Refused(m)) if m.contains("is a directory"))
+        );
+        assert!(matches!(s.read(&p("d")), Err(StoreError::Refused(m)) if m.contains("list_files")));
+        assert!(
+            matches!(s.list(&p("d/f"), 5), Err(StoreError::Refused(m)) if m.contains("read_file"))
+        );
+        assert!(
+            matches!(s.write(&p("d/f/g"), b"x"), Err(StoreError::Refused(m)) if m.contains("parent"))
+        );
+        fs::remove_dir_all(&s.root).unwrap();
+    }
+}
