@@ -17,7 +17,7 @@ use crate::upstream::Upstreams;
 
 pub struct Gateway {
     pub config: Config,
-    pub auth: Authenticator,
+    pub auth: Arc<Authenticator>,
     pub keys: Option<Arc<KeyStore>>,
     pub policy: PolicyStore,
     pub catalog: Arc<CatalogService>,
@@ -80,7 +80,7 @@ impl Gateway {
             .with_context(|| format!("opening the audit log {}", config.audit.output))?;
         Ok(Self {
             config,
-            auth,
+            auth: Arc::new(auth),
             keys,
             policy,
             catalog,
@@ -109,6 +109,7 @@ impl Gateway {
         if let Err(e) = self.auth.refresh_keys().await {
             tracing::warn!(error = %e, "cannot fetch the OIDC signing keys yet; will retry");
         }
+        let _jwks_refresh = self.auth.spawn_key_refresh();
         let mut catalog_tick = tokio::time::interval(self.config.catalog.refresh.get());
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut minute = tokio::time::interval(Duration::from_secs(60));
@@ -125,15 +126,21 @@ impl Gateway {
                 }
                 _ = minute.tick() => {
                     self.limiter.sweep();
-                    self.export_key_expiry();
+                    self.export_key_metrics();
                 }
             }
         }
     }
 
-    /// `mcp_api_key_expiry_timestamp{key_id,user}` for every key that expires.
-    pub fn export_key_expiry(&self) {
+    /// `mcp_api_key_expiry_timestamp{key_id,user}` for every key that expires, and the key
+    /// store's health (keys in force, invalid files, reloads).
+    pub fn export_key_metrics(&self) {
         let Some(keys) = &self.keys else { return };
+        let stats = keys.stats();
+        metrics::gauge!("mcp_api_keys").set(stats.keys as f64);
+        metrics::gauge!("mcp_api_key_invalid_files").set(stats.invalid_files as f64);
+        metrics::counter!("mcp_api_key_reloads_total").absolute(stats.reloads_total);
+        metrics::counter!("mcp_api_key_reload_errors_total").absolute(stats.reload_errors_total);
         for record in keys.records() {
             // Revoked keys can no longer expire "soon": they are left out of the gauge.
             if record.revoked.is_some() {

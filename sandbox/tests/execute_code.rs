@@ -246,7 +246,11 @@ fn a_program_blocked_in_sleep_stops_at_timeout_s() {
     );
     assert_eq!(a.kind(), "timeout", "{}", a.body);
     assert!(a.elapsed >= Duration::from_secs(1), "{:?}", a.elapsed);
-    assert!(a.elapsed < Duration::from_secs(1) + MARGIN, "{:?}", a.elapsed);
+    assert!(
+        a.elapsed < Duration::from_secs(1) + MARGIN,
+        "{:?}",
+        a.elapsed
+    );
     assert_still_runs_programs(&sb);
 }
 

@@ -14,7 +14,7 @@ fn host_files_are_out_of_reach() {
         "../../../../etc/passwd",
         "/workspace/../../etc/passwd",
     ] {
-        let a = sb.call("read_file", json!({"path": path}));
+        let a = sb.call("escape_read_file", json!({"path": path}));
         assert_eq!(a.kind(), "tool_error", "{path}: {}", a.body);
         assert!(
             !a.body.to_string().contains("root:"),
@@ -50,21 +50,21 @@ fn sockets_are_denied() {
 fn each_user_sees_only_their_own_workspace() {
     let sb = Sandbox::start(Setup::default());
     let w = sb.call_as(
-        "write_file",
+        "escape_write_file",
         json!({"path": "/workspace/secret.txt", "content": "alice's"}),
         "alice",
         &["tester"],
     );
     assert!(w.body["ok"].as_bool().unwrap(), "{}", w.body);
     let own = sb.call_as(
-        "read_file",
+        "escape_read_file",
         json!({"path": "/workspace/secret.txt"}),
         "alice",
         &["tester"],
     );
     assert_eq!(own.result(), "alice's");
     let other = sb.call_as(
-        "read_file",
+        "escape_read_file",
         json!({"path": "/workspace/secret.txt"}),
         "bob",
         &["tester"],
@@ -76,7 +76,7 @@ fn each_user_sees_only_their_own_workspace() {
         other.body
     );
     let listing = sb.call_as(
-        "list_dir",
+        "escape_list_dir",
         json!({"path": "/workspace"}),
         "bob",
         &["tester"],
@@ -96,7 +96,7 @@ fn each_user_sees_only_their_own_workspace() {
 fn paths_cannot_climb_out_of_the_workspace() {
     let sb = Sandbox::start(Setup::default());
     sb.call_as(
-        "write_file",
+        "escape_write_file",
         json!({"path": "/workspace/mine.txt", "content": "bob's"}),
         "bob",
         &["tester"],
@@ -106,7 +106,12 @@ fn paths_cannot_climb_out_of_the_workspace() {
         "/workspace/../../workspaces/bob/mine.txt",
         "/workspace/..",
     ] {
-        let a = sb.call_as("read_file", json!({"path": path}), "alice", &["tester"]);
+        let a = sb.call_as(
+            "escape_read_file",
+            json!({"path": path}),
+            "alice",
+            &["tester"],
+        );
         assert_eq!(a.kind(), "tool_error", "{path}: {}", a.body);
         assert!(
             !a.body.to_string().contains("bob's"),
@@ -115,7 +120,7 @@ fn paths_cannot_climb_out_of_the_workspace() {
         );
     }
     let a = sb.call_as(
-        "write_file",
+        "escape_write_file",
         json!({"path": "/workspace/../escaped.txt", "content": "x"}),
         "alice",
         &["tester"],
@@ -124,7 +129,7 @@ fn paths_cannot_climb_out_of_the_workspace() {
     assert!(!sb.dir.path().join("workspaces/escaped.txt").exists());
     // A user name that looks like a path gets its own hashed directory, not bob's.
     let a = sb.call_as(
-        "read_file",
+        "escape_read_file",
         json!({"path": "/workspace/mine.txt"}),
         "../bob",
         &["tester"],

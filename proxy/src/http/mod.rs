@@ -172,6 +172,18 @@ fn unauthorized(gw: &Gateway, session: &Session, rec: &mut RequestRecord, e: &Au
     let reason = e.reason();
     metrics::counter!("mcp_auth_failures_total", "reason" => reason).increment(1);
     rec.fail(Status::Denied, reason);
+    if e.is_transient() {
+        // The credential could not be checked (the identity provider's keys are unreachable):
+        // not the client's fault, so not a 401 that would make it discard the token.
+        tracing::warn!(detail = %e.log_detail(), "authentication unavailable");
+        return RpcError::new(
+            503,
+            jsonrpc::code::UNAVAILABLE,
+            format!("authentication is temporarily unavailable: {e}"),
+        )
+        .into_reply(None)
+        .header("retry-after", "5");
+    }
     let metadata = well_known::resource_metadata_url(gw, session);
     let challenge = match e {
         AuthError::Missing => {

@@ -66,6 +66,16 @@ fn describe() {
         "Expiry of each API key (Unix seconds; absent for keys that never expire)"
     );
     describe_counter!("mcp_policy_reloads_total", "Policy reloads, by result");
+    describe_gauge!("mcp_api_keys", "API keys in force");
+    describe_gauge!(
+        "mcp_api_key_invalid_files",
+        "Key files ignored as invalid (their last good record stays in force)"
+    );
+    describe_counter!("mcp_api_key_reloads_total", "Key directory reloads");
+    describe_counter!(
+        "mcp_api_key_reload_errors_total",
+        "Key directory reloads that could not read the directory"
+    );
     describe_counter!(
         "mcp_tool_definition_changes_total",
         "Tools whose definition changed after it was pinned"

@@ -45,18 +45,20 @@ fn tools() -> Toolbox {
             "Sleep `ms` milliseconds blocked in a WASI call",
             exhaust::sleep_ms,
         ))
+        // The escape probes carry a prefix: tool names are unique in a sandbox, and tests serve
+        // this guest beside real tool sets (whose workspace component has `read_file`).
         .tool(Tool::new(
-            "read_file",
+            "escape_read_file",
             "Read a file as text; the error text is the failure",
             escape::read_file,
         ))
         .tool(Tool::new(
-            "write_file",
+            "escape_write_file",
             "Write text to a file; the error text is the failure",
             escape::write_file,
         ))
         .tool(Tool::new(
-            "list_dir",
+            "escape_list_dir",
             "List the entry names of a directory; the error text is the failure",
             escape::list_dir,
         ))
@@ -108,9 +110,9 @@ mod tests {
                 "stdout_flood",
                 "stack_overflow",
                 "sleep_ms",
-                "read_file",
-                "write_file",
-                "list_dir",
+                "escape_read_file",
+                "escape_write_file",
+                "escape_list_dir",
                 "read_env",
                 "open_socket",
                 "panic",
