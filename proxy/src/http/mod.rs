@@ -217,7 +217,9 @@ pub fn rate_limited(limited: Limited, rec: &mut RequestRecord) -> RpcError {
         jsonrpc::code::RATE_LIMITED,
         format!("rate limit exceeded for {what}; retry after {secs} s"),
     );
-    e.data = Some(serde_json::json!({"scope": limited.scope.as_str(), "retryAfterSeconds": secs}));
+    e.data = Some(Box::new(
+        serde_json::json!({"scope": limited.scope.as_str(), "retryAfterSeconds": secs}),
+    ));
     e.headers.push(("retry-after", secs.to_string()));
     e
 }

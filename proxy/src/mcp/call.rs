@@ -220,7 +220,7 @@ fn tool_result(resp: CallResponse, rec: &mut RequestRecord) -> Result<serde_json
         ErrorKind::Busy => {
             let mut e = RpcError::new(503, code::UNAVAILABLE, error.message);
             e.headers.push(("retry-after", "1".into()));
-            e.data = Some(json!({"kind": "busy"}));
+            e.data = Some(Box::new(json!({"kind": "busy"})));
             Err(e)
         }
         ErrorKind::BadRequest | ErrorKind::Internal | ErrorKind::Unavailable => Err(RpcError::new(

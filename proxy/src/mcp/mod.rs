@@ -37,7 +37,7 @@ pub struct RpcError {
     pub http: u16,
     pub code: i32,
     pub message: String,
-    pub data: Option<serde_json::Value>,
+    pub data: Option<Box<serde_json::Value>>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -59,7 +59,7 @@ impl RpcError {
     pub fn into_reply(self, id: Option<&RawValue>) -> Reply {
         let mut r = Reply::json(
             self.http,
-            jsonrpc::error_bytes(id, self.code, &self.message, self.data.as_ref()),
+            jsonrpc::error_bytes(id, self.code, &self.message, self.data.as_deref()),
         );
         r.headers = self.headers;
         r
