@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::mcp::session::SessionKeys;
 use crate::observe::AuditLog;
 use crate::policy::PolicyStore;
-use crate::ratelimit::{Limiter, LocalLimiter};
+use crate::ratelimit::{Limiter, LocalLimiter, RedisLimiter};
 use crate::upstream::Upstreams;
 
 pub struct Gateway {
@@ -76,6 +76,12 @@ impl Gateway {
                 SessionKeys::random(ttl)
             }
         };
+        let limiter = match &config.rate_limit_store {
+            Some(store) => Limiter::Redis(Box::new(
+                RedisLimiter::new(&store.redis).map_err(anyhow::Error::msg)?,
+            )),
+            None => Limiter::Local(LocalLimiter::new()),
+        };
         let audit = AuditLog::open(&config.audit)
             .with_context(|| format!("opening the audit log {}", config.audit.output))?;
         Ok(Self {
@@ -85,7 +91,7 @@ impl Gateway {
             policy,
             catalog,
             upstreams,
-            limiter: Limiter::Local(LocalLimiter::new()),
+            limiter,
             sessions,
             audit,
             metrics,

@@ -9,6 +9,7 @@ pub mod forge;
 pub mod http_stub;
 pub mod oidc;
 mod process;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -63,6 +63,9 @@ pub struct Config {
     pub session: SessionConfig,
     #[serde(default)]
     pub limits: RequestLimits,
+    /// Where rate-limit buckets live: in this process (default) or in Redis, shared by replicas.
+    #[serde(default)]
+    pub rate_limit_store: Option<RateLimitStore>,
     #[serde(default)]
     pub audit: AuditConfig,
     #[serde(default)]
@@ -200,6 +203,46 @@ impl Default for SessionConfig {
             ttl: Span::from_secs(24 * 3600),
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitStore {
+    pub redis: RedisConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// e.g. `redis://redis.mcp.svc:6379/0` (`rediss://` for TLS).
+    pub url: String,
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    /// Longest a rate-limit check may wait for Redis.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout: Span,
+    /// What to do when Redis cannot answer in time.
+    #[serde(default)]
+    pub on_unavailable: FailPolicy,
+}
+
+fn default_key_prefix() -> String {
+    "mcp-gateway".into()
+}
+
+fn default_redis_timeout() -> Span {
+    Span::from_millis(100)
+}
+
+/// Behaviour when the shared rate-limit store is unreachable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailPolicy {
+    /// Allow the request (limits are not enforced during the outage; counted in a metric).
+    #[default]
+    FailOpen,
+    /// Refuse the request with 503 until Redis answers again.
+    FailClosed,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -205,6 +205,16 @@ fn unauthorized(gw: &Gateway, session: &Session, rec: &mut RequestRecord, e: &Au
 
 /// The JSON-RPC error (and audit/metric bookkeeping) for a request over a rate limit.
 pub fn rate_limited(limited: Limited, rec: &mut RequestRecord) -> RpcError {
+    if limited.store_unavailable {
+        rec.fail(Status::Error, "rate_limit_store_unavailable");
+        let mut e = RpcError::new(
+            503,
+            jsonrpc::code::UNAVAILABLE,
+            "rate limits cannot be checked right now (the shared store is unreachable); retry shortly",
+        );
+        e.headers.push(("retry-after", "1".into()));
+        return e;
+    }
     metrics::counter!("mcp_rate_limited_total", "scope" => limited.scope.as_str()).increment(1);
     rec.fail(Status::RateLimited, "rate_limited");
     let secs = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;

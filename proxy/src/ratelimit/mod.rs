@@ -1,8 +1,12 @@
 //! Rate limits per principal and per principal and tool, as token buckets (GCRA: one timestamp
 //! per bucket, no timers). `60/min` allows a burst of 60 and refills one token a second.
 //!
-//! Buckets live in this process ([`LocalLimiter`]); a shared store across replicas plugs in
-//! behind the same [`Limiter`] interface.
+//! Buckets live in this process ([`LocalLimiter`]) or, when several replicas must share limits,
+//! in Redis ([`RedisLimiter`]), behind the same [`Limiter`] interface.
+
+mod redis;
+
+pub use self::redis::RedisLimiter;
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
@@ -33,6 +37,9 @@ impl Scope {
 pub struct Limited {
     pub scope: Scope,
     pub retry_after: Duration,
+    /// Refused because the shared store could not be asked (fail-closed), not because the
+    /// caller is over its rate.
+    pub store_unavailable: bool,
 }
 
 /// Token buckets in this process.
@@ -84,6 +91,7 @@ impl LocalLimiter {
             return Err(Limited {
                 scope,
                 retry_after: Duration::from_nanos(next - now - period),
+                store_unavailable: false,
             });
         }
         *tat = next;
@@ -111,6 +119,7 @@ impl LocalLimiter {
 /// The limiter the gateway uses.
 pub enum Limiter {
     Local(LocalLimiter),
+    Redis(Box<RedisLimiter>),
 }
 
 impl Limiter {
@@ -123,14 +132,14 @@ impl Limiter {
     ) -> Result<(), Limited> {
         match self {
             Limiter::Local(l) => l.check(scope, user, tool, rate, Instant::now()),
+            Limiter::Redis(r) => r.check(scope, user, tool, rate).await,
         }
     }
 
+    /// Forgets idle local buckets (Redis keys expire by themselves).
     pub fn sweep(&self) {
-        match self {
-            Limiter::Local(l) => {
-                l.sweep(Instant::now());
-            }
+        if let Limiter::Local(l) = self {
+            l.sweep(Instant::now());
         }
     }
 }

@@ -111,26 +111,7 @@ impl Stack {
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n",
         )
         .unwrap();
-        let port = mcp_testkit::free_port();
-        let config = format!(
-            "listen: 127.0.0.1:{port}\n\
-             sandboxes: [{{name: sb, url: 'http://{sandbox_addr}'}}]\n\
-             policy: access.yaml\n\
-             keys: {{dir: keys}}\n\
-             session: {{secret_file: session.key}}\n\
-             audit: {{output: audit.log, arguments: hash}}\n\
-             catalog: {{refresh: 1s, page_size: 3}}\n\
-             server: {{threads: 2, grace_period: 0s, shutdown_timeout: 2s}}\n\
-             {}\n",
-            opts.config
-        );
-        let config_path = dir.path().join("gateway.yaml");
-        std::fs::write(&config_path, config).unwrap();
-        let gateway = ProcBuilder::new(&mcp_testkit::bin("mcp-gateway"), &dir.path().join("logs"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .start(Duration::from_secs(30));
+        let gateway = spawn_gateway(dir.path(), "gateway", &sandbox_addr, &opts.config);
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -144,22 +125,48 @@ impl Stack {
             sandbox_addr,
             http,
         };
+        stack.wait_healthy(&stack.gateway);
+        if stack.sandbox.is_some() {
+            stack.wait_ready();
+        }
+        stack
+    }
+
+    /// Another gateway process on the same sandbox, keys, policy and session key (a replica),
+    /// with `config` appended to its configuration.
+    pub fn start_replica(&self, name: &str, config: &str) -> Proc {
+        let proc = spawn_gateway(self.dir.path(), name, &self.sandbox_addr, config);
+        self.wait_healthy(&proc);
+        proc
+    }
+
+    fn wait_healthy(&self, proc: &Proc) {
         mcp_testkit::wait_for(
             "the gateway to answer /health",
             Duration::from_secs(20),
             || {
-                let r = stack
+                let r = self
                     .http
-                    .get(format!("{}/health", stack.gateway.url()))
+                    .get(format!("{}/health", proc.url()))
                     .send()
                     .ok()?;
                 (r.status() == 200).then_some(())
             },
         );
-        if stack.sandbox.is_some() {
-            stack.wait_ready();
-        }
-        stack
+    }
+
+    /// A JSON-RPC request (id 1) to one particular gateway process of this stack.
+    pub fn rpc_at(&self, gateway: &Proc, token: &str, method: &str, params: Value) -> Resp {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let r = self
+            .http
+            .post(format!("{}/mcp", gateway.url()))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        into_resp(r)
     }
 
     pub fn wait_ready(&self) {
@@ -290,7 +297,7 @@ impl Stack {
 
     /// The audit lines written so far.
     pub fn audit(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.path().join("audit.log"))
+        std::fs::read_to_string(self.dir.path().join("gateway-audit.log"))
             .unwrap_or_default()
             .lines()
             .map(|l| {
@@ -301,8 +308,35 @@ impl Stack {
     }
 
     pub fn audit_text(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("gateway-audit.log")).unwrap_or_default()
     }
+}
+
+/// Starts a gateway configured in `dir/<name>.yaml` (logs under `dir/logs/<name>`), sharing the
+/// directory's policy, keys and session key.
+fn spawn_gateway(dir: &std::path::Path, name: &str, sandbox_addr: &str, extra: &str) -> Proc {
+    let port = mcp_testkit::free_port();
+    let config = format!(
+        "listen: 127.0.0.1:{port}\n\
+         sandboxes: [{{name: sb, url: 'http://{sandbox_addr}'}}]\n\
+         policy: access.yaml\n\
+         keys: {{dir: keys}}\n\
+         session: {{secret_file: session.key}}\n\
+         audit: {{output: {name}-audit.log, arguments: hash}}\n\
+         catalog: {{refresh: 1s, page_size: 3}}\n\
+         server: {{threads: 2, grace_period: 0s, shutdown_timeout: 2s}}\n\
+         {extra}\n"
+    );
+    let config_path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&config_path, config).unwrap();
+    ProcBuilder::new(
+        &mcp_testkit::bin("mcp-gateway"),
+        &dir.join("logs").join(name),
+    )
+    .arg("serve")
+    .arg("--config")
+    .arg(&config_path)
+    .start(Duration::from_secs(30))
 }
 
 fn into_resp(r: reqwest::blocking::Response) -> Resp {

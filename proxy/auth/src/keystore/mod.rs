@@ -252,7 +252,14 @@ impl KeyStore {
     /// An unknown id is compared against a decoy hash, so it takes as long as a wrong secret.
     pub fn verify(&self, presented: &str) -> Result<Principal, AuthError> {
         let (id, secret) = apikey::parse_presented(presented)?;
-        let snapshot = self.snapshot.load();
+        let mut snapshot = self.snapshot.load_full();
+        if !snapshot.contains_key(&id) && self.dir.join(format!("{id}.json")).is_file() {
+            // A key created moments ago (here or by another replica sharing the directory) may
+            // not be loaded yet: load it now rather than wait for the watcher. Only ids whose
+            // file exists trigger this, so unknown ids cost one `stat`.
+            self.reload();
+            snapshot = self.snapshot.load_full();
+        }
         let Some(key) = snapshot.get(&id) else {
             std::hint::black_box(apikey::decoy_hash().matches(&secret));
             return Err(AuthError::UnknownKey(Credential::ApiKey));

@@ -1,0 +1,158 @@
+//! Token buckets shared by every gateway replica, in Redis.
+//!
+//! The same GCRA as [`super::LocalLimiter`], run atomically in a Lua script on Redis's own clock,
+//! so replicas with skewed clocks still agree. One key per bucket, expiring when the bucket is
+//! full again. When Redis cannot be reached (or answers too slowly), the configured policy
+//! decides: fail open (allow, and count it) or fail closed (refuse with 503).
+
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use mcp_contract::units::Rate;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha2::{Digest, Sha256};
+
+use super::{Limited, Scope};
+use crate::config::{FailPolicy, RedisConfig};
+
+/// GCRA on the server's clock. KEYS[1]: bucket; ARGV[1]: emission interval (µs); ARGV[2]:
+/// period (µs). Returns 0 when allowed, else the microseconds until a token is free.
+const GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local emission = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local next_tat = tat + emission
+if next_tat - now > period then
+  return next_tat - now - period
+end
+redis.call('SET', KEYS[1], next_tat, 'PX', math.floor((next_tat - now) / 1000) + 1000)
+return 0
+"#;
+
+pub struct RedisLimiter {
+    client: redis::Client,
+    conn: ArcSwapOption<ConnectionManager>,
+    connecting: tokio::sync::Mutex<()>,
+    script: redis::Script,
+    prefix: String,
+    timeout: Duration,
+    on_unavailable: FailPolicy,
+}
+
+impl RedisLimiter {
+    pub fn new(cfg: &RedisConfig) -> Result<Self, String> {
+        let client = redis::Client::open(cfg.url.as_str())
+            .map_err(|e| format!("rate_limit_store.redis.url: {e}"))?;
+        Ok(Self {
+            client,
+            conn: ArcSwapOption::empty(),
+            connecting: tokio::sync::Mutex::new(()),
+            script: redis::Script::new(GCRA),
+            prefix: cfg.key_prefix.clone(),
+            timeout: cfg.timeout.get(),
+            on_unavailable: cfg.on_unavailable,
+        })
+    }
+
+    /// The shared connection, connecting on first use (the gateway starts even when Redis is
+    /// down; the manager reconnects by itself afterwards).
+    async fn connection(&self) -> Result<ConnectionManager, String> {
+        if let Some(c) = self.conn.load_full() {
+            return Ok((*c).clone());
+        }
+        let _one_at_a_time = self.connecting.lock().await;
+        if let Some(c) = self.conn.load_full() {
+            return Ok((*c).clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout.max(Duration::from_millis(200)))
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(1);
+        let conn = self
+            .client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.conn.store(Some(std::sync::Arc::new(conn.clone())));
+        Ok(conn)
+    }
+
+    fn key(&self, scope: Scope, user: &str, tool: &str) -> String {
+        // Hash the identity: bounded key length, no user-controlled bytes in key names.
+        let mut h = Sha256::new();
+        h.update(user.as_bytes());
+        h.update([0]);
+        h.update(tool.as_bytes());
+        let d = h.finalize();
+        let hex: String = d.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        format!("{}:rl:{}:{hex}", self.prefix, scope.as_str())
+    }
+
+    pub async fn check(
+        &self,
+        scope: Scope,
+        user: &str,
+        tool: &str,
+        rate: Rate,
+    ) -> Result<(), Limited> {
+        let key = self.key(scope, user, tool);
+        let emission = rate.interval().as_micros().max(1) as u64;
+        let period = rate.period.as_micros() as u64;
+        let attempt = async {
+            let mut conn = self.connection().await?;
+            self.script
+                .key(&key)
+                .arg(emission)
+                .arg(period)
+                .invoke_async::<u64>(&mut conn)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(0)) => Ok(()),
+            Ok(Ok(wait_us)) => Err(Limited {
+                scope,
+                retry_after: Duration::from_micros(wait_us),
+                store_unavailable: false,
+            }),
+            Ok(Err(e)) => self.unavailable(scope, &e),
+            Err(_) => self.unavailable(scope, &format!("no answer within {:?}", self.timeout)),
+        }
+    }
+
+    fn unavailable(&self, scope: Scope, why: &str) -> Result<(), Limited> {
+        let policy = match self.on_unavailable {
+            FailPolicy::FailOpen => "fail_open",
+            FailPolicy::FailClosed => "fail_closed",
+        };
+        metrics::counter!("mcp_rate_limit_store_errors_total", "policy" => policy).increment(1);
+        warn_rarely(why, policy);
+        match self.on_unavailable {
+            FailPolicy::FailOpen => Ok(()),
+            FailPolicy::FailClosed => Err(Limited {
+                scope,
+                retry_after: Duration::from_secs(1),
+                store_unavailable: true,
+            }),
+        }
+    }
+}
+
+/// Logs a Redis failure at most once a second per message, so an outage does not flood logs.
+fn warn_rarely(why: &str, policy: &str) {
+    use std::sync::Mutex;
+    static LAST: Mutex<Option<(u64, std::time::Instant)>> = Mutex::new(None);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    why.hash(&mut h);
+    let sig = h.finish();
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let quiet = matches!(*last, Some((s, at)) if s == sig && at.elapsed() < Duration::from_secs(1));
+    if !quiet {
+        tracing::warn!(error = why, policy, "rate limit store (Redis) unavailable");
+        *last = Some((sig, std::time::Instant::now()));
+    }
+}

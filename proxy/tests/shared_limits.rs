@@ -1,0 +1,83 @@
+//! Several gateway replicas behave as one: with a shared Redis, a user's rate limit holds across
+//! both processes; when Redis is unreachable, the configured policy (fail open or closed) applies
+//! and is counted.
+
+mod common;
+
+use common::{Options, Stack};
+use mcp_testkit::redis::RedisServer;
+use serde_json::json;
+
+fn options(redis: &RedisServer, on_unavailable: &str) -> Options {
+    Options {
+        policy: format!(
+            "{}rate_limits:\n  tools: {{ echo: 4/min }}\n",
+            common::DEFAULT_POLICY
+        ),
+        config: format!(
+            "rate_limit_store: {{redis: {{url: '{}', timeout: 200ms, on_unavailable: {on_unavailable}}}}}",
+            redis.url()
+        ),
+        ..Options::default()
+    }
+}
+
+#[test]
+fn a_users_limit_holds_across_two_gateway_processes() {
+    let redis = RedisServer::start();
+    let opts = options(&redis, "fail_open");
+    let extra = opts.config.clone();
+    let s = Stack::start(opts);
+    let second = s.start_replica("replica", &extra);
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    let echo = json!({"name": "echo", "arguments": {"text": "x"}});
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let gw = if i % 2 == 0 { &s.gateway } else { &second };
+        statuses.push(s.rpc_at(gw, &key, "tools/call", echo.clone()).status);
+    }
+    assert_eq!(
+        statuses,
+        vec![200, 200, 200, 200, 429, 429],
+        "4/min shared by both replicas"
+    );
+    // Another user has their own bucket.
+    let (_, other) = s.create_key("bob", &["mcp-user"], "1d");
+    assert_eq!(s.rpc_at(&second, &other, "tools/call", echo).status, 200);
+}
+
+#[test]
+fn when_redis_is_down_fail_open_allows_and_fail_closed_refuses() {
+    let mut redis = RedisServer::start();
+    let open = options(&redis, "fail_open");
+    let closed_extra = options(&redis, "fail_closed").config;
+    let s = Stack::start(open);
+    let closed = s.start_replica("closed", &closed_extra);
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    let echo = json!({"name": "echo", "arguments": {"text": "x"}});
+    assert_eq!(
+        s.rpc_at(&closed, &key, "tools/call", echo.clone()).status,
+        200
+    );
+    redis.stop();
+    let r = s.rpc_at(&s.gateway, &key, "tools/call", echo.clone());
+    assert_eq!(r.status, 200, "fail open: {}", r.text);
+    let r = s.rpc_at(&closed, &key, "tools/call", echo.clone());
+    assert_eq!(r.status, 503, "fail closed: {}", r.text);
+    assert!(
+        r.text.contains("rate limits cannot be checked"),
+        "{}",
+        r.text
+    );
+    assert!(
+        s.metrics()
+            .contains(r#"mcp_rate_limit_store_errors_total{policy="fail_open"}"#)
+    );
+    // Recovery: limits apply again once Redis is back.
+    redis.restart();
+    mcp_testkit::wait_for(
+        "the closed replica to recover",
+        std::time::Duration::from_secs(15),
+        || (s.rpc_at(&closed, &key, "tools/call", echo.clone()).status == 200).then_some(()),
+    );
+}
