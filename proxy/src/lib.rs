@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod http;
 pub mod mcp;
 pub mod observe;
+pub mod ops;
 pub mod policy;
 pub mod ratelimit;
 pub mod reply;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use async_trait::async_trait;
 use clap::{Parser, Subcommand};
@@ -46,6 +48,43 @@ enum Command {
     },
     /// Manage API keys (a directory of key files the gateway watches).
     Keys(mcp_gateway_auth::keys_cli::KeysArgs),
+    /// The daily health check: config, policy, keys (and those expiring), sandboxes, OIDC,
+    /// Redis, OTLP, TLS certificate. Exits non-zero when a check fails.
+    Doctor {
+        #[arg(
+            long,
+            short,
+            env = "MCP_GATEWAY_CONFIG",
+            default_value = "deploy/local/gateway.yaml"
+        )]
+        config: PathBuf,
+        /// Warn about keys expiring within this span.
+        #[arg(long, default_value = "7d")]
+        keys_expiring_within: mcp_contract::units::Span,
+    },
+    /// Summarise audit logs (files, or stdin when none): requests by user, top tools, errors,
+    /// slow requests, keys unused for N days.
+    Audit {
+        /// Audit log files (JSON lines); read stdin when none or "-".
+        files: Vec<PathBuf>,
+        /// Only requests within this span before now (e.g. 24h).
+        #[arg(long)]
+        since: Option<mcp_contract::units::Span>,
+        /// List requests slower than this many milliseconds.
+        #[arg(long, default_value_t = 2000.0)]
+        slow_ms: f64,
+        /// Rows per table.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Key directory, to report active keys unused for --unused-days.
+        #[arg(long, env = "MCP_GATEWAY_KEYS_DIR")]
+        keys_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 30)]
+        unused_days: u64,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration file and the policy it names, then exit.
     CheckConfig {
         #[arg(
@@ -70,6 +109,29 @@ fn main() -> ExitCode {
             }
         }
         Command::CheckConfig { config } => check_config(&config),
+        Command::Doctor {
+            config,
+            keys_expiring_within,
+        } => return doctor(&config, keys_expiring_within),
+        Command::Audit {
+            files,
+            since,
+            slow_ms,
+            top,
+            keys_dir,
+            unused_days,
+            json,
+        } => audit(
+            files,
+            mcp_gateway::ops::audit_report::AuditOptions {
+                since: since.map(|s| s.get()),
+                slow_ms,
+                top,
+                keys_dir,
+                unused_days,
+                json,
+            },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +153,57 @@ fn init_logging(format: &str) {
     } else {
         builder.try_init()
     };
+}
+
+fn doctor(path: &std::path::Path, expiring: mcp_contract::units::Span) -> ExitCode {
+    let opts = mcp_gateway::ops::doctor::DoctorOptions {
+        expiry_warning: expiring.get(),
+        ..Default::default()
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mcp-gateway doctor: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match rt.block_on(mcp_gateway::ops::doctor::run(path, &opts, &mut out)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("mcp-gateway doctor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn audit(
+    files: Vec<PathBuf>,
+    opts: mcp_gateway::ops::audit_report::AuditOptions,
+) -> anyhow::Result<()> {
+    use mcp_gateway::ops::audit_report;
+    let mut inputs: Vec<Box<dyn std::io::BufRead>> = Vec::new();
+    if files.is_empty() || files.iter().any(|f| f.as_os_str() == "-") {
+        inputs.push(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    for f in files.iter().filter(|f| f.as_os_str() != "-") {
+        let file = std::fs::File::open(f)
+            .with_context(|| format!("cannot open audit log {}", f.display()))?;
+        inputs.push(Box::new(std::io::BufReader::new(file)));
+    }
+    let report = audit_report::summarise(inputs, &opts)?;
+    let mut out = std::io::stdout().lock();
+    if opts.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        audit_report::render(&report, &opts, &mut out)?;
+    }
+    Ok(())
 }
 
 fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
