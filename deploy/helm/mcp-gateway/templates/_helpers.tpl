@@ -133,10 +133,13 @@ gateway's config takes IP:PORT, not host names).
 {{- if and .Values.oidc.enabled (not .Values.oidc.config.issuer) -}}
 {{- fail "oidc.config.issuer: set the issuer URL (e.g. https://sso.example.com/realms/mcp-realm)" -}}
 {{- end -}}
+{{- if and .Values.redis.enabled (not (or .Values.redis.url .Values.redis.existingSecret)) -}}
+{{- fail "redis: set redis.url (redis://HOST:6379/0) or redis.existingSecret holding it" -}}
+{{- end -}}
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
 {{- fail "tls.secretName: name the kubernetes.io/tls Secret holding tls.crt and tls.key" -}}
 {{- end -}}
-{{- range $k := list "listen" "tls" "sandboxes" "policy" "keys" "oidc" "session" -}}
+{{- range $k := list "listen" "tls" "sandboxes" "policy" "keys" "oidc" "session" "rate_limit_store" -}}
 {{- if hasKey $.Values.gateway.config $k -}}
 {{- fail (printf "gateway.config.%s is set by the chart; use the chart's own values for it (see values.yaml)" $k) -}}
 {{- end -}}
