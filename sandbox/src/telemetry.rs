@@ -1,9 +1,18 @@
 //! Logs, metrics and trace spans of the sandbox process.
+//!
+//! Logging and OTLP trace export are set up by [`mcp_telemetry`] from the standard `OTEL_*`
+//! variables. Spans exist only while traces are exported ([`mcp_telemetry::exporting`]); with
+//! export off every span here is [`tracing::Span::none`], which costs nothing.
+//!
+//! The trace of one call: `sandbox.call` (server, parented to the gateway's `traceparent`) ->
+//! `queue_wait`, `instantiate`, `guest_run` -> for each tool the guest calls, `host_call` ->
+//! that tool's `instantiate` and `guest_run`, and so on down. Arguments and results are never
+//! recorded.
 
 use axum::http::HeaderMap;
-use mcp_contract::sandbox_api::CallRequest;
+use mcp_contract::sandbox_api::{CallRequest, CallResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use tracing::field::Empty;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -12,17 +21,33 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global log subscriber (to stderr). `RUST_LOG` overrides the default level.
+impl From<LogFormat> for mcp_telemetry::LogFormat {
+    fn from(f: LogFormat) -> Self {
+        match f {
+            LogFormat::Text => mcp_telemetry::LogFormat::Text,
+            LogFormat::Json => mcp_telemetry::LogFormat::Json,
+        }
+    }
+}
+
+/// Log filter when `RUST_LOG` is unset.
+const DEFAULT_LOG_FILTER: &str = "info,wasmtime=warn,cranelift=warn";
+
+/// Installs the log subscriber (to stderr; `RUST_LOG` overrides the default level) and, when
+/// an OTLP endpoint is configured, trace export.
+pub fn init(format: LogFormat) -> Result<mcp_telemetry::Telemetry, mcp_telemetry::InitError> {
+    mcp_telemetry::init(&mcp_telemetry::Options {
+        service_name: "mcp-sandbox",
+        service_version: env!("CARGO_PKG_VERSION"),
+        log_format: format.into(),
+        default_log_filter: DEFAULT_LOG_FILTER,
+        span_targets: &["mcp_sandbox"],
+    })
+}
+
+/// Installs the log subscriber only (for commands that export nothing).
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    mcp_telemetry::init_logs(format.into(), DEFAULT_LOG_FILTER);
 }
 
 /// Latency buckets (seconds) for the duration histograms: 100 µs to 60 s.
@@ -46,22 +71,67 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
             &memory_buckets,
         )?
         .install_recorder()?;
+    mcp_telemetry::describe_metrics();
+    mcp_telemetry::spawn_metrics_upkeep(handle.clone());
     Ok(handle)
 }
 
-/// The server span of one call. Arguments are never recorded.
+/// The server span of one call, child of the caller's span when the request carries a
+/// `traceparent`. Records the tool and the user, never the arguments.
 pub fn call_span(headers: &HeaderMap, req: &CallRequest<'_>) -> tracing::Span {
-    let traceparent = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!(
+    if !mcp_telemetry::exporting() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        parent: None,
         "sandbox.call",
+        otel.kind = "server",
+        gen_ai.operation.name = "execute_tool",
         gen_ai.tool.name = %req.tool,
         enduser.id = %req.user,
         mcp.request.id = req.request_id.as_deref().unwrap_or(""),
-        traceparent,
-        sandbox.fuel_consumed = tracing::field::Empty,
-        sandbox.memory_peak = tracing::field::Empty,
-    )
+        sandbox.depth = 0,
+        sandbox.fuel_consumed = Empty,
+        sandbox.memory_peak = Empty,
+        sandbox.nested_calls = Empty,
+        sandbox.outcome = Empty,
+        error.type = Empty,
+        otel.status_code = Empty,
+    );
+    mcp_telemetry::propagation::set_remote_parent(&span, headers);
+    span
 }
+
+/// Records how a call ended on its server span.
+pub fn record_call(span: &tracing::Span, resp: &CallResponse) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("sandbox.fuel_consumed", resp.stats.fuel_consumed);
+    span.record("sandbox.memory_peak", resp.stats.memory_peak);
+    span.record("sandbox.nested_calls", resp.stats.nested_calls);
+    match &resp.error {
+        None => {
+            span.record("sandbox.outcome", "success");
+        }
+        Some(e) => {
+            span.record("sandbox.outcome", e.kind.as_str());
+            span.record("error.type", e.kind.as_str());
+            span.record("otel.status_code", "error");
+        }
+    }
+}
+
+/// An INFO span under `parent`, or [`tracing::Span::none`] when `parent` is none (trace
+/// export off), so callers need no check of their own.
+macro_rules! child_span {
+    ($parent:expr, $($rest:tt)+) => {{
+        let parent: &tracing::Span = $parent;
+        if parent.is_disabled() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(parent: parent, $($rest)+)
+        }
+    }};
+}
+pub(crate) use child_span;

@@ -3,11 +3,12 @@
 //! stop them with SIGINT, and wait on conditions with a deadline instead of sleeping.
 //! Identity providers for authentication tests: [`oidc`] runs the real OIDC provider,
 //! [`forge`] forges tokens and serves their keys; [`http_stub`] is the loopback server
-//! behind the forge.
+//! behind the forge. [`otlp`] runs the real OTLP trace receiver (Arize Phoenix).
 
 pub mod forge;
 pub mod http_stub;
 pub mod oidc;
+pub mod otlp;
 mod process;
 pub mod redis;
 
@@ -51,11 +52,12 @@ pub fn tools_dir() -> PathBuf {
 /// A built binary of this workspace (`cargo build --workspace` must have run).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current test executable");
-    // Test executables live in target/<profile>/deps/; binaries one level up.
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    // Test executables live in target/<profile>/deps/, binaries (and benchmark bins) in
+    // target/<profile>/.
+    let mut dir = exe.parent().expect("the executable's directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target/<profile>");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),

@@ -14,6 +14,7 @@ use super::bindings::{
     AbortReason, CallError as WitCallError, Caller as WitCaller, LogLevel, ToolSummary, Usage,
 };
 use super::state::CallState;
+use crate::telemetry::child_span;
 
 const HOST_INTERFACE: &str = "mcp:gateway/host@0.1.0";
 /// Longest log message kept; the rest is cut.
@@ -30,10 +31,11 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
             Box::new(async move {
                 let cx = &store.data().context;
                 let budget = cx.host_call_timeout.min(cx.remaining());
-                let span = tracing::info_span!(parent: &cx.span, "host_call", host.function = "call-tool",
-                    gen_ai.tool.name = %tool);
-                let call = cx.dispatcher.clone().call_nested(cx, &tool, &arguments);
-                let result = match tokio::time::timeout(budget, tracing::Instrument::instrument(call, span)).await {
+                let span = child_span!(&cx.span, "host_call", host.function = "call-tool",
+                    gen_ai.tool.name = %tool, sandbox.depth = cx.depth + 1,
+                    error.type = tracing::field::Empty, otel.status_code = tracing::field::Empty);
+                let call = cx.dispatcher.clone().call_nested(cx, span.clone(), &tool, &arguments);
+                let result = match tokio::time::timeout(budget, tracing::Instrument::instrument(call, span.clone())).await {
                     Ok(r) => r,
                     Err(_) => Err(WitCallError::Aborted(AbortReason {
                         kind: "timeout".into(),
@@ -43,6 +45,10 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
                         ),
                     })),
                 };
+                if let Err(e) = &result {
+                    span.record("error.type", error_type(e));
+                    span.record("otel.status_code", "error");
+                }
                 Ok((result,))
             })
         },
@@ -109,6 +115,19 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The `error.type` of a failed nested call: the sandbox error kind when the host stopped
+/// the callee, else the WIT variant.
+fn error_type(e: &WitCallError) -> &str {
+    match e {
+        WitCallError::NotFound(_) => "not_found",
+        WitCallError::Forbidden(_) => "forbidden",
+        WitCallError::InvalidArguments(_) => "invalid_arguments",
+        WitCallError::Failed(_) => "tool_error",
+        WitCallError::Aborted(reason) => &reason.kind,
+        WitCallError::LimitExceeded(_) => "nested_call_limit",
+    }
 }
 
 fn truncate(s: &str, cap: usize) -> &str {

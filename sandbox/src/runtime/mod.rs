@@ -17,6 +17,7 @@ mod limiter;
 mod outcome;
 mod output;
 mod state;
+mod trace;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -194,10 +195,18 @@ impl Runtime {
             result = result.map_err(|e| outcome::own_deadline(e, &limits, own_deadline - started));
         }
         let fuel_left = store.get_fuel().unwrap_or(0);
+        let fuel_consumed = limits.fuel.saturating_sub(fuel_left);
+        let memory_peak = store.data().limiter.peak() as u64;
+        trace::record_run(
+            &store.data().context.span,
+            &result,
+            fuel_consumed,
+            memory_peak,
+        );
         RunReport {
             outcome: result,
-            fuel_consumed: limits.fuel.saturating_sub(fuel_left),
-            memory_peak: store.data().limiter.peak() as u64,
+            fuel_consumed,
+            memory_peak,
             nested_calls: store.data().context.scope.nested_calls(),
             stdout: stdout.contents(),
         }
@@ -260,8 +269,8 @@ impl Runtime {
     }
 }
 
-/// Instantiates and calls the guest, then checks the result against the output cap before
-/// parsing it.
+/// Instantiates and calls the guest (each under its own span), then checks the result
+/// against the output cap before parsing it.
 ///
 /// The result is lifted as an owned `String`: wasmtime runs the export's `post-return` (which
 /// frees the result buffer in the guest) before `call_async` returns, so a borrowed `WasmStr`
@@ -274,14 +283,21 @@ async fn invoke(
     arguments: &str,
     limits: &Limits,
 ) -> wasmtime::Result<Result<serde_json::Value, CallError>> {
-    let instance = prepared.pre.instantiate_async(&mut *store).await?;
+    let instantiating = trace::instantiate(&store.data().context);
+    let instance =
+        tracing::Instrument::instrument(prepared.pre.instantiate_async(&mut *store), instantiating)
+            .await?;
     // Fuel spent by instantiation does not count against the call.
     store.set_fuel(limits.fuel)?;
+    let running = trace::guest_run(&store.data().context);
+    store.data_mut().context.span = running.clone();
     let func = instance.get_typed_func::<(&str, &str), (Result<String, bindings::ToolError>,)>(
         &mut *store,
         &prepared.call,
     )?;
-    let (result,) = func.call_async(&mut *store, (tool, arguments)).await?;
+    let (result,) =
+        tracing::Instrument::instrument(func.call_async(&mut *store, (tool, arguments)), running)
+            .await?;
     Ok(match result {
         Ok(text) => outcome::parse_result(&text, limits),
         Err(e) => Err(outcome::tool_error(e)),

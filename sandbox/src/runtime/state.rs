@@ -59,9 +59,11 @@ impl CallScope {
 /// the catalog and the policy; the runtime only forwards.
 pub trait Dispatcher: Send + Sync {
     /// Calls `tool` with `arguments` (JSON text) on behalf of `parent`'s caller.
+    /// `span` is the caller's `host_call` span, under which the callee's spans go.
     fn call_nested<'a>(
         self: Arc<Self>,
         parent: &'a CallContext,
+        span: tracing::Span,
         tool: &'a str,
         arguments: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<String, WitCallError>> + Send + 'a>>;
@@ -120,7 +122,11 @@ pub struct CallContext {
     pub deadline: Deadline,
     pub host_call_timeout: Duration,
     pub dispatcher: Arc<dyn Dispatcher>,
-    /// The tracing span of the call, parent of the host-call spans.
+    /// Where this call's `instantiate` and `guest_run` spans go: the server span of a call
+    /// from the gateway, or the `host_call` span of a nested call. None when traces are off.
+    pub parent_span: tracing::Span,
+    /// The call's `guest_run` span once the instance is up (none before, or when traces are
+    /// off): parent of its host-call spans and of the guest's log events.
     pub span: tracing::Span,
 }
 
