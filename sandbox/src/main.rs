@@ -11,9 +11,12 @@ use mcp_contract::units::{ByteSize, Span};
 use mcp_sandbox::check::{self, CheckOptions};
 use mcp_sandbox::runtime::{EngineSettings, Runtime};
 use mcp_sandbox::server::{self, Listen};
-use mcp_sandbox::service::{Sandbox, ServiceSettings};
+use mcp_sandbox::service::{Sandbox, ServiceSettings, watch};
 use mcp_sandbox::telemetry::{self, LogFormat};
 use mcp_sandbox::toolset::Sources;
+
+/// Longest the sandbox waits at shutdown for queued trace spans to be exported.
+const SPAN_FLUSH_BOUND: Duration = Duration::from_secs(2);
 
 #[derive(Parser)]
 #[command(
@@ -94,6 +97,13 @@ struct ServeArgs {
     /// Use on-demand instance allocation instead of the pooling allocator.
     #[arg(long, env = "MCP_SANDBOX_NO_POOLING")]
     no_pooling: bool,
+    /// How often to look for changed tool sets, components or policy and reload them (0s: only
+    /// on SIGHUP). A reload that fails keeps the previous state serving.
+    #[arg(long, env = "MCP_SANDBOX_WATCH_INTERVAL", default_value = "2s")]
+    watch_interval: Span,
+    /// Longest in-flight calls get to finish after SIGTERM/SIGINT before the process exits.
+    #[arg(long, env = "MCP_SANDBOX_SHUTDOWN_TIMEOUT", default_value = "30s")]
+    shutdown_timeout: Span,
     /// Log format on stderr.
     #[arg(
         long,
@@ -151,7 +161,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    telemetry::init_logging(args.log_format);
+    let telemetry = telemetry::init(args.log_format)?;
     let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
     let engine = EngineSettings {
         pooling: !args.no_pooling,
@@ -177,10 +187,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Load before serving: a sandbox that cannot load its tool sets should not start at all.
     let n = sandbox.reload().await.context("loading tool sets")?;
     tracing::info!(tools = n, name = %args.name, "sandbox ready");
+    let interval = Some(args.watch_interval.get()).filter(|d| !d.is_zero());
+    let watched = vec![
+        args.toolsets.clone(),
+        args.modules.clone(),
+        args.policy.clone(),
+    ];
+    watch::spawn(sandbox.clone(), watched, interval);
     let router = server::router(sandbox, Some(metrics), args.max_body.as_usize());
-    server::serve(router, &args.listen, shutdown_signal())
+    server::serve(
+        router,
+        &args.listen,
+        shutdown_signal(args.shutdown_timeout.get()),
+    )
+    .await
+    .context("serving")?;
+    // Queued spans get a short, bounded chance to leave before the process does.
+    tokio::task::spawn_blocking(move || telemetry.shutdown(SPAN_FLUSH_BOUND))
         .await
-        .context("serving")?;
+        .context("flushing trace spans")?;
     tracing::info!("sandbox stopped");
     Ok(())
 }
@@ -206,7 +231,7 @@ async fn tool_check(args: CheckArgs) -> anyhow::Result<bool> {
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight calls then get a bounded time to finish.
-async fn shutdown_signal() {
+async fn shutdown_signal(grace: Duration) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -224,9 +249,9 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
     tracing::info!("shutting down: finishing in-flight calls");
     // Bound the drain: axum waits for connections to finish; give up after a grace period.
-    tokio::spawn(async {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        tracing::warn!("in-flight calls did not finish within 30s; exiting");
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        tracing::warn!(grace = ?grace, "in-flight calls did not finish in time; exiting");
         std::process::exit(1);
     });
 }

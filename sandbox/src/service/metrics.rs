@@ -41,6 +41,15 @@ pub fn describe() {
         "Tool calls made from inside the sandbox, by outcome"
     );
     describe_gauge!("mcp_sandbox_instances_in_use", "Execution slots in use");
+    describe_counter!(
+        "mcp_sandbox_reloads_total",
+        "Reloads of the tool sets and policy, by result (ok; rejected: the previous state stays)"
+    );
+    describe_gauge!(
+        "mcp_sandbox_last_reload_success_timestamp_seconds",
+        Unit::Seconds,
+        "When the tool sets and policy were last reloaded successfully"
+    );
     describe_gauge!(
         "mcp_sandbox_queue_depth",
         "Calls waiting for an execution slot"

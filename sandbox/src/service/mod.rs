@@ -5,6 +5,7 @@
 
 mod admission;
 mod metrics;
+pub mod watch;
 mod workspaces;
 
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use crate::runtime::{
     AbortReason, CallContext, CallScope, CallSetup, Caller, Deadline, Dispatcher, Mount, Runtime,
     ToolSummary, WitCallError,
 };
+use crate::telemetry;
 use crate::toolset::manifest::Access;
 use crate::toolset::{self, Catalog, LoadError, Sources, ToolHandle};
 pub use admission::{Admission, Rejected};
@@ -155,7 +157,7 @@ impl Sandbox {
             Ok(ok) => ok,
             Err(e) => return self.finish(tool_name, Err(e), CallStats::default(), started),
         };
-        let queue_span = tracing::info_span!(parent: &span, "queue_wait");
+        let queue_span = telemetry::child_span!(&span, "queue_wait");
         let permit = match tracing::Instrument::instrument(self.admission.enter(), queue_span).await
         {
             Ok(p) => p,
@@ -178,7 +180,7 @@ impl Sandbox {
         ));
         let now = Instant::now();
         let report = self
-            .run_tool(&tool, &arguments, scope, 0, now, now + budget, span.clone())
+            .run_tool(&tool, &arguments, scope, 0, now, now + budget, span)
             .await;
         drop(permit);
         metrics::in_use(&self.admission);
@@ -189,8 +191,6 @@ impl Sandbox {
             memory_peak: report.memory_peak,
             nested_calls: report.nested_calls,
         };
-        span.record("sandbox.fuel_consumed", report.fuel_consumed);
-        span.record("sandbox.memory_peak", report.memory_peak);
         let outcome = report.outcome.and_then(|v| check_output(&tool, v));
         self.finish(tool_name, outcome, stats, started)
     }
@@ -223,7 +223,8 @@ impl Sandbox {
         }
     }
 
-    /// Runs a checked call of `tool`, at nesting `depth`, ending by `deadline`.
+    /// Runs a checked call of `tool`, at nesting `depth`, ending by `deadline`. Its spans go
+    /// under `parent`.
     #[allow(clippy::too_many_arguments)]
     async fn run_tool(
         self: &Arc<Self>,
@@ -236,8 +237,6 @@ impl Sandbox {
         parent: tracing::Span,
     ) -> crate::runtime::RunReport {
         let component = &tool.component;
-        let span = tracing::info_span!(parent: &parent, "guest_run", gen_ai.tool.name = %tool.entry.name,
-            mcp.tool.component = %component.name, depth);
         let mut mounts = component.mounts.clone();
         if let Some(access) = component.workspace {
             match self.workspace_mount(&scope.caller.user, access) {
@@ -262,15 +261,13 @@ impl Sandbox {
                 deadline: Deadline::new(deadline),
                 host_call_timeout: component.limits.host_call_timeout.get(),
                 dispatcher: self.clone(),
-                span: span.clone(),
+                parent_span: parent,
+                span: tracing::Span::none(),
             },
         };
-        tracing::Instrument::instrument(
-            self.runtime
-                .run(&component.prepared, setup, &tool.entry.name, arguments),
-            span,
-        )
-        .await
+        self.runtime
+            .run(&component.prepared, setup, &tool.entry.name, arguments)
+            .await
     }
 
     fn workspace_mount(&self, user: &str, access: Access) -> std::io::Result<Mount> {
@@ -386,6 +383,7 @@ impl Dispatcher for Sandbox {
     fn call_nested<'a>(
         self: Arc<Self>,
         parent: &'a CallContext,
+        span: tracing::Span,
         tool: &'a str,
         arguments: &'a str,
     ) -> std::pin::Pin<
@@ -426,7 +424,7 @@ impl Dispatcher for Sandbox {
                 parent.depth + 1,
                 now,
                 deadline,
-                parent.span.clone(),
+                span,
             ))
             .await;
             metrics::nested_call(

@@ -29,6 +29,8 @@ pub struct Setup {
     /// Environment variables for the sandbox process besides the test's own (e.g. the host
     /// directories a manifest mounts through `${VAR:-default}`).
     pub env: Vec<(&'static str, std::path::PathBuf)>,
+    /// More `serve` flags.
+    pub extra_args: Vec<&'static str>,
 }
 
 impl Default for Setup {
@@ -40,6 +42,7 @@ impl Default for Setup {
             toolsets: &["examples"],
             extra_policy: "",
             env: Vec::new(),
+            extra_args: Vec::new(),
         }
     }
 }
@@ -111,6 +114,7 @@ impl Sandbox {
             .args(["--max-concurrent", &setup.max_concurrent.to_string()])
             .args(["--max-queue", &setup.max_queue.to_string()])
             .args(["--queue-timeout", "2s"])
+            .args(&setup.extra_args)
             .start(Duration::from_secs(120));
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
