@@ -26,6 +26,10 @@ pub struct Gateway {
     pub sessions: SessionKeys,
     pub audit: AuditLog,
     pub metrics: Option<PrometheusHandle>,
+    /// Set when the process was told to stop or hand over (SIGTERM, SIGQUIT): from then on every
+    /// response closes its connection, so no client reuses an idle keep-alive connection just as
+    /// the process drops it.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Gateway {
@@ -95,7 +99,22 @@ impl Gateway {
             sessions,
             audit,
             metrics,
+            draining: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Marks the process as draining (see [`Self::is_draining`]).
+    pub fn start_draining(&self) {
+        if !self
+            .draining
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            tracing::info!("draining: responses now close their connections");
+        }
     }
 
     /// Ready to serve: the policy is loaded (always, once built) and a sandbox answers.
@@ -119,15 +138,24 @@ impl Gateway {
         let mut catalog_tick = tokio::time::interval(self.config.catalog.refresh.get());
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut minute = tokio::time::interval(Duration::from_secs(60));
+        // Key metrics are exported at start, every minute, and within a second of any reload
+        // of the key directory, so a new or rotated key shows up at once.
+        self.export_key_metrics();
+        let mut key_reloads = self.key_reloads();
         loop {
             tokio::select! {
-                _ = catalog_tick.tick() => self.catalog.refresh().await,
+                _ = catalog_tick.tick() => self.refresh_catalog().await,
                 _ = second.tick() => {
                     let _ = self.policy.reload_if_changed();
+                    let reloads = self.key_reloads();
+                    if reloads != key_reloads {
+                        key_reloads = reloads;
+                        self.export_key_metrics();
+                    }
                     // A sandbox found unready between refreshes is re-probed every second, so
                     // recovery does not wait for the next full refresh.
                     if self.upstreams.targets().iter().any(|t| !t.is_healthy()) {
-                        self.catalog.refresh().await;
+                        self.refresh_catalog().await;
                     }
                 }
                 _ = minute.tick() => {
@@ -136,6 +164,25 @@ impl Gateway {
                 }
             }
         }
+    }
+
+    /// Refreshes the catalog and audits every tool whose definition changed since it was pinned.
+    pub async fn refresh_catalog(&self) {
+        for change in self.catalog.refresh().await {
+            self.audit
+                .write_event(&crate::observe::audit::DefinitionChangeRecord {
+                    kind: "tool_definition_changed",
+                    timestamp: crate::observe::audit::now_rfc3339(),
+                    tool: &change.tool,
+                    sandbox: &change.sandbox,
+                    blocked: change.blocked,
+                });
+        }
+    }
+
+    /// Reloads of the key directory so far (0 without a key store).
+    fn key_reloads(&self) -> u64 {
+        self.keys.as_ref().map_or(0, |k| k.stats().reloads_total)
     }
 
     /// `mcp_api_key_expiry_timestamp{key_id,user}` for every key that expires, and the key

@@ -15,6 +15,7 @@ use mcp_gateway::gateway::Gateway;
 use mcp_gateway::http::HttpFront;
 use mcp_gateway::observe;
 use mcp_gateway::tls::CertReloader;
+use pingora::listeners::{DEFAULT_L4_WRITE_BUFFER_SIZE, L4BufferSettings, ListenerConfig};
 use pingora::server::ShutdownWatch;
 use pingora::server::configuration::ServerConf;
 use pingora::services::background::{BackgroundService, background_service};
@@ -45,6 +46,11 @@ enum Command {
         /// Log format on stderr.
         #[arg(long, env = "MCP_GATEWAY_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
         log_format: String,
+        /// Take over the listening sockets of a running gateway (zero-downtime upgrade): start
+        /// this process with --upgrade, then send SIGQUIT to the old one; it hands over its
+        /// sockets and drains its in-flight requests.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Manage API keys (a directory of key files the gateway watches).
     Keys(mcp_gateway_auth::keys_cli::KeysArgs),
@@ -100,7 +106,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config, log_format } => serve(&config, &log_format),
+        Command::Serve {
+            config,
+            log_format,
+            upgrade,
+        } => serve(&config, &log_format, upgrade),
         Command::Keys(args) => {
             let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
             match mcp_gateway_auth::keys_cli::run(args, &mut out, &mut err) {
@@ -142,17 +152,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().flatten_event(true).try_init()
+/// Longest the gateway waits at exit for queued trace spans to be exported.
+const SPAN_FLUSH_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Logs on stderr and, when an OTLP endpoint is configured (`OTEL_*`), trace export.
+fn init_telemetry(format: &str) -> anyhow::Result<mcp_telemetry::Telemetry> {
+    let log_format = if format == "json" {
+        mcp_telemetry::LogFormat::Json
     } else {
-        builder.try_init()
+        mcp_telemetry::LogFormat::Text
     };
+    Ok(mcp_telemetry::init(&mcp_telemetry::Options {
+        service_name: "mcp-gateway",
+        service_version: env!("CARGO_PKG_VERSION"),
+        log_format,
+        default_log_filter: "info",
+        span_targets: &["mcp_gateway"],
+    })?)
 }
 
 fn doctor(path: &std::path::Path, expiring: mcp_contract::units::Span) -> ExitCode {
@@ -224,8 +240,8 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
-    init_logging(log_format);
+fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Result<()> {
+    let telemetry = init_telemetry(log_format)?;
     let config = Config::load(path, std::env::vars())?;
     let metrics = observe::install_metrics().context("installing the metrics recorder")?;
     let listen = config.listen;
@@ -233,17 +249,32 @@ fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
     let tls_files = config.tls.clone();
     let gw = Arc::new(Gateway::build(config, Some(metrics))?);
 
+    let upgrade_sock = server_cfg.upgrade_sock.clone().unwrap_or_else(|| {
+        PathBuf::from(format!("/tmp/mcp-gateway-{}.upgrade.sock", listen.port()))
+    });
     let conf = ServerConf {
         threads: server_cfg.threads,
+        upgrade_sock: upgrade_sock.display().to_string(),
         grace_period_seconds: Some(server_cfg.grace_period.get().as_secs()),
         graceful_shutdown_timeout_seconds: Some(server_cfg.shutdown_timeout.get().as_secs()),
         ..ServerConf::default()
     };
-    let mut server = pingora::server::Server::new_with_opt_and_conf(None, conf);
+    let opt = pingora::server::configuration::Opt {
+        upgrade,
+        ..Default::default()
+    };
+    let mut server = pingora::server::Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
     let mut front =
         pingora::proxy::http_proxy_service(&server.configuration, HttpFront::new(gw.clone()));
     let addr = listen.to_string();
+    // pingora's default read buffer is 64 KiB per connection, touched as soon as data arrives;
+    // MCP requests are small and TLS reads 16 KiB records, so 16 KiB bounds what a busy
+    // connection holds.
+    let l4_buffer = L4BufferSettings::new(
+        server_cfg.read_buffer.as_usize(),
+        DEFAULT_L4_WRITE_BUFFER_SIZE,
+    );
     let reloader = match &tls_files {
         Some(t) => {
             let reloader = CertReloader::load(&t.cert, &t.key).map_err(anyhow::Error::msg)?;
@@ -252,11 +283,15 @@ fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
             let mut settings = pingora::listeners::tls::TlsSettings::intermediate("", "")?;
             settings.set_cert_resolver(reloader.clone());
             settings.enable_h2();
-            front.add_tls_with_settings(&addr, None, settings);
+            front.add_listener(
+                ListenerConfig::tcp(addr.clone())
+                    .tls(settings)
+                    .l4_buffer(l4_buffer),
+            );
             Some(reloader)
         }
         None => {
-            front.add_tcp(&addr);
+            front.add_listener(ListenerConfig::tcp(addr.clone()).l4_buffer(l4_buffer));
             None
         }
     };
@@ -267,7 +302,10 @@ fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
     ));
     let scheme = if tls_files.is_some() { "https" } else { "http" };
     println!("mcp-gateway listening on {scheme}://{addr}");
-    server.run_forever();
+    server.run(pingora::server::RunArgs::default());
+    // Queued spans get a short, bounded chance to leave before the process does.
+    telemetry.shutdown(SPAN_FLUSH_BOUND);
+    std::process::exit(0)
 }
 
 /// The gateway's periodic work, as a pingora background service.
@@ -289,9 +327,27 @@ impl BackgroundService for Background {
                 }
             }
         };
+        let gw = self.gw.clone();
+        let drain = async move {
+            // pingora handles these signals itself (SIGTERM: graceful stop; SIGQUIT: hand the
+            // sockets to an upgraded process); this only starts closing connections at once.
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut quit)) =
+                (signal(SignalKind::terminate()), signal(SignalKind::quit()))
+            else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = quit.recv() => {}
+            }
+            gw.start_draining();
+            std::future::pending::<()>().await
+        };
         tokio::select! {
             _ = self.gw.clone().run_background() => {}
             _ = certs => {}
+            _ = drain => {}
             _ = shutdown.changed() => {}
         }
     }

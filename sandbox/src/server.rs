@@ -122,7 +122,8 @@ async fn call_tool(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
         }
     };
     let span = telemetry::call_span(&headers, &req);
-    let resp = s.sandbox.call(&req, span).await;
+    let resp = s.sandbox.call(&req, span.clone()).await;
+    telemetry::record_call(&span, &resp);
     respond(resp)
 }
 

@@ -48,8 +48,37 @@ impl ProcBuilder {
         self
     }
 
+    /// Starts a process that does not announce its address on stdout (a third-party peer);
+    /// `url` is where it will listen. The caller waits for it to be ready.
+    pub fn spawn(mut self, url: impl Into<String>) -> Proc {
+        std::fs::create_dir_all(&self.log_dir).expect("log dir");
+        let stderr_path = self.log_dir.join(format!("{}.stderr.log", self.name));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr log");
+        let stdout = std::fs::File::create(self.log_dir.join(format!("{}.stdout.log", self.name)))
+            .expect("stdout log");
+        let child = self
+            .cmd
+            .stdout(stdout)
+            .stderr(stderr)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.name));
+        Proc {
+            child,
+            url: url.into(),
+            stderr_path,
+        }
+    }
+
     /// Starts the process and waits (up to `timeout`) for it to announce its address.
-    pub fn start(mut self, timeout: Duration) -> Proc {
+    pub fn start(self, timeout: Duration) -> Proc {
+        self.start_then(timeout, |_| {})
+    }
+
+    /// Like [`Self::start`], but calls `after_spawn` with the child's pid before waiting for the
+    /// announcement (for a process that announces only once something else happened, such as
+    /// a gateway taking over sockets in a zero-downtime upgrade).
+    pub fn start_then(mut self, timeout: Duration, after_spawn: impl FnOnce(u32)) -> Proc {
         std::fs::create_dir_all(&self.log_dir).expect("log dir");
         let stderr_path = self.log_dir.join(format!("{}.stderr.log", self.name));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr log");
@@ -77,6 +106,7 @@ impl ProcBuilder {
                 }
             }
         });
+        after_spawn(child.id());
         let url = match rx.recv_timeout(timeout) {
             Ok(url) => url,
             Err(_) => {

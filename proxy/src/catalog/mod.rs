@@ -71,6 +71,15 @@ impl Catalog {
     }
 }
 
+/// A tool whose definition differs from the one first seen (possible tool poisoning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionChange {
+    pub tool: String,
+    pub sandbox: String,
+    /// Withheld from the catalog (`block_changed_definitions`).
+    pub blocked: bool,
+}
+
 /// Keeps the catalog fresh.
 pub struct CatalogService {
     current: ArcSwap<Catalog>,
@@ -95,8 +104,10 @@ impl CatalogService {
         self.current.load_full()
     }
 
-    /// Fetches every sandbox's tools and swaps in the merged catalog.
-    pub async fn refresh(&self) {
+    /// Fetches every sandbox's tools and swaps in the merged catalog. Returns the tools whose
+    /// definition changed since it was pinned.
+    pub async fn refresh(&self) -> Vec<DefinitionChange> {
+        self.upstreams.resolve().await;
         let mut lists: Vec<(usize, ToolList)> = Vec::new();
         for (i, target) in self.upstreams.targets().iter().enumerate() {
             let answer = self
@@ -122,12 +133,14 @@ impl CatalogService {
                 }
             }
         }
-        let catalog = self.merge(lists);
+        let (catalog, changes) = self.merge(lists);
         metrics::gauge!("mcp_catalog_tools").set(catalog.len() as f64);
         self.current.store(Arc::new(catalog));
+        changes
     }
 
-    fn merge(&self, lists: Vec<(usize, ToolList)>) -> Catalog {
+    fn merge(&self, lists: Vec<(usize, ToolList)>) -> (Catalog, Vec<DefinitionChange>) {
+        let mut changes = Vec::new();
         let mut routes: HashMap<String, ToolRoute> = HashMap::new();
         let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
         for (target, list) in lists {
@@ -145,9 +158,13 @@ impl CatalogService {
                 match pins.get(&entry.name) {
                     Some(pinned) if *pinned != definition => {
                         metrics::counter!("mcp_tool_definition_changes_total", "tool" => entry.name.clone()).increment(1);
-                        tracing::warn!(target: "audit", r#type = "tool_definition_changed", tool = %entry.name,
-                            sandbox = %list.sandbox, blocked = self.block_changed,
+                        tracing::warn!(tool = %entry.name, sandbox = %list.sandbox, blocked = self.block_changed,
                             "a sandbox now serves a changed definition of this tool (description or schema)");
+                        changes.push(DefinitionChange {
+                            tool: entry.name.clone(),
+                            sandbox: list.sandbox.clone(),
+                            blocked: self.block_changed,
+                        });
                         if self.block_changed {
                             continue;
                         }
@@ -174,7 +191,7 @@ impl CatalogService {
             .iter()
             .map(|r| (r.name.clone(), r.clone()))
             .collect();
-        Catalog { by_name, ordered }
+        (Catalog { by_name, ordered }, changes)
     }
 }
 

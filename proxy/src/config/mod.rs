@@ -92,6 +92,12 @@ pub struct SandboxConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SandboxUrl {
     Tcp(SocketAddr),
+    /// A host name, resolved at start and again on every catalog refresh (so a Service whose
+    /// address changes is followed without a restart).
+    Host {
+        host: String,
+        port: u16,
+    },
     Unix(PathBuf),
 }
 
@@ -99,6 +105,7 @@ impl std::fmt::Display for SandboxUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SandboxUrl::Tcp(a) => write!(f, "http://{a}"),
+            SandboxUrl::Host { host, port } => write!(f, "http://{host}:{port}"),
             SandboxUrl::Unix(p) => write!(f, "unix:{}", p.display()),
         }
     }
@@ -114,10 +121,28 @@ impl std::str::FromStr for SandboxUrl {
             return Ok(SandboxUrl::Unix(path.into()));
         }
         let hostport = s.strip_prefix("http://").unwrap_or(s).trim_end_matches('/');
-        hostport.parse().map(SandboxUrl::Tcp).map_err(|_| {
+        if let Ok(addr) = hostport.parse() {
+            return Ok(SandboxUrl::Tcp(addr));
+        }
+        let bad = || {
             format!(
-                "{s:?} is not a sandbox address: use http://IP:PORT (e.g. http://127.0.0.1:7070) or unix:/path/to.sock"
+                "{s:?} is not a sandbox address: use http://HOST:PORT (e.g. http://127.0.0.1:7070 or \
+                 http://mcp-sandbox.mcp.svc:7070) or unix:/path/to.sock"
             )
+        };
+        let (host, port) = hostport.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let valid_host = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !valid_host || port == 0 {
+            return Err(bad());
+        }
+        Ok(SandboxUrl::Host {
+            host: host.to_owned(),
+            port,
         })
     }
 }
@@ -250,12 +275,18 @@ pub enum FailPolicy {
 pub struct RequestLimits {
     /// Largest request body; larger ones get 413 without being read.
     pub max_body: ByteSize,
+    /// Longest a client may take to send a whole request body (slow senders get 408).
+    pub body_timeout: Span,
+    /// Longest the gateway waits for each read of a body.
+    pub body_read_timeout: Span,
 }
 
 impl Default for RequestLimits {
     fn default() -> Self {
         Self {
             max_body: ByteSize::mib(16),
+            body_timeout: Span::from_secs(30),
+            body_read_timeout: Span::from_secs(10),
         }
     }
 }
@@ -295,6 +326,12 @@ impl Default for AuditConfig {
 pub struct ServerConfig {
     /// Worker threads of the listener.
     pub threads: usize,
+    /// Read buffer per client connection (idle connections hold it too).
+    pub read_buffer: ByteSize,
+    /// Unix socket through which a new process takes over the listening sockets during a
+    /// zero-downtime upgrade (`serve --upgrade`, then SIGQUIT to the old process). Defaults to
+    /// `/tmp/mcp-gateway-<port>.upgrade.sock`.
+    pub upgrade_sock: Option<PathBuf>,
     /// On SIGTERM, keep accepting for this long (so load balancers notice), then drain.
     pub grace_period: Span,
     /// Then wait at most this long for in-flight requests.
@@ -305,6 +342,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             threads: 2,
+            read_buffer: ByteSize::kib(16),
+            upgrade_sock: None,
             grace_period: Span::from_secs(1),
             shutdown_timeout: Span::from_secs(10),
         }
@@ -362,6 +401,9 @@ impl Config {
             fix(s);
         }
         if let Some(s) = &mut self.session.previous_secret_file {
+            fix(s);
+        }
+        if let Some(s) = &mut self.server.upgrade_sock {
             fix(s);
         }
         for s in &mut self.sandboxes {
@@ -457,6 +499,35 @@ mod tests {
         assert_eq!(c.upstream.execute_timeout, Span::from_secs(30));
         assert_eq!(c.upstream.connect_timeout, Span::from_secs(5));
         assert_eq!(c.limits.max_body, ByteSize::mib(16));
+    }
+
+    #[test]
+    fn sandbox_urls_take_addresses_host_names_and_sockets() {
+        let ok = |s: &str| s.parse::<SandboxUrl>().unwrap();
+        assert_eq!(
+            ok("http://127.0.0.1:7070"),
+            SandboxUrl::Tcp("127.0.0.1:7070".parse().unwrap())
+        );
+        assert_eq!(
+            ok("http://mcp-sandbox.mcp.svc:7070"),
+            SandboxUrl::Host {
+                host: "mcp-sandbox.mcp.svc".into(),
+                port: 7070
+            }
+        );
+        assert_eq!(
+            ok("unix:/run/s.sock"),
+            SandboxUrl::Unix("/run/s.sock".into())
+        );
+        for bad in [
+            "http://host",
+            "http://:80",
+            "http://a b:80",
+            "http://h:0",
+            "http://h:99999",
+        ] {
+            assert!(bad.parse::<SandboxUrl>().is_err(), "{bad}");
+        }
     }
 
     #[test]

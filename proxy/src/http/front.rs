@@ -39,8 +39,16 @@ impl ProxyHttp for HttpFront {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
+        if session.is_process_shutting_down() || self.gw.is_draining() {
+            // Draining (SIGTERM, or handing over to an upgraded process): answer this request,
+            // then close the connection so the client's next request opens a new one (to the
+            // new process) instead of racing the close of an idle keep-alive connection.
+            session.set_keepalive(None);
+        }
         ctx.rec.request_id = request_id(session);
-        let reply = super::route(&self.gw, session, &mut ctx.rec).await;
+        // Boxed: the routing future is large, and pingora sizes every connection's task (idle
+        // ones included) for the largest future it may hold.
+        let reply = Box::pin(super::route(&self.gw, session, &mut ctx.rec)).await;
         ctx.status = reply.status;
         write_reply(session, reply, &ctx.rec.request_id).await?;
         Ok(true)

@@ -14,18 +14,21 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use mcp_gateway_auth::AuthError;
 use pingora::proxy::Session;
+use tracing::Instrument as _;
 
 pub use front::HttpFront;
 
 use crate::gateway::Gateway;
 use crate::mcp::{self, Incoming, RpcError, jsonrpc};
+use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status};
 use crate::ratelimit::{Limited, Scope};
 use crate::reply::Reply;
 
 /// Headers a browser client may send, for CORS preflight.
 const CORS_ALLOW_HEADERS: &str = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, last-event-id, mcp-method, mcp-name";
-const CORS_EXPOSE_HEADERS: &str = "mcp-session-id, www-authenticate, retry-after, x-request-id";
+const CORS_EXPOSE_HEADERS: &str =
+    "mcp-session-id, www-authenticate, retry-after, x-request-id, traceresponse";
 
 /// Routes one request to its handler.
 pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRecord) -> Reply {
@@ -48,6 +51,9 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
             well_known::resource_metadata(gw, session)
         }
         ("POST", "/mcp" | "/") => {
+            let req = session.req_header();
+            rec.trace = RequestTrace::start(&req.headers, req.version, &path);
+            rec.trace_id = rec.trace.trace_id();
             rec.mcp = true;
             if origin.is_some() && allowed_origin.is_none() {
                 rec.fail(Status::Denied, "origin_not_allowed");
@@ -66,6 +72,10 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
         (_, "/mcp") => Reply::error(405, "use POST for MCP messages; this gateway offers no SSE stream on GET and keeps no session state to DELETE")
             .header("allow", "POST, OPTIONS"),
         _ => Reply::error(404, "not found: MCP is served at POST /mcp"),
+    };
+    let reply = match rec.trace.traceresponse() {
+        Some(v) => reply.header("traceresponse", v),
+        None => reply,
     };
     match allowed_origin {
         Some(o) => reply
@@ -99,7 +109,23 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     }
 
     let authorization = header(session, "authorization").map(str::to_owned);
-    let principal = match gw.auth.authenticate(authorization.as_deref()).await {
+    let authenticated = {
+        let span = rec.trace.authenticate();
+        let result = gw
+            .auth
+            .authenticate(authorization.as_deref())
+            .instrument(span.clone())
+            .await;
+        RequestTrace::authenticated(
+            &span,
+            result
+                .as_ref()
+                .map(|p| p.method.as_str())
+                .map_err(|e| e.reason()),
+        );
+        result
+    };
+    let principal = match authenticated {
         Ok(p) => p,
         Err(e) => return unauthorized(gw, session, rec, &e),
     };
@@ -107,23 +133,37 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     rec.auth = Some(principal.method.as_str());
     rec.key_id = principal.key_id.clone();
 
-    if let Some(rate) = gw.policy.current().user_rate(&principal.user)
-        && let Err(limited) = gw
+    if let Some(rate) = gw.policy.current().user_rate(&principal.user) {
+        let span = rec.trace.rate_limit(Scope::User);
+        let checked = gw
             .limiter
             .check(Scope::User, &principal.user, "", rate)
-            .await
-    {
-        return rate_limited(limited, rec).into_reply(None);
+            .instrument(span.clone())
+            .await;
+        RequestTrace::rate_limited(&span, checked.is_ok());
+        drop(span);
+        if let Err(limited) = checked {
+            return rate_limited(limited, rec).into_reply(None);
+        }
     }
 
-    let body = match read_body(session, max_body).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return too_large(session, rec, max_body),
-        Err(e) => {
-            rec.fail(Status::Error, "body_read_failed");
-            return Reply::error(400, &format!("could not read the request body: {e}"));
-        }
-    };
+    let limits = &gw.config.limits;
+    // A slow sender gets a bounded time for the whole body, and for each read of it.
+    session.set_read_timeout(Some(limits.body_read_timeout.get()));
+    let body =
+        match tokio::time::timeout(limits.body_timeout.get(), read_body(session, max_body)).await {
+            Ok(Ok(Some(b))) => b,
+            Ok(Ok(None)) => return too_large(session, rec, max_body),
+            Ok(Err(e)) if e.etype() == &pingora::ErrorType::ReadTimedout => {
+                return body_timeout(session, rec);
+            }
+            Err(_) => return body_timeout(session, rec),
+            Ok(Err(e)) => {
+                session.set_keepalive(None);
+                rec.fail(Status::Error, "body_read_failed");
+                return Reply::error(400, &format!("could not read the request body: {e}"));
+            }
+        };
     let accept = header(session, "accept").unwrap_or("").to_ascii_lowercase();
     let sse = accept.contains("text/event-stream")
         && !accept.contains("application/json")
@@ -138,9 +178,13 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
         traceparent,
         sse,
     };
-    rec.trace_id = traceparent
-        .and_then(|t| t.split('-').nth(1))
-        .map(str::to_owned);
+    if rec.trace_id.is_none() {
+        // Traces are not exported here: the client's trace id still ties the audit line to
+        // the rest of its trace.
+        rec.trace_id = traceparent
+            .and_then(|t| t.split('-').nth(1))
+            .map(str::to_owned);
+    }
     mcp::handle(gw, &principal, incoming, rec).await
 }
 
@@ -154,6 +198,19 @@ fn too_large(session: &mut Session, rec: &mut RequestRecord, max: usize) -> Repl
         format!("the request body is larger than the gateway accepts ({max} bytes)"),
     )
     .into_reply(None)
+}
+
+fn body_timeout(session: &mut Session, rec: &mut RequestRecord) -> Reply {
+    session.set_keepalive(None);
+    rec.fail(Status::Error, "body_timeout");
+    metrics::counter!("mcp_request_timeouts_total", "phase" => "body").increment(1);
+    RpcError::new(
+        408,
+        jsonrpc::code::INVALID_REQUEST,
+        "the request body did not arrive in time",
+    )
+    .into_reply(None)
+    .header("connection", "close")
 }
 
 /// Reads the whole body, or `None` as soon as it passes `max` bytes.

@@ -12,11 +12,13 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 use super::RpcError;
 use super::jsonrpc::code;
 use crate::config::ArgumentAudit;
 use crate::gateway::Gateway;
+use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status};
 use crate::ratelimit::Scope;
 use crate::upstream::UpstreamError;
@@ -51,10 +53,16 @@ pub async fn call_tool(
     rec.tool_known = true;
 
     let policy = gw.policy.current();
-    if !policy
-        .check(&principal.roles, name, &route.toolset)
-        .is_allowed()
-    {
+    let allowed = {
+        let span = rec.trace.authorize(name);
+        let _in = span.enter();
+        let allowed = policy
+            .check(&principal.roles, name, &route.toolset)
+            .is_allowed();
+        RequestTrace::authorized(&span, allowed);
+        allowed
+    };
+    if !allowed {
         rec.fail(Status::Denied, "forbidden");
         metrics::counter!("mcp_auth_failures_total", "reason" => "forbidden").increment(1);
         return Err(RpcError::new(
@@ -66,13 +74,18 @@ pub async fn call_tool(
             ),
         ));
     }
-    if let Some(rate) = policy.tool_rate(name)
-        && let Err(limited) = gw
+    if let Some(rate) = policy.tool_rate(name) {
+        let span = rec.trace.rate_limit(Scope::UserTool);
+        let checked = gw
             .limiter
             .check(Scope::UserTool, &principal.user, name, rate)
-            .await
-    {
-        return Err(crate::http::rate_limited(limited, rec));
+            .instrument(span.clone())
+            .await;
+        RequestTrace::rate_limited(&span, checked.is_ok());
+        drop(span);
+        if let Err(limited) = checked {
+            return Err(crate::http::rate_limited(limited, rec));
+        }
     }
 
     let arguments = params.arguments;
@@ -116,11 +129,6 @@ pub async fn call_tool(
         serde_json::to_vec(&request)
             .map_err(|e| RpcError::new(500, code::INTERNAL_ERROR, e.to_string()))?,
     );
-    let headers: Vec<(&'static str, &str)> = traceparent
-        .map(|t| ("traceparent", t))
-        .into_iter()
-        .collect();
-
     let mut excluded = None;
     loop {
         let Some(target) = route.pick(&gw.upstreams, excluded) else {
@@ -131,6 +139,17 @@ pub async fn call_tool(
         };
         let sandbox = gw.upstreams.target(target);
         rec.sandbox = Some(sandbox.name.clone());
+        let span = rec.trace.upstream(sandbox, CALL_PATH);
+        // The sandbox's spans go under this attempt's span; with traces off here, the
+        // client's own context is passed through so the sandbox can still join its trace.
+        let injected = mcp_telemetry::propagation::inject(&span);
+        let headers: Vec<(&'static str, &str)> = match &injected {
+            Some(h) => h.pairs().collect(),
+            None => traceparent
+                .map(|t| ("traceparent", t))
+                .into_iter()
+                .collect(),
+        };
         let started = Instant::now();
         let sent = gw
             .upstreams
@@ -142,8 +161,11 @@ pub async fn call_tool(
                 &headers,
                 gw.upstreams.request_timeout(),
             )
+            .instrument(span.clone())
             .await;
         rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
+        RequestTrace::upstream_done(&span, sent.as_ref().map(|a| a.status));
+        drop(span);
         match sent {
             Ok(answer) => {
                 let resp: CallResponse = serde_json::from_slice(&answer.body).map_err(|e| {

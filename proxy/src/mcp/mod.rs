@@ -114,6 +114,7 @@ async fn dispatch(
         Message::Response => return Reply::empty(202),
     };
     rec.method = Some(req.method.to_string());
+    rec.trace.record_rpc(req.id.get(), inc.protocol_version);
     let id = Some(req.id);
     let result = match check_transport(gw, principal, inc, &req, rec) {
         Err(e) => Err(e),

@@ -33,6 +33,18 @@ impl Status {
     }
 }
 
+/// An audit line for a tool whose definition changed after it was pinned.
+#[derive(Debug, Serialize)]
+pub struct DefinitionChangeRecord<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub timestamp: String,
+    pub tool: &'a str,
+    pub sandbox: &'a str,
+    /// Whether the changed tool is withheld (`catalog.block_changed_definitions`).
+    pub blocked: bool,
+}
+
 /// One audit line.
 #[derive(Debug, Serialize)]
 pub struct AuditRecord<'a> {
@@ -84,12 +96,17 @@ impl AuditLog {
         Ok(Self { sink })
     }
 
-    /// Writes one record as one line. A failing sink is reported, never fatal to the request.
+    /// Writes one request record as one line. A failing sink is reported, never fatal.
     pub fn write(&self, record: &AuditRecord<'_>) {
+        self.write_event(record);
+    }
+
+    /// Writes any other audit event (e.g. `tool_definition_changed`) as one line.
+    pub fn write_event(&self, event: &impl Serialize) {
         if matches!(self.sink, Sink::Off) {
             return;
         }
-        let mut line = match serde_json::to_vec(record) {
+        let mut line = match serde_json::to_vec(event) {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(error = %e, "cannot encode an audit record");

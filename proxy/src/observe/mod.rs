@@ -1,10 +1,12 @@
 //! What the gateway tells operators about each request: Prometheus metrics and the audit line,
-//! both written once per request from its [`RequestRecord`] when the request ends.
+//! both written once per request from its [`RequestRecord`] when the request ends, and the
+//! request's trace spans ([`trace`]), finished from the same record.
 //!
 //! Label values come from closed sets (HTTP status, MCP method names we know, auth failure
 //! reasons, tool names from the catalog); `user` appears only on `mcp_requests_total`.
 
 pub mod audit;
+pub mod trace;
 
 use std::time::Instant;
 
@@ -25,6 +27,8 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
         .install_recorder()?;
     describe();
+    mcp_telemetry::describe_metrics();
+    mcp_telemetry::spawn_metrics_upkeep(handle.clone());
     Ok(handle)
 }
 
@@ -126,6 +130,8 @@ pub struct RequestRecord {
     pub trace_id: Option<String>,
     pub arguments_sha256: Option<String>,
     pub arguments: Option<Box<serde_json::value::RawValue>>,
+    /// The request's server span (none unless traces are exported and this is MCP).
+    pub trace: trace::RequestTrace,
 }
 
 impl RequestRecord {
@@ -150,6 +156,7 @@ impl RequestRecord {
             trace_id: None,
             arguments_sha256: None,
             arguments: None,
+            trace: trace::RequestTrace::none(),
         }
     }
 
@@ -161,6 +168,7 @@ impl RequestRecord {
     /// Emits metrics and, for MCP requests, the audit line.
     pub fn finish(&self, http_status: u16, audit: &AuditLog) {
         let elapsed = self.started.elapsed();
+        self.trace.finish(self, http_status);
         let status = http_status.to_string();
         counter!("http_requests_total", "status" => status, "method" => self.http_method)
             .increment(1);

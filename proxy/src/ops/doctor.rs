@@ -219,6 +219,7 @@ async fn check_sandboxes(config: &Config, f: &mut Vec<Finding>) -> Option<Vec<St
             return None;
         }
     };
+    upstreams.resolve().await;
     let mut toolsets = Vec::new();
     let mut all_answered = true;
     for (i, t) in upstreams.targets().iter().enumerate() {

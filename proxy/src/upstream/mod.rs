@@ -4,6 +4,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;
@@ -32,12 +35,17 @@ pub enum UpstreamError {
 pub struct Target {
     pub name: String,
     pub url: SandboxUrl,
-    peer: HttpPeer,
+    /// The address connections go to; `None` while a host name does not resolve.
+    peer: ArcSwapOption<HttpPeer>,
     healthy: AtomicBool,
     failures: AtomicU32,
 }
 
 impl Target {
+    fn peer(&self) -> Option<Arc<HttpPeer>> {
+        self.peer.load_full()
+    }
+
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Acquire)
     }
@@ -74,6 +82,7 @@ pub struct Upstreams {
     targets: Vec<Target>,
     request_timeout: Duration,
     idle_timeout: Duration,
+    connect_timeout: Duration,
 }
 
 impl Upstreams {
@@ -81,35 +90,79 @@ impl Upstreams {
         let mut options = ConnectorOptions::new(cfg.pool_size);
         options.keepalive_pool_size = cfg.pool_size * sandboxes.len().max(1);
         let connector = Connector::new(Some(options));
-        let targets = sandboxes
-            .iter()
-            .map(|s| {
-                let mut peer = match &s.url {
-                    SandboxUrl::Tcp(addr) => HttpPeer::new(*addr, false, String::new()),
-                    SandboxUrl::Unix(path) => {
-                        HttpPeer::new_uds(&path.display().to_string(), false, String::new())
-                            .map_err(|e| format!("sandbox '{}': {e}", s.name))?
-                    }
-                };
-                peer.options.connection_timeout = Some(cfg.connect_timeout.get());
-                peer.options.total_connection_timeout = Some(cfg.connect_timeout.get());
-                peer.options.idle_timeout = Some(cfg.idle_timeout.get());
-                Ok(Target {
-                    name: s.name.clone(),
-                    url: s.url.clone(),
-                    peer,
-                    // Unknown until the first catalog fetch says otherwise.
-                    healthy: AtomicBool::new(false),
-                    failures: AtomicU32::new(0),
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self {
+        let mut upstreams = Self {
             connector,
-            targets,
+            targets: Vec::with_capacity(sandboxes.len()),
             request_timeout: cfg.request_timeout.get(),
             idle_timeout: cfg.idle_timeout.get(),
-        })
+            connect_timeout: cfg.connect_timeout.get(),
+        };
+        for s in sandboxes {
+            let peer = match &s.url {
+                SandboxUrl::Tcp(addr) => {
+                    Some(upstreams.peer_for(HttpPeer::new(*addr, false, String::new())))
+                }
+                SandboxUrl::Unix(path) => Some(
+                    upstreams.peer_for(
+                        HttpPeer::new_uds(&path.display().to_string(), false, String::new())
+                            .map_err(|e| format!("sandbox '{}': {e}", s.name))?,
+                    ),
+                ),
+                // Resolved by `resolve` (at start and on every catalog refresh).
+                SandboxUrl::Host { .. } => None,
+            };
+            upstreams.targets.push(Target {
+                name: s.name.clone(),
+                url: s.url.clone(),
+                peer: ArcSwapOption::from(peer.map(Arc::new)),
+                // Unknown until the first catalog fetch says otherwise.
+                healthy: AtomicBool::new(false),
+                failures: AtomicU32::new(0),
+            });
+        }
+        Ok(upstreams)
+    }
+
+    fn peer_for(&self, mut peer: HttpPeer) -> HttpPeer {
+        peer.options.connection_timeout = Some(self.connect_timeout);
+        peer.options.total_connection_timeout = Some(self.connect_timeout);
+        peer.options.idle_timeout = Some(self.idle_timeout);
+        peer
+    }
+
+    /// Resolves the host names of sandboxes given by name, following address changes.
+    pub async fn resolve(&self) {
+        for t in &self.targets {
+            let SandboxUrl::Host { host, port } = &t.url else {
+                continue;
+            };
+            let lookup = tokio::time::timeout(
+                self.connect_timeout,
+                tokio::net::lookup_host((host.as_str(), *port)),
+            )
+            .await;
+            match lookup {
+                Ok(Ok(mut addrs)) => match addrs.next() {
+                    Some(addr) => {
+                        let current = t.peer().map(|p| p._address.to_string());
+                        if current.as_deref() != Some(addr.to_string().as_str()) {
+                            tracing::info!(sandbox = %t.name, host = %host, %addr, "sandbox address resolved");
+                            let peer = self.peer_for(HttpPeer::new(addr, false, String::new()));
+                            t.peer.store(Some(Arc::new(peer)));
+                        }
+                    }
+                    None => {
+                        tracing::warn!(sandbox = %t.name, host = %host, "sandbox host name has no address")
+                    }
+                },
+                Ok(Err(e)) => {
+                    tracing::warn!(sandbox = %t.name, host = %host, error = %e, "cannot resolve the sandbox's host name")
+                }
+                Err(_) => {
+                    tracing::warn!(sandbox = %t.name, host = %host, "resolving the sandbox's host name timed out")
+                }
+            }
+        }
     }
 
     pub fn targets(&self) -> &[Target] {
@@ -138,6 +191,9 @@ impl Upstreams {
         let attempt = async {
             // A pooled connection the sandbox has closed (e.g. it restarted) fails before any
             // byte of the answer arrives; such a failure is retried on another connection.
+            // If the sandbox then refuses connections, it died with the request possibly
+            // running: the first error stands, and it is not a connect error, so the caller
+            // does not run the call again on another replica.
             let mut last = None;
             for _ in 0..3 {
                 match self
@@ -146,6 +202,9 @@ impl Upstreams {
                 {
                     Ok(a) => return Ok(a),
                     Err(Exchange::Retryable(e)) => last = Some(e),
+                    Err(Exchange::Fatal(e @ UpstreamError::Connect { .. })) => {
+                        return Err(last.unwrap_or(e));
+                    }
                     Err(Exchange::Fatal(e)) => return Err(e),
                 }
             }
@@ -182,20 +241,23 @@ impl Upstreams {
                 Exchange::Fatal(err)
             }
         };
-        let (mut session, reused) = self
-            .connector
-            .get_http_session(&target.peer)
-            .await
-            .map_err(|e| {
-                Exchange::Fatal(UpstreamError::Connect {
-                    sandbox: target.name.clone(),
-                    detail: e.to_string(),
-                })
-            })?;
+        let peer = target.peer().ok_or_else(|| {
+            Exchange::Fatal(UpstreamError::Connect {
+                sandbox: target.name.clone(),
+                detail: format!("{} does not resolve to an address", target.url),
+            })
+        })?;
+        let (mut session, reused) = self.connector.get_http_session(&*peer).await.map_err(|e| {
+            Exchange::Fatal(UpstreamError::Connect {
+                sandbox: target.name.clone(),
+                detail: e.to_string(),
+            })
+        })?;
         let mut req = RequestHeader::build(method, path.as_bytes(), Some(4 + headers.len()))
             .map_err(|e| broken(false, false, e))?;
         let host = match &target.url {
             SandboxUrl::Tcp(a) => a.to_string(),
+            SandboxUrl::Host { host, port } => format!("{host}:{port}"),
             SandboxUrl::Unix(_) => "sandbox".to_owned(),
         };
         let len = body.as_ref().map_or(0, Bytes::len).to_string();
@@ -241,7 +303,7 @@ impl Upstreams {
             buf.extend_from_slice(&chunk);
         }
         self.connector
-            .release_http_session(session, &target.peer, Some(self.idle_timeout))
+            .release_http_session(session, &*peer, Some(self.idle_timeout))
             .await;
         Ok(Answer {
             status,

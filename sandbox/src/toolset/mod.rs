@@ -308,7 +308,8 @@ async fn describe(
             deadline: crate::runtime::Deadline::new(now + timeout),
             host_call_timeout: component.limits.host_call_timeout.get(),
             dispatcher,
-            span: tracing::Span::current(),
+            parent_span: tracing::Span::current(),
+            span: tracing::Span::none(),
         },
     };
     runtime

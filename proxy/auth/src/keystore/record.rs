@@ -256,9 +256,13 @@ fn validate_description(d: &str) -> Result<(), String> {
 
 /// Parses an RFC 3339 time into UTC.
 pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map(|t| t.to_offset(time::UtcOffset::UTC))
-        .map_err(|_| format!("{s:?} is not an RFC 3339 time (e.g. 2026-04-05T09:30:00Z)"))
+    let t = OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| format!("{s:?} is not an RFC 3339 time (e.g. 2026-04-05T09:30:00Z)"))?;
+    // Checked: near year 0 or 9999 an offset can move the UTC time out of range (found by
+    // fuzz/fuzz_targets/apikey.rs), and such a time could not be written back to a key file.
+    t.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|t| (0..=9999).contains(&t.year()))
+        .ok_or_else(|| format!("{s:?} is outside the years 0000-9999 once converted to UTC"))
 }
 
 /// Formats a time as RFC 3339 in UTC, to the second.
@@ -335,6 +339,17 @@ mod tests {
             ),
             (r#""id":"3f9a0c1b7d2e""#, r#""id":"../../etc""#, "id"),
             (r#""revoked":null"#, r#""revoked":"soon""#, "revoked"),
+            // In UTC these fall outside years 0000-9999.
+            (
+                r#""created":"2026-01-05T09:30:00Z""#,
+                r#""created":"0000-01-01T00:30:00+01:00""#,
+                "created",
+            ),
+            (
+                r#""revoked":null"#,
+                r#""revoked":"9999-12-31T23:30:00-01:00""#,
+                "revoked",
+            ),
         ];
         for (from, to, field) in cases {
             let text = sample().replace(from, to);

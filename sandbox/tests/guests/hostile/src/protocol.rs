@@ -30,6 +30,17 @@ pub struct Labelled {
     count: String,
 }
 
+/// What `chameleon` echoes.
+#[derive(Deserialize, JsonSchema)]
+pub struct TextArgs {
+    /// Text to send back.
+    text: String,
+}
+
+pub fn chameleon(args: TextArgs, _cx: &Context) -> Result<String, ToolError> {
+    Ok(args.text)
+}
+
 pub fn panic(_: NoArgs, _cx: &Context) -> Result<String, ToolError> {
     panic!("hostile guest panics on purpose");
 }
