@@ -4,7 +4,9 @@
 #
 #   benches/gateway.sh            # release build, 10 s per scenario
 #   DURATION=5s CONNS=16 PROFILE=debug benches/gateway.sh
-#   TRACING=1 benches/gateway.sh  # also runs the gateway with OTLP tracing at 100% sampling
+#   TRACING=1 benches/gateway.sh  # also runs sandbox + gateway with OTLP tracing at 100% sampling
+#   TRACING=1 OTLP_ENDPOINT=http://127.0.0.1:6006 benches/gateway.sh   # ... exporting to a real
+#                                 # receiver (e.g. Phoenix); default: a port where nothing listens
 #
 # Reports, per scenario: requests/s at CONNS connections, and p50/p99 latency with one connection
 # (no queueing, so the difference is the gateway's added latency). Needs wrk (apt-get install wrk).
@@ -20,21 +22,30 @@ scripts/build-tools.sh >/dev/null 2>&1
 if [[ "$profile" == release ]]; then cargo build -q --release --bins; else cargo build -q --bins; fi
 bin="target/$profile"
 work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# Servers are started inside $(...) subshells, so their pids are collected in a file.
+cleanup() {
+    if [[ -f "$work/pids" ]]; then
+        while read -r p; do kill -INT "$p" 2>/dev/null || true; done < "$work/pids"
+    fi
+    sleep 1; rm -rf "$work"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-sb_port=$(free_port)
 mkdir -p "$work/toolsets" "$work/keys"
 cp policies/toolsets/examples.yaml "$work/toolsets/"
 printf 'toolsets:\n  examples: { roles: [bench] }\n' > "$work/access.yaml"
-"$bin/mcp-sandbox" serve --listen "127.0.0.1:$sb_port" --toolsets "$work/toolsets" --policy "$work/access.yaml" \
-    --workspaces "$work/ws" --max-concurrent 64 --max-queue 1024 > "$work/sandbox.log" 2>&1 &
-pids+=($!)
+start_sandbox() { # $1 = name, $2 = extra env; prints the port once ready
+    local port; port=$(free_port)
+    env $2 "$bin/mcp-sandbox" serve --listen "127.0.0.1:$port" --toolsets "$work/toolsets" --policy "$work/access.yaml" \
+        --workspaces "$work/ws" --max-concurrent 64 --max-queue 1024 > "$work/$1.log" 2>&1 &
+    echo $! >> "$work/pids"
+    for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+    echo "$port"
+}
 head -c 32 /dev/urandom | base64 > "$work/session.key"
 
-start_gateway() { # $1 = name, $2 = extra env
+start_gateway() { # $1 = name, $2 = extra env (uses $sb_port)
     local port; port=$(free_port)
     cat > "$work/$1.yaml" <<YAML
 listen: 127.0.0.1:$port
@@ -46,11 +57,11 @@ audit: {output: off}
 server: {threads: 2, grace_period: 0s, shutdown_timeout: 1s}
 YAML
     env $2 "$bin/mcp-gateway" serve --config "$work/$1.yaml" > "$work/$1.log" 2>&1 &
-    pids+=($!)
+    echo $! >> "$work/pids"
     for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
     echo "$port"
 }
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$sb_port/ready" >/dev/null && break; sleep 0.1; done
+sb_port=$(start_sandbox sandbox "")
 key=$("$bin/mcp-gateway" keys --dir "$work/keys" create --user bench --role bench --expires 1d --json |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 
@@ -91,8 +102,15 @@ run_scenarios() { # $1 label, $2 gateway port
 gw_port=$(start_gateway plain "")
 run_scenarios "tracing off" "$gw_port"
 if [[ "${TRACING:-0}" == 1 ]]; then
-    # An OTLP endpoint that accepts nothing: export failures must not slow requests either.
-    otlp_port=$(free_port)
-    gw_port=$(start_gateway traced "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:${OTLP_PORT:-$otlp_port} OTEL_TRACES_SAMPLER=always_on")
-    run_scenarios "tracing on (100% sampling, exporter at ${OTLP_PORT:-$otlp_port})" "$gw_port"
+    # Without OTLP_ENDPOINT, an endpoint that accepts nothing: export failures must not slow
+    # requests either. Both processes export (a second sandbox, so the first stays untraced).
+    endpoint="${OTLP_ENDPOINT:-http://127.0.0.1:${OTLP_PORT:-$(free_port)}}"
+    otel="OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint OTEL_TRACES_SAMPLER=always_on"
+    sb_port=$(start_sandbox sandbox-traced "$otel")
+    gw_port=$(start_gateway traced "$otel")
+    run_scenarios "tracing on (100% sampling, gateway and sandbox exporting to $endpoint)" "$gw_port"
+    for p in traced sandbox-traced; do
+        printf '  %-15s /metrics: %s\n' "$p" "$(curl -s "http://127.0.0.1:$([[ $p == traced ]] && echo "$gw_port" || echo "$sb_port")/metrics" |
+            grep -E '^otel_(spans_exported|spans_dropped|export_failures)' | tr '\n' ' ')"
+    done
 fi

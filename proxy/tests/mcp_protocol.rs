@@ -233,3 +233,25 @@ fn health_ready_and_resource_metadata_are_served() {
     assert!(m["resource"].as_str().unwrap().ends_with("/mcp"));
     assert_eq!(m["bearer_methods_supported"], json!(["header"]));
 }
+
+#[test]
+fn sandboxes_can_be_named_by_host_name() {
+    let s = Stack::start(Options {
+        sandbox_host_names: true,
+        ..Options::default()
+    });
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    let ready = s.get("/ready").json();
+    assert!(
+        ready["sandboxes"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://localhost:"),
+        "{ready}"
+    );
+    assert_eq!(
+        s.call_tool(&key, "echo", json!({"text": "by name"}))
+            .result()["isError"],
+        false
+    );
+}

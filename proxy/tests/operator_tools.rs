@@ -42,9 +42,7 @@ fn doctor_passes_on_a_healthy_stack_and_fails_when_the_sandbox_is_down() {
         text.contains("WARN  keys") && text.contains("alice"),
         "{text}"
     );
-    if let Some(mut sb) = s.sandbox.take() {
-        sb.stop(std::time::Duration::from_secs(5));
-    }
+    s.kill_sandbox(0);
     let (ok, text) = run(&["doctor", "--config", config]);
     assert!(!ok, "doctor must fail when the sandbox is down:\n{text}");
     assert!(

@@ -20,6 +20,7 @@ tools:
   text_stats: { roles: [mcp-admin] }
 ";
 
+#[derive(Clone)]
 pub struct Options {
     pub policy: String,
     /// Extra top-level YAML for the gateway config (e.g. an `oidc:` block).
@@ -28,6 +29,16 @@ pub struct Options {
     pub toolsets: &'static [&'static str],
     /// YAML flow mapping of the hostile guest's limits.
     pub hostile_limits: &'static str,
+    /// Sandbox processes serving the same tool sets (replicas), all listed in the gateway config.
+    pub sandboxes: usize,
+    /// Extra environment of every gateway and sandbox process (e.g. `OTEL_*`).
+    pub env: Vec<(String, String)>,
+    /// Environment the hostile guest is granted (`capabilities.env`), as a YAML flow mapping.
+    pub hostile_env: String,
+    /// Extra entries of the gateway's `catalog:` mapping, e.g. `block_changed_definitions: true`.
+    pub catalog: &'static str,
+    /// Name the sandboxes `localhost:PORT` in the gateway config instead of `127.0.0.1:PORT`.
+    pub sandbox_host_names: bool,
 }
 
 impl Default for Options {
@@ -37,17 +48,24 @@ impl Default for Options {
             config: String::new(),
             toolsets: &["examples"],
             hostile_limits: "{ fuel: 100000000, timeout: 2s, memory: 32MiB }",
+            sandboxes: 1,
+            env: Vec::new(),
+            hostile_env: "{}".into(),
+            catalog: "",
+            sandbox_host_names: false,
         }
     }
 }
 
 pub struct Stack {
-    pub sandbox: Option<Proc>,
+    /// Sandbox processes, by index (`None` once stopped).
+    pub sandboxes: Vec<Option<Proc>>,
+    pub sandbox_addrs: Vec<String>,
     pub gateway: Proc,
     pub dir: TempDir,
     pub keys_dir: PathBuf,
     pub policy_path: PathBuf,
-    pub sandbox_addr: String,
+    opts: Options,
     http: reqwest::blocking::Client,
 }
 
@@ -84,23 +102,29 @@ impl Resp {
 impl Stack {
     pub fn start(opts: Options) -> Self {
         let dir = TempDir::new().unwrap();
-        let sandbox_addr = format!("127.0.0.1:{}", mcp_testkit::free_port());
-        let sandbox = Some(start_sandbox(&dir, &opts, &sandbox_addr));
-        Self::start_gateway(dir, opts, sandbox, sandbox_addr)
+        let addrs: Vec<String> = (0..opts.sandboxes.max(1))
+            .map(|_| format!("127.0.0.1:{}", mcp_testkit::free_port()))
+            .collect();
+        let sandboxes = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Some(start_sandbox(&dir, &opts, a, i)))
+            .collect();
+        Self::start_gateway(dir, opts, sandboxes, addrs)
     }
 
     /// A gateway whose sandbox address has nothing listening yet.
     pub fn start_without_sandbox(opts: Options) -> Self {
         let dir = TempDir::new().unwrap();
-        let sandbox_addr = format!("127.0.0.1:{}", mcp_testkit::free_port());
-        Self::start_gateway(dir, opts, None, sandbox_addr)
+        let addrs = vec![format!("127.0.0.1:{}", mcp_testkit::free_port())];
+        Self::start_gateway(dir, opts, vec![None], addrs)
     }
 
     fn start_gateway(
         dir: TempDir,
         opts: Options,
-        sandbox: Option<Proc>,
-        sandbox_addr: String,
+        sandboxes: Vec<Option<Proc>>,
+        sandbox_addrs: Vec<String>,
     ) -> Self {
         let keys_dir = dir.path().join("keys");
         std::fs::create_dir_all(&keys_dir).unwrap();
@@ -111,31 +135,103 @@ impl Stack {
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n",
         )
         .unwrap();
-        let gateway = spawn_gateway(dir.path(), "gateway", &sandbox_addr, &opts.config);
+        let gateway = spawn_gateway(
+            dir.path(),
+            "gateway",
+            &sandbox_addrs,
+            &gateway_extra(&opts),
+            &opts.env,
+            false,
+            |_| {},
+        );
+        // The fixture's own client accepts the self-signed certificates TLS tests use; the TLS
+        // test checks the certificate separately with a client that trusts only it.
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
+            .danger_accept_invalid_certs(true)
             .build()
             .unwrap();
         let stack = Self {
-            sandbox,
+            sandboxes,
+            sandbox_addrs,
             gateway,
             dir,
             keys_dir,
             policy_path,
-            sandbox_addr,
+            opts,
             http,
         };
         stack.wait_healthy(&stack.gateway);
-        if stack.sandbox.is_some() {
+        if stack.sandboxes.iter().any(Option::is_some) {
             stack.wait_ready();
         }
         stack
     }
 
+    /// Stops sandbox `i` with SIGKILL (a crash), returning once it is gone.
+    pub fn kill_sandbox(&mut self, i: usize) {
+        if let Some(mut p) = self.sandboxes[i].take() {
+            p.signal(libc_sigkill());
+            p.stop(Duration::from_secs(5));
+        }
+    }
+
+    /// Starts sandbox `i` again on its address.
+    pub fn restart_sandbox(&mut self, i: usize) {
+        let p = start_sandbox(&self.dir, &self.opts, &self.sandbox_addrs[i], i);
+        self.sandboxes[i] = Some(p);
+    }
+
+    /// Stops sandbox `i` and starts it again with the hostile guest granted `env` instead.
+    pub fn restart_sandbox_with_hostile_env(&mut self, i: usize, env: &str) {
+        self.kill_sandbox(i);
+        self.opts.hostile_env = env.to_owned();
+        self.restart_sandbox(i);
+    }
+
+    /// Replaces the gateway with a new process that takes over its listening socket (the
+    /// zero-downtime upgrade: new process with `--upgrade`, then SIGQUIT to the old one).
+    /// Returns the old process, which drains and exits on its own.
+    pub fn upgrade_gateway(&mut self) -> Proc {
+        let sock = self.dir.path().join("gateway.upgrade.sock");
+        let old_pid = self.gateway.pid();
+        let new = spawn_gateway(
+            self.dir.path(),
+            "gateway",
+            &self.sandbox_addrs,
+            &gateway_extra(&self.opts),
+            &self.opts.env,
+            true,
+            |_| {
+                mcp_testkit::wait_for(
+                    "the new gateway to wait for the sockets",
+                    Duration::from_secs(20),
+                    || sock.exists().then_some(()),
+                );
+                // SAFETY: signalling a child process of this test.
+                unsafe { libc::kill(old_pid as i32, libc::SIGQUIT) };
+            },
+        );
+        std::mem::replace(&mut self.gateway, new)
+    }
+
     /// Another gateway process on the same sandbox, keys, policy and session key (a replica),
     /// with `config` appended to its configuration.
     pub fn start_replica(&self, name: &str, config: &str) -> Proc {
-        let proc = spawn_gateway(self.dir.path(), name, &self.sandbox_addr, config);
+        let extra = GatewayExtra {
+            catalog: String::new(),
+            config: config.to_owned(),
+            host_names: self.opts.sandbox_host_names,
+        };
+        let proc = spawn_gateway(
+            self.dir.path(),
+            name,
+            &self.sandbox_addrs,
+            &extra,
+            &self.opts.env,
+            false,
+            |_| {},
+        );
         self.wait_healthy(&proc);
         proc
     }
@@ -313,30 +409,89 @@ impl Stack {
 }
 
 /// Starts a gateway configured in `dir/<name>.yaml` (logs under `dir/logs/<name>`), sharing the
-/// directory's policy, keys and session key.
-fn spawn_gateway(dir: &std::path::Path, name: &str, sandbox_addr: &str, extra: &str) -> Proc {
-    let port = mcp_testkit::free_port();
-    let config = format!(
-        "listen: 127.0.0.1:{port}\n\
-         sandboxes: [{{name: sb, url: 'http://{sandbox_addr}'}}]\n\
-         policy: access.yaml\n\
-         keys: {{dir: keys}}\n\
-         session: {{secret_file: session.key}}\n\
-         audit: {{output: {name}-audit.log, arguments: hash}}\n\
-         catalog: {{refresh: 1s, page_size: 3}}\n\
-         server: {{threads: 2, grace_period: 0s, shutdown_timeout: 2s}}\n\
-         {extra}\n"
-    );
+/// directory's policy, keys and session key. With `upgrade`, it takes over the sockets of the
+/// running gateway of that name; `after_spawn` runs before waiting for it to announce itself.
+/// What a test adds to a gateway's generated configuration.
+struct GatewayExtra {
+    /// Entries appended inside `catalog: {...}` (each starting with ", ").
+    catalog: String,
+    host_names: bool,
+    /// Top-level YAML appended at the end.
+    config: String,
+}
+
+fn gateway_extra(opts: &Options) -> GatewayExtra {
+    GatewayExtra {
+        catalog: if opts.catalog.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", opts.catalog)
+        },
+        config: opts.config.clone(),
+        host_names: opts.sandbox_host_names,
+    }
+}
+
+fn spawn_gateway(
+    dir: &std::path::Path,
+    name: &str,
+    sandbox_addrs: &[String],
+    extra: &GatewayExtra,
+    env: &[(String, String)],
+    upgrade: bool,
+    after_spawn: impl FnOnce(u32),
+) -> Proc {
     let config_path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&config_path, config).unwrap();
-    ProcBuilder::new(
-        &mcp_testkit::bin("mcp-gateway"),
-        &dir.join("logs").join(name),
-    )
-    .arg("serve")
-    .arg("--config")
-    .arg(&config_path)
-    .start(Duration::from_secs(30))
+    if !upgrade {
+        let port = mcp_testkit::free_port();
+        let sandboxes: Vec<String> = sandbox_addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let a = if extra.host_names {
+                    a.replace("127.0.0.1", "localhost")
+                } else {
+                    a.clone()
+                };
+                format!("{{name: sb{i}, url: 'http://{a}'}}")
+            })
+            .collect();
+        let config = format!(
+            "listen: 127.0.0.1:{port}\n\
+             sandboxes: [{}]\n\
+             policy: access.yaml\n\
+             keys: {{dir: keys}}\n\
+             session: {{secret_file: session.key}}\n\
+             audit: {{output: {name}-audit.log, arguments: hash}}\n\
+             catalog: {{refresh: 1s, page_size: 3{}}}\n\
+             server: {{threads: 2, grace_period: 3s, shutdown_timeout: 5s, upgrade_sock: {name}.upgrade.sock}}\n\
+             {}\n",
+            sandboxes.join(", "),
+            extra.catalog,
+            extra.config,
+        );
+        std::fs::write(&config_path, config).unwrap();
+    }
+    let logs = dir.join("logs").join(if upgrade {
+        format!("{name}-upgraded")
+    } else {
+        name.to_owned()
+    });
+    let mut b = ProcBuilder::new(&mcp_testkit::bin("mcp-gateway"), &logs)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_path);
+    if upgrade {
+        b = b.arg("--upgrade");
+    }
+    for (k, v) in env {
+        b = b.env(k, v);
+    }
+    b.start_then(Duration::from_secs(30), after_spawn)
+}
+
+fn libc_sigkill() -> i32 {
+    libc::SIGKILL
 }
 
 fn into_resp(r: reqwest::blocking::Response) -> Resp {
@@ -350,10 +505,12 @@ fn into_resp(r: reqwest::blocking::Response) -> Resp {
     }
 }
 
-fn start_sandbox(dir: &TempDir, opts: &Options, addr: &str) -> Proc {
+fn start_sandbox(dir: &TempDir, opts: &Options, addr: &str, index: usize) -> Proc {
     let tools = mcp_testkit::tools_dir();
     let root = mcp_testkit::repo_root();
     let toolsets = dir.path().join("toolsets");
+    std::fs::create_dir_all(&toolsets).unwrap();
+    let _ = std::fs::remove_dir_all(&toolsets);
     std::fs::create_dir_all(&toolsets).unwrap();
     for name in opts.toolsets {
         std::os::unix::fs::symlink(
@@ -365,31 +522,32 @@ fn start_sandbox(dir: &TempDir, opts: &Options, addr: &str) -> Proc {
     std::fs::write(
         toolsets.join("hostile.yaml"),
         format!(
-            "name: hostile\ndefaults:\n  limits: {}\ncomponents:\n  - file: hostile.wasm\n",
-            opts.hostile_limits
+            "name: hostile\ndefaults:\n  limits: {}\ncomponents:\n  - file: hostile.wasm\n    capabilities: {{ env: {} }}\n",
+            opts.hostile_limits, opts.hostile_env
         ),
     )
     .unwrap();
     // The sandbox enforces the same policy for calls made from inside tools.
     let policy = dir.path().join("sandbox-access.yaml");
     std::fs::write(&policy, &opts.policy).unwrap();
-    ProcBuilder::new(&mcp_testkit::bin("mcp-sandbox"), &dir.path().join("logs"))
-        .arg("serve")
-        .args(["--listen", addr])
-        .arg("--toolsets")
-        .arg(&toolsets)
-        .arg("--modules")
-        .arg(&tools)
-        .arg("--policy")
-        .arg(&policy)
-        .arg("--workspaces")
-        .arg(dir.path().join("workspaces"))
-        .arg("--cache")
-        .arg(root.join("target/wasm-cache"))
-        .start(Duration::from_secs(180))
-}
-
-/// Restarts the sandbox of a stack on the same address.
-pub fn restart_sandbox(stack: &mut Stack, opts: &Options) {
-    stack.sandbox = Some(start_sandbox(&stack.dir, opts, &stack.sandbox_addr.clone()));
+    let mut b = ProcBuilder::new(
+        &mcp_testkit::bin("mcp-sandbox"),
+        &dir.path().join("logs").join(format!("sandbox{index}")),
+    )
+    .arg("serve")
+    .args(["--listen", addr])
+    .arg("--toolsets")
+    .arg(&toolsets)
+    .arg("--modules")
+    .arg(&tools)
+    .arg("--policy")
+    .arg(&policy)
+    .arg("--workspaces")
+    .arg(dir.path().join("workspaces"))
+    .arg("--cache")
+    .arg(root.join("target/wasm-cache"));
+    for (k, v) in &opts.env {
+        b = b.env(k, v);
+    }
+    b.start(Duration::from_secs(180))
 }
