@@ -625,6 +625,7 @@ fn a_scripted_mix_shows_in_metrics_and_audit_exactly_and_no_secret_leaks() {
         ("the garbage token", garbage),
         ("erin's JWT", erin.as_str()),
         ("alice's key secret", &alice["mcpk_".len() + 13..]),
+        ("the sandbox token", common::SANDBOX_TOKEN),
     ] {
         assert!(!audit_text.contains(secret), "{what} is in the audit log");
         assert!(

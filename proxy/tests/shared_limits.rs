@@ -22,6 +22,18 @@ fn options(redis: &RedisServer, on_unavailable: &str) -> Options {
     }
 }
 
+/// Waits until every one of `gateways` knows `key`: each replica learns of a new key from its
+/// own watch of the key directory.
+fn known_to(s: &Stack, gateways: &[&mcp_testkit::Proc], key: &str) {
+    for gw in gateways {
+        mcp_testkit::wait_for(
+            "the replicas to know the new key",
+            std::time::Duration::from_secs(10),
+            || (s.rpc_at(gw, key, "ping", json!({})).status == 200).then_some(()),
+        );
+    }
+}
+
 #[test]
 fn a_users_limit_holds_across_two_gateway_processes() {
     let redis = RedisServer::start();
@@ -30,6 +42,7 @@ fn a_users_limit_holds_across_two_gateway_processes() {
     let s = Stack::start(opts);
     let second = s.start_replica("replica", &extra);
     let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    known_to(&s, &[&s.gateway, &second], &key);
     let echo = json!({"name": "echo", "arguments": {"text": "x"}});
     let mut statuses = Vec::new();
     for i in 0..6 {
@@ -43,6 +56,7 @@ fn a_users_limit_holds_across_two_gateway_processes() {
     );
     // Another user has their own bucket.
     let (_, other) = s.create_key("bob", &["mcp-user"], "1d");
+    known_to(&s, &[&second], &other);
     assert_eq!(s.rpc_at(&second, &other, "tools/call", echo).status, 200);
 }
 
@@ -54,6 +68,7 @@ fn when_redis_is_down_fail_open_allows_and_fail_closed_refuses() {
     let s = Stack::start(open);
     let closed = s.start_replica("closed", &closed_extra);
     let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    known_to(&s, &[&s.gateway, &closed], &key);
     let echo = json!({"name": "echo", "arguments": {"text": "x"}});
     assert_eq!(
         s.rpc_at(&closed, &key, "tools/call", echo.clone()).status,

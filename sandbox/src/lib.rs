@@ -17,4 +17,5 @@ pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod token;
 pub mod toolset;

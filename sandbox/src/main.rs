@@ -13,6 +13,7 @@ use mcp_sandbox::runtime::{EngineSettings, Runtime};
 use mcp_sandbox::server::{self, Listen};
 use mcp_sandbox::service::{Sandbox, ServiceSettings, watch};
 use mcp_sandbox::telemetry::{self, LogFormat};
+use mcp_sandbox::token::AccessToken;
 use mcp_sandbox::toolset::Sources;
 
 /// Longest the sandbox waits at shutdown for queued trace spans to be exported.
@@ -104,6 +105,10 @@ struct ServeArgs {
     /// Longest in-flight calls get to finish after SIGTERM/SIGINT before the process exits.
     #[arg(long, env = "MCP_SANDBOX_SHUTDOWN_TIMEOUT", default_value = "30s")]
     shutdown_timeout: Span,
+    /// File holding the token the gateway must present (`Authorization: Bearer`) on the tool
+    /// API; set it whenever the sandbox is reachable by anything but its gateway.
+    #[arg(long, env = "MCP_SANDBOX_AUTH_TOKEN_FILE")]
+    auth_token_file: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(
         long,
@@ -194,7 +199,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.policy.clone(),
     ];
     watch::spawn(sandbox.clone(), watched, interval);
-    let router = server::router(sandbox, Some(metrics), args.max_body.as_usize());
+    let token = args
+        .auth_token_file
+        .as_deref()
+        .map(AccessToken::from_file)
+        .transpose()?;
+    if token.is_none() && !matches!(args.listen, Listen::Unix(_)) && !is_loopback(&args.listen) {
+        tracing::warn!(listen = ?args.listen, "the tool API is open to anyone who can reach this address: set --auth-token-file");
+    }
+    let router = server::router(sandbox, Some(metrics), args.max_body.as_usize(), token);
     server::serve(
         router,
         &args.listen,
@@ -208,6 +221,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("flushing trace spans")?;
     tracing::info!("sandbox stopped");
     Ok(())
+}
+
+fn is_loopback(listen: &Listen) -> bool {
+    matches!(listen, Listen::Tcp(addr) if addr.ip().is_loopback())
 }
 
 async fn tool_check(args: CheckArgs) -> anyhow::Result<bool> {

@@ -20,6 +20,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::service::Sandbox;
 use crate::telemetry;
+use crate::token::AccessToken;
 
 /// Where the server listens: `127.0.0.1:7070` or `unix:/run/mcp/sandbox.sock`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +50,35 @@ struct AppState {
     metrics: Option<PrometheusHandle>,
 }
 
-pub fn router(sandbox: Arc<Sandbox>, metrics: Option<PrometheusHandle>, max_body: usize) -> Router {
-    Router::new()
+/// The API routes (and only those: probes and metrics stay open) require `token` when set.
+pub fn router(
+    sandbox: Arc<Sandbox>,
+    metrics: Option<PrometheusHandle>,
+    max_body: usize,
+    token: Option<AccessToken>,
+) -> Router {
+    let mut api = Router::new()
         .route(TOOLS_PATH, get(list_tools))
-        .route(CALL_PATH, post(call_tool))
-        .route("/health", get(health))
+        .route(CALL_PATH, post(call_tool));
+    if let Some(token) = token {
+        api = api.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let admitted = token.admits(
+                    req.headers()
+                        .get(header::AUTHORIZATION)
+                        .map(|v| v.as_bytes()),
+                );
+                async move {
+                    if admitted {
+                        next.run(req).await
+                    } else {
+                        unauthorized()
+                    }
+                }
+            },
+        ));
+    }
+    api.route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(render_metrics))
         .layer(DefaultBodyLimit::max(max_body))
@@ -125,6 +150,24 @@ async fn call_tool(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
     let resp = s.sandbox.call(&req, span.clone()).await;
     telemetry::record_call(&span, &resp);
     respond(resp)
+}
+
+/// A request without the gateway's token: counted, and answered without detail.
+fn unauthorized() -> Response {
+    metrics::counter!("mcp_sandbox_unauthorized_requests_total").increment(1);
+    tracing::warn!("refused a request without the sandbox token");
+    let body = CallResponse::failure(
+        "",
+        CallError {
+            kind: ErrorKind::Forbidden,
+            message: "this sandbox only serves its gateway: missing or wrong sandbox token"
+                .to_owned(),
+        },
+        CallStats::default(),
+    );
+    let mut r = respond(body);
+    *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r
 }
 
 fn respond(resp: CallResponse) -> Response {

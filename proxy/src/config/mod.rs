@@ -86,6 +86,10 @@ pub struct SandboxConfig {
     pub name: String,
     /// `http://HOST:PORT` or `unix:/path/to.sock`.
     pub url: SandboxUrl,
+    /// File holding the token this sandbox requires (its `--auth-token-file`); sent as
+    /// `Authorization: Bearer` on every request to it. Never the caller's credentials.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Where a sandbox listens.
@@ -408,6 +412,9 @@ impl Config {
         }
         for s in &mut self.sandboxes {
             if let SandboxUrl::Unix(p) = &mut s.url {
+                fix(p);
+            }
+            if let Some(p) = &mut s.token_file {
                 fix(p);
             }
         }

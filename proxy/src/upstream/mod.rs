@@ -37,6 +37,8 @@ pub struct Target {
     pub url: SandboxUrl,
     /// The address connections go to; `None` while a host name does not resolve.
     peer: ArcSwapOption<HttpPeer>,
+    /// `Bearer <token>` when the sandbox requires its token.
+    authorization: Option<String>,
     healthy: AtomicBool,
     failures: AtomicU32,
 }
@@ -111,9 +113,15 @@ impl Upstreams {
                 // Resolved by `resolve` (at start and on every catalog refresh).
                 SandboxUrl::Host { .. } => None,
             };
+            let authorization = s
+                .token_file
+                .as_deref()
+                .map(|path| read_token(&s.name, path))
+                .transpose()?;
             upstreams.targets.push(Target {
                 name: s.name.clone(),
                 url: s.url.clone(),
+                authorization,
                 peer: ArcSwapOption::from(peer.map(Arc::new)),
                 // Unknown until the first catalog fetch says otherwise.
                 healthy: AtomicBool::new(false),
@@ -266,6 +274,10 @@ impl Upstreams {
             ("content-type", "application/json"),
             ("content-length", &len),
         ];
+        if let Some(value) = &target.authorization {
+            req.insert_header("authorization", value.as_str())
+                .map_err(|e| broken(false, false, e))?;
+        }
         for (k, v) in fixed.iter().chain(headers) {
             req.insert_header(*k, *v)
                 .map_err(|e| broken(false, false, e))?;
@@ -310,6 +322,24 @@ impl Upstreams {
             body: buf.freeze(),
         })
     }
+}
+
+/// Reads a sandbox token file into the header value sent with every request.
+fn read_token(sandbox: &str, path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "sandbox '{sandbox}': cannot read token_file {}: {e}",
+            path.display()
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "sandbox '{sandbox}': token_file {} must hold one token of printable characters",
+            path.display()
+        ));
+    }
+    Ok(format!("Bearer {token}"))
 }
 
 enum Exchange {

@@ -3,7 +3,7 @@
 //! blocking HTTP client. API keys are made with the gateway's own `keys` command.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -442,6 +442,7 @@ fn spawn_gateway(
     after_spawn: impl FnOnce(u32),
 ) -> Proc {
     let config_path = dir.join(format!("{name}.yaml"));
+    sandbox_token(dir);
     if !upgrade {
         let port = mcp_testkit::free_port();
         let sandboxes: Vec<String> = sandbox_addrs
@@ -453,7 +454,7 @@ fn spawn_gateway(
                 } else {
                     a.clone()
                 };
-                format!("{{name: sb{i}, url: 'http://{a}'}}")
+                format!("{{name: sb{i}, url: 'http://{a}', token_file: sandbox.token}}")
             })
             .collect();
         let config = format!(
@@ -505,6 +506,19 @@ fn into_resp(r: reqwest::blocking::Response) -> Resp {
     }
 }
 
+/// The token every test sandbox requires and every test gateway presents (written once per
+/// stack directory).
+pub fn sandbox_token(dir: &Path) -> PathBuf {
+    let path = dir.join("sandbox.token");
+    if !path.exists() {
+        std::fs::write(&path, format!("{}\n", SANDBOX_TOKEN)).unwrap();
+    }
+    path
+}
+
+/// Random enough for a test, and recognisable when it leaks somewhere it should not.
+pub const SANDBOX_TOKEN: &str = "sbtok-7c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f90";
+
 fn start_sandbox(dir: &TempDir, opts: &Options, addr: &str, index: usize) -> Proc {
     let tools = mcp_testkit::tools_dir();
     let root = mcp_testkit::repo_root();
@@ -545,7 +559,9 @@ fn start_sandbox(dir: &TempDir, opts: &Options, addr: &str, index: usize) -> Pro
     .arg("--workspaces")
     .arg(dir.path().join("workspaces"))
     .arg("--cache")
-    .arg(root.join("target/wasm-cache"));
+    .arg(root.join("target/wasm-cache"))
+    .arg("--auth-token-file")
+    .arg(sandbox_token(dir.path()));
     for (k, v) in &opts.env {
         b = b.env(k, v);
     }
