@@ -145,6 +145,9 @@ def main() -> int:
                     kubelet_mount(target, data)
                 elif m["name"] == "session":
                     kubelet_mount(target, {"session.key": base64.b64encode(secrets.token_bytes(32)).decode() + "\n"})
+                elif m["name"] == "sandbox-token":
+                    # The gateway and the sandbox mount it at the same path here, so they share it.
+                    kubelet_mount(target, {"token": secrets.token_hex(32) + "\n"})
                 elif m["name"] == "api-keys":
                     src = root / "key-source"
                     out = subprocess.run([str(args.bin_dir / "mcp-gateway"), "keys", "--dir", str(src), "create",
@@ -200,6 +203,11 @@ def main() -> int:
             wait("the sandbox's socket", 300, lambda: socket_path.exists() or procs[0].poll() is not None, logs)
         if procs[0].poll() is not None:
             fail(f"mcp-sandbox exited with {procs[0].returncode}", logs)
+        if sandbox_url:
+            # Reachable over the network: only the gateway's token opens the tool API.
+            status, _ = http("GET", sandbox_url + "/v1/tools")
+            if status != 401:
+                fail(f"the sandbox's tool API answered {status} without the gateway's token", logs)
 
         gateway = containers["mcp-gateway"][0]
         genv = env_of(gateway)
@@ -240,7 +248,8 @@ def main() -> int:
         status, text = http("GET", base + "/metrics")
         if status != 200 or "mcp_sandbox_up" not in str(text):
             fail(f"/metrics answered {status} without mcp_sandbox_up", logs)
-        print(f"  {args.rendered.stem}: ready; key {key_id} listed {len(names)} tools; a workspace tool ran",
+        guarded = "; the sandbox refuses callers without the token" if sandbox_url else ""
+        print(f"  {args.rendered.stem}: ready; key {key_id} listed {len(names)} tools; a workspace tool ran{guarded}",
               file=sys.stderr)
         return 0
     finally:

@@ -67,6 +67,20 @@ app.kubernetes.io/part-of: mcp-gateway
 {{- default (include "mcp.componentName" (dict "root" . "suffix" "session")) .Values.session.existingSecret -}}
 {{- end -}}
 
+{{- define "mcp.sandboxTokenSecretName" -}}
+{{- default (include "mcp.componentName" (dict "root" . "suffix" "sandbox-token")) .Values.sandbox.auth.existingSecret -}}
+{{- end -}}
+
+{{/* The sandbox token volume (separate topology: gateway and sandbox mount the same Secret). */}}
+{{- define "mcp.sandboxTokenVolume" -}}
+- name: sandbox-token
+  secret:
+    secretName: {{ include "mcp.sandboxTokenSecretName" . }}
+    items:
+      - key: {{ .Values.sandbox.auth.secretKey }}
+        path: token
+{{- end -}}
+
 {{/* Whether the gateway gets a session key file. */}}
 {{- define "mcp.hasSessionSecret" -}}
 {{- if or .Values.session.existingSecret .Values.session.generate -}}true{{- end -}}
@@ -270,6 +284,10 @@ socket; with `separate` on its TCP port, with probes.
       value: {{ $s.logs.mountPath | quote }}
     - name: MCP_SHARED_SKILLS_DIR
       value: /var/lib/mcp/shared-skills
+    {{- if not $sidecar }}
+    - name: MCP_SANDBOX_AUTH_TOKEN_FILE
+      value: /etc/mcp/sandbox-token/token
+    {{- end }}
     {{- with $s.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -296,6 +314,11 @@ socket; with `separate` on its TCP port, with probes.
     - name: policy
       mountPath: /etc/mcp/policy
       readOnly: true
+    {{- if not $sidecar }}
+    - name: sandbox-token
+      mountPath: /etc/mcp/sandbox-token
+      readOnly: true
+    {{- end }}
     {{- if $s.modules.volume }}
     - name: modules
       mountPath: {{ $s.modules.path }}
