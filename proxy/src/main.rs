@@ -245,6 +245,7 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
     let config = Config::load(path, std::env::vars())?;
     let metrics = observe::install_metrics().context("installing the metrics recorder")?;
     let listen = config.listen;
+    let admin_listen = config.admin_listen;
     let server_cfg = config.server.clone();
     let tls_files = config.tls.clone();
     let gw = Arc::new(Gateway::build(config, Some(metrics))?);
@@ -295,6 +296,9 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
             None
         }
     };
+    if let Some(admin) = admin_listen {
+        front.add_listener(ListenerConfig::tcp(admin.to_string()).l4_buffer(l4_buffer));
+    }
     server.add_service(front);
     server.add_service(background_service(
         "gateway",
@@ -302,6 +306,9 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
     ));
     let scheme = if tls_files.is_some() { "https" } else { "http" };
     println!("mcp-gateway listening on {scheme}://{addr}");
+    if let Some(admin) = admin_listen {
+        println!("mcp-gateway admin listener (metrics) on http://{admin}");
+    }
     server.run(pingora::server::RunArgs::default());
     // Queued spans get a short, bounded chance to leave before the process does.
     telemetry.shutdown(SPAN_FLUSH_BOUND);

@@ -247,6 +247,43 @@ fn health_ready_and_resource_metadata_are_served() {
 }
 
 #[test]
+fn with_an_admin_listener_metrics_leave_the_public_port() {
+    let admin = format!("127.0.0.1:{}", mcp_testkit::free_port());
+    let s = Stack::start(Options {
+        config: format!("admin_listen: {admin}"),
+        ..Options::default()
+    });
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    assert_eq!(s.rpc(&key, "ping", json!({})).status, 200);
+    // The public port no longer tells anyone which users and keys exist.
+    let public = s.get("/metrics");
+    assert_eq!(public.status, 404, "{}", public.text);
+    assert!(!public.text.contains("alice"));
+    assert_eq!(s.get("/health").status, 200);
+    let http = reqwest::blocking::Client::new();
+    let metrics = http.get(format!("http://{admin}/metrics")).send().unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().unwrap();
+    assert!(
+        text.contains("mcp_requests_total{method=\"ping\",user=\"alice\"}"),
+        "{text}"
+    );
+    for probe in ["/health", "/ready"] {
+        let r = http.get(format!("http://{admin}{probe}")).send().unwrap();
+        assert_eq!(r.status(), 200, "{probe} on the admin listener");
+    }
+    // MCP is not served there.
+    let r = http
+        .post(format!("http://{admin}/mcp"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[test]
 fn sandboxes_can_be_named_by_host_name() {
     let s = Stack::start(Options {
         sandbox_host_names: true,

@@ -34,6 +34,11 @@ pub enum ConfigError {
 pub struct Config {
     /// Address of the MCP listener (`HOST:PORT`).
     pub listen: SocketAddr,
+    /// A second, plain-HTTP listener for operators: `/metrics` (which names users and key ids)
+    /// moves here from `listen`, and `/health` and `/ready` are served on both. Its port must
+    /// differ from `listen`'s.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
     /// Serve HTTPS with these files (reloaded when they change). Plain HTTP without it.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -426,6 +431,14 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(admin) = self.admin_listen
+            && admin.port() == self.listen.port()
+        {
+            return Err(format!(
+                "admin_listen: {admin} must use another port than listen ({})",
+                self.listen
+            ));
+        }
         if self.sandboxes.is_empty() {
             return Err("sandboxes: list at least one sandbox (name and url)".into());
         }
@@ -572,6 +585,10 @@ mod tests {
                 "upstream.request_timeout",
             ),
             (format!("{MINIMAL}lisen: x\n"), "unknown field `lisen`"),
+            (
+                format!("{MINIMAL}admin_listen: 0.0.0.0:8080\n"),
+                "admin_listen: 0.0.0.0:8080 must use another port",
+            ),
             (
                 MINIMAL.replace("keys: {dir: keys}\n", ""),
                 "no authentication configured",

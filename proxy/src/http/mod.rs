@@ -43,10 +43,20 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
     let allowed_origin = origin
         .as_deref()
         .filter(|o| gw.config.allowed_origins.iter().any(|a| a == o));
+    // With an admin listener, requests are told apart by the port they arrived on.
+    let admin_port = gw.config.admin_listen.map(|a| a.port());
+    let on_admin = admin_port.is_some()
+        && session
+            .server_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.port())
+            == admin_port;
     let reply = match (method.as_str(), path.as_str()) {
         ("GET", "/health") => well_known::health(),
         ("GET", "/ready") => well_known::ready(gw),
-        ("GET", "/metrics") => well_known::metrics(gw),
+        ("GET", "/metrics") if on_admin || admin_port.is_none() => well_known::metrics(gw),
+        ("GET", "/metrics") => Reply::error(404, "metrics are served on the admin listener"),
+        _ if on_admin => Reply::error(404, "the admin listener serves /health, /ready and /metrics only"),
         ("GET", "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp") => {
             well_known::resource_metadata(gw, session)
         }
