@@ -219,6 +219,12 @@ def main() -> int:
             genv["MCP_GATEWAY__SANDBOXES__0__URL"] = sandbox_url
         port = free_port()
         genv["MCP_GATEWAY__LISTEN"] = f"127.0.0.1:{port}"
+        gateway_ports = {p["name"]: p["containerPort"] for p in gateway.get("ports") or []}
+        admin_base = None
+        if "metrics" in gateway_ports:
+            admin_port = free_port()
+            genv["MCP_GATEWAY__ADMIN_LISTEN"] = f"127.0.0.1:{admin_port}"
+            admin_base = f"http://127.0.0.1:{admin_port}"
         with open(logs[1], "w") as log:
             procs.append(subprocess.Popen([str(args.bin_dir / "mcp-gateway"), *gateway["args"]],
                                           env=genv, stdout=log, stderr=log, cwd=root))
@@ -245,9 +251,13 @@ def main() -> int:
                                                     "params": {"name": "get_workspace_info", "arguments": {}}}, key)
         if status != 200 or body.get("result", {}).get("isError") is not False:
             fail(f"tools/call get_workspace_info: HTTP {status}: {body}", logs)
-        status, text = http("GET", base + "/metrics")
+        status, text = http("GET", (admin_base or base) + "/metrics")
         if status != 200 or "mcp_sandbox_up" not in str(text):
             fail(f"/metrics answered {status} without mcp_sandbox_up", logs)
+        if admin_base:
+            status, _ = http("GET", base + "/metrics")
+            if status != 404:
+                fail(f"/metrics on the MCP port answered {status}; it belongs on the metrics port only", logs)
         guarded = "; the sandbox refuses callers without the token" if sandbox_url else ""
         print(f"  {args.rendered.stem}: ready; key {key_id} listed {len(names)} tools; a workspace tool ran{guarded}",
               file=sys.stderr)

@@ -91,6 +91,16 @@ app.kubernetes.io/part-of: mcp-gateway
 {{- end -}}
 
 {{/* The gateway's listen address: IPv6 addresses in brackets. */}}
+{{/* The gateway's admin listen address (same bind address, adminPort). */}}
+{{- define "mcp.adminListen" -}}
+{{- $addr := .Values.gateway.listenAddress -}}
+{{- if contains ":" $addr -}}
+{{- printf "[%s]:%d" $addr (int .Values.gateway.adminPort) -}}
+{{- else -}}
+{{- printf "%s:%d" $addr (int .Values.gateway.adminPort) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "mcp.listen" -}}
 {{- $addr := .Values.gateway.listenAddress -}}
 {{- if contains ":" $addr -}}
@@ -140,6 +150,9 @@ gateway's config takes IP:PORT, not host names).
 {{- define "mcp.validate" -}}
 {{- if not (has .Values.topology (list "sidecar" "separate")) -}}
 {{- fail (printf "topology: %q is not one of sidecar, separate" .Values.topology) -}}
+{{- end -}}
+{{- if and .Values.gateway.adminPort (eq (int .Values.gateway.adminPort) (int .Values.gateway.port)) -}}
+{{- fail "gateway.adminPort: use another port than gateway.port (or 0 to serve /metrics on it)" -}}
 {{- end -}}
 {{- if and (not .Values.apiKeys.enabled) (not .Values.oidc.enabled) -}}
 {{- fail "enable apiKeys and/or oidc: the gateway never runs without authentication" -}}
