@@ -71,17 +71,14 @@ impl ComponentCache {
             .dir
             .as_ref()
             .map(|d| d.join(self.artifact_name(&digest)));
-        if let Some(artifact) = &artifact
-            && artifact.exists()
-        {
-            // SAFETY: the artifact was written by `Engine::precompile_component` of an engine
-            // with the same compatibility hash (it is in the file name), into a directory only
-            // this process's user can write.
-            match unsafe { Component::deserialize_file(&self.engine, artifact) } {
-                Ok(c) => return Ok((c, digest, Origin::Cached)),
-                Err(e) => tracing::warn!(artifact = %artifact.display(), error = %e,
-                    "ignoring unusable cached artifact; recompiling"),
-            }
+        if let Some(c) = self.cached(artifact.as_deref()) {
+            return Ok((c, digest, Origin::Cached));
+        }
+        // Processes sharing the cache (replicas starting together) compile a component once:
+        // the others wait for the first, then load its artifact. Held until this one is written.
+        let _compiling = artifact.as_deref().and_then(lock_for);
+        if let Some(c) = self.cached(artifact.as_deref()) {
+            return Ok((c, digest, Origin::Cached));
         }
         let compiled =
             self.engine
@@ -106,6 +103,22 @@ impl ComponentCache {
         Ok((component, digest, Origin::Compiled))
     }
 
+    /// The cached artifact, if there is a usable one.
+    fn cached(&self, artifact: Option<&Path>) -> Option<Component> {
+        let artifact = artifact.filter(|a| a.exists())?;
+        // SAFETY: the artifact was written by `Engine::precompile_component` of an engine
+        // with the same compatibility hash (it is in the file name), into a directory only
+        // this process's user can write.
+        match unsafe { Component::deserialize_file(&self.engine, artifact) } {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(artifact = %artifact.display(), error = %e,
+                    "ignoring unusable cached artifact; recompiling");
+                None
+            }
+        }
+    }
+
     fn artifact_name(&self, digest: &str) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
@@ -116,6 +129,19 @@ impl ComponentCache {
 /// Whether `bytes` start with the component-model binary header (layer 1), not a core module.
 pub fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && &bytes[..4] == b"\0asm" && bytes[6..8] == [0x01, 0x00]
+}
+
+/// An exclusive lock on `<artifact>.lock`, waited for; `None` where locking is not possible
+/// (then processes may compile the same component twice, which is only slower).
+fn lock_for(artifact: &Path) -> Option<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(artifact.with_extension("lock"))
+        .ok()?;
+    file.lock().ok()?;
+    Some(file)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

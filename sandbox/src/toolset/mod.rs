@@ -228,9 +228,18 @@ fn load_component(
             ),
         ));
     }
-    let prepared = runtime
-        .prepare(&file)
-        .map_err(|e| invalid(manifest_path, e.to_string()))?;
+    // Compiling can take seconds (and wait for another process compiling the same component):
+    // on a multi-threaded runtime, tell it this worker is busy, so a hot reload does not stall
+    // the calls queued behind it.
+    let prepare = || runtime.prepare(&file);
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let prepared = if multi_thread {
+        tokio::task::block_in_place(prepare)
+    } else {
+        prepare()
+    }
+    .map_err(|e| invalid(manifest_path, e.to_string()))?;
     tracing::info!(toolset = %toolset.name, component = %name, origin = ?prepared.origin,
         digest = %&prepared.digest[..12], "component ready");
     let limits = spec
