@@ -35,6 +35,9 @@ die() {
 }
 
 command -v cargo >/dev/null || die "cargo is not on PATH"
+# Built as they are released, never through scripts/test.sh's clippy wrapper (which would also
+# rebuild them whenever it is switched on or off).
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 if command -v rustup >/dev/null; then
     rustup target list --installed | grep -qx "$TARGET" ||
         die "the $TARGET target is not installed; run: rustup target add $TARGET"
