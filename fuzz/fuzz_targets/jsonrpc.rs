@@ -106,7 +106,7 @@ fn params(method: &str, params: Option<&RawValue>) {
                 .iter()
                 .find(|(n, _)| *n == call.name)
                 .unwrap_or(&validators[0]);
-            let _ = mcp_fuzz::validate_like_the_sandbox(validator, &arguments);
+            let _ = mcp_contract::schema::problems(validator, &arguments);
         }
         _ => {}
     }

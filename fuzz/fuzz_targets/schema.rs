@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fn check(validator: &jsonschema::Validator, instance: &Value) {
-    let problems = mcp_fuzz::validate_like_the_sandbox(validator, instance);
+    let problems = mcp_contract::schema::problems(validator, instance);
     assert_eq!(
         problems.is_empty(),
         validator.is_valid(instance),

@@ -80,27 +80,6 @@ pub fn tool_validators() -> &'static [(String, jsonschema::Validator)] {
     })
 }
 
-/// Validates `instance` the way the sandbox (`service::validate_arguments`) and the gateway
-/// (`mcp::call`) do: the first five errors, each rendered with its instance path. Returns the
-/// rendered problems.
-pub fn validate_like_the_sandbox(
-    validator: &jsonschema::Validator,
-    instance: &serde_json::Value,
-) -> Vec<String> {
-    validator
-        .iter_errors(instance)
-        .take(5)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("{at}: {e}")
-            }
-        })
-        .collect()
-}
-
 /// A directory for the life of the fuzzing process (key files, config files): under
 /// `$MCP_FUZZ_SCRATCH`, else in memory (`/dev/shm`) where there is one, as a file written per
 /// input on a disk costs milliseconds.

@@ -96,19 +96,7 @@ pub async fn call_tool(
         }
         None => json!({}),
     };
-    let problems: Vec<String> = route
-        .validator
-        .iter_errors(&value)
-        .take(5)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("{at}: {e}")
-            }
-        })
-        .collect();
+    let problems = mcp_contract::schema::problems(&route.validator, &value);
     if !problems.is_empty() {
         return Err(RpcError::invalid_params(format!(
             "arguments for tool '{name}' do not match its input schema: {}",

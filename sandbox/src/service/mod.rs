@@ -319,19 +319,7 @@ fn check_call(
 }
 
 fn validate_arguments(tool: &ToolHandle, value: &serde_json::Value) -> Result<(), CallError> {
-    let problems: Vec<String> = tool
-        .input
-        .iter_errors(value)
-        .take(5)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            if at.is_empty() {
-                e.to_string()
-            } else {
-                format!("{at}: {e}")
-            }
-        })
-        .collect();
+    let problems = mcp_contract::schema::problems(&tool.input, value);
     if problems.is_empty() {
         return Ok(());
     }
