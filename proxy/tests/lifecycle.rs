@@ -20,6 +20,27 @@ fn busy_sandbox(stack: &Stack) -> Option<usize> {
     })
 }
 
+/// Starts `sleep_ms` for `ms` on its own thread; joins to (status, body, elapsed).
+fn sleep_call(
+    url: String,
+    token: String,
+    ms: u64,
+) -> std::thread::JoinHandle<(u16, String, Duration)> {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "sleep_ms", "arguments": {"ms": ms}}});
+        let r = reqwest::blocking::Client::new()
+            .post(url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap(), started.elapsed())
+    })
+}
+
 #[test]
 fn a_sandbox_killed_mid_call_fails_that_call_cleanly_and_traffic_moves_to_its_replica() {
     let mut s = Stack::start(Options {
@@ -28,23 +49,7 @@ fn a_sandbox_killed_mid_call_fails_that_call_cleanly_and_traffic_moves_to_its_re
         ..Options::default()
     });
     let (_, admin) = s.create_key("root", &["mcp-admin"], "1d");
-    let slow = {
-        let url = s.mcp_url();
-        let admin = admin.clone();
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                              "params": {"name": "sleep_ms", "arguments": {"ms": 15_000}}});
-            let r = reqwest::blocking::Client::new()
-                .post(url)
-                .header("authorization", format!("Bearer {admin}"))
-                .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .unwrap();
-            (r.status().as_u16(), r.text().unwrap(), started.elapsed())
-        })
-    };
+    let slow = sleep_call(s.mcp_url(), admin.clone(), 15_000);
     let victim = mcp_testkit::wait_for(
         "the slow call to reach a sandbox",
         Duration::from_secs(10),
@@ -120,25 +125,13 @@ fn sigterm_lets_calls_in_flight_finish() {
         ..Options::default()
     });
     let (_, admin) = s.create_key("root", &["mcp-admin"], "1d");
-    let url = s.mcp_url();
-    let call = std::thread::spawn(move || {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                          "params": {"name": "sleep_ms", "arguments": {"ms": 1500}}});
-        let r = reqwest::blocking::Client::new()
-            .post(url)
-            .header("authorization", format!("Bearer {admin}"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    });
+    let call = sleep_call(s.mcp_url(), admin.clone(), 1500);
     mcp_testkit::wait_for("the call to be in flight", Duration::from_secs(10), || {
         busy_sandbox(&s)
     });
     let started = Instant::now();
     s.gateway.signal(libc::SIGTERM);
-    let (status, text) = call.join().unwrap();
+    let (status, text, _) = call.join().unwrap();
     assert_eq!(status, 200, "the in-flight call completes: {text}");
     assert!(text.contains("slept"), "{text}");
     mcp_testkit::wait_for("the gateway to exit", Duration::from_secs(15), || {
