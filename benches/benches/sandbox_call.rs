@@ -109,6 +109,8 @@ async fn call_echo(sandbox: &Arc<Sandbox>) {
         roles: vec![],
         request_id: None,
         deadline_ms: None,
+        principal: None,
+        grant: None,
     };
     let resp = sandbox.call(&req, tracing_span()).await;
     assert!(resp.ok, "echo failed: {:?}", resp.error);

@@ -66,6 +66,14 @@ pub struct CallRequest<'a> {
     /// longer than this or the tool's own limit, whichever is smaller.
     #[serde(default)]
     pub deadline_ms: Option<u64>,
+    /// The caller's immutable, issuer-scoped id (e.g. `oidc:<issuer>#<sub>`, `key:<key id>`);
+    /// `user` stays the display name.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<std::borrow::Cow<'a, str>>,
+    /// A call grant signed by the gateway (see `grant`): who the caller is and the call tree's
+    /// budgets. A sandbox that requires its gateway's token takes identity only from it.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// The outcome of a call: `ok` with a result, or an error with its kind.
@@ -110,6 +118,26 @@ pub struct CallError {
     pub kind: ErrorKind,
     /// A sentence for a human (and the agent): what happened and, where it helps, what to do.
     pub message: String,
+    /// Structured detail of a tool failure (e.g. `execute_code`'s output and traceback), which
+    /// the gateway passes to the client as the `isError` result's `structuredContent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<serde_json::Value>>,
+}
+
+impl CallError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// The same error with structured detail for the client.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(Box::new(detail));
+        self
+    }
 }
 
 impl fmt::Display for CallError {

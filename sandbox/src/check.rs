@@ -128,6 +128,8 @@ async fn check_loaded(
             roles: vec![],
             request_id: Some("check".into()),
             deadline_ms: None,
+            principal: None,
+            grant: None,
         };
         let resp = sandbox.call(&req, tracing::Span::none()).await;
         fit &= report(out, name, &args_text, &resp)?;

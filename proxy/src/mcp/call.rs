@@ -112,6 +112,8 @@ pub async fn call_tool(
         roles: principal.roles.iter().map(|r| r.as_str().into()).collect(),
         request_id: Some(rec.request_id.as_str().into()),
         deadline_ms: Some(execute.as_millis() as u64),
+        principal: None,
+        grant: None,
     };
     let body = bytes::Bytes::from(
         serde_json::to_vec(&request)

@@ -239,10 +239,8 @@ impl Runtime {
                 Access::ReadWrite => FsPerms::ReadWrite,
             };
             wasi.preopened_dir(&m.host, &m.guest, perms)
-                .map_err(|e| CallError {
-                    kind: ErrorKind::Internal,
-                    message: format!(
-                        "cannot open directory {} for the tool: {e:#}",
+                .map_err(|e| CallError::new(ErrorKind::Internal, format!(
+                        "cannot open directory {) for the tool: {e:#}",
                         m.host.display()
                     ),
                 })?;
@@ -333,10 +331,7 @@ fn export_index(component: &Component, func: &str) -> Option<ComponentExportInde
 }
 
 fn internal(e: impl std::fmt::Display) -> CallError {
-    CallError {
-        kind: ErrorKind::Internal,
-        message: e.to_string(),
-    }
+    CallError::new(ErrorKind::Internal, e.to_string())
 }
 
 impl RunReport {

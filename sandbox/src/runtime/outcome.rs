@@ -20,7 +20,7 @@ use crate::toolset::manifest::Limits;
 pub struct DeadlineExceeded;
 
 fn err(kind: ErrorKind, message: String) -> CallError {
-    CallError { kind, message }
+    CallError::new(kind, message)
 }
 
 pub fn deadline_error(limits: &Limits) -> CallError {

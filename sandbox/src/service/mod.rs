@@ -242,9 +242,7 @@ impl Sandbox {
             match self.workspace_mount(&scope.caller.user, access) {
                 Ok(m) => mounts.push(m),
                 Err(e) => {
-                    return crate::runtime::RunReport::failed(CallError {
-                        kind: ErrorKind::Internal,
-                        message: format!("could not prepare the caller's workspace: {e}"),
+                    return crate::runtime::RunReport::failed(CallError::new(ErrorKind::Internal, format!("could not prepare the caller's workspace: {e)"),
                     });
                 }
             }
@@ -292,17 +290,12 @@ fn check_call(
     tool_name: &str,
     arguments: Option<&str>,
 ) -> Result<(Arc<ToolHandle>, String), CallError> {
-    let tool = loaded.catalog.get(tool_name).ok_or_else(|| CallError {
-        kind: ErrorKind::UnknownTool,
-        message: "does not exist in this sandbox".into(),
-    })?;
+    let tool = loaded.catalog.get(tool_name).ok_or_else(|| CallError::new(ErrorKind::UnknownTool, "does not exist in this sandbox".into()))?;
     if let Some(policy) = &loaded.policy {
         let access = policy.check(&caller.roles, tool_name, &tool.entry.toolset);
         if access != PolicyAccess::Allowed {
-            return Err(CallError {
-                kind: ErrorKind::Forbidden,
-                message: format!(
-                    "may not be called by user '{}': none of the roles [{}] grants it",
+            return Err(CallError::new(ErrorKind::Forbidden, format!(
+                    "may not be called by user '{)': none of the roles [{}] grants it",
                     caller.user,
                     caller.roles.join(", ")
                 ),
@@ -310,9 +303,7 @@ fn check_call(
         }
     }
     let text = arguments.unwrap_or("{}");
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| CallError {
-        kind: ErrorKind::InvalidArguments,
-        message: format!("arguments for tool '{tool_name}' are not valid JSON: {e}"),
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| CallError::new(ErrorKind::InvalidArguments, format!("arguments for tool '{tool_name)' are not valid JSON: {e}"),
     })?;
     validate_arguments(tool, &value)?;
     Ok((tool.clone(), text.to_owned()))
@@ -323,10 +314,8 @@ fn validate_arguments(tool: &ToolHandle, value: &serde_json::Value) -> Result<()
     if problems.is_empty() {
         return Ok(());
     }
-    Err(CallError {
-        kind: ErrorKind::InvalidArguments,
-        message: format!(
-            "arguments for tool '{}' do not match its input schema: {}",
+    Err(CallError::new(ErrorKind::InvalidArguments, format!(
+            "arguments for tool '{)' do not match its input schema: {}",
             tool.entry.name,
             problems.join("; ")
         ),
@@ -343,9 +332,7 @@ fn check_output(
     let problem = schema.iter_errors(&value).next().map(|e| e.to_string());
     match problem {
         None => Ok(value),
-        Some(e) => Err(CallError {
-            kind: ErrorKind::BadOutput,
-            message: format!("returned a result that does not match its output schema: {e}"),
+        Some(e) => Err(CallError::new(ErrorKind::BadOutput, format!("returned a result that does not match its output schema: {e)"),
         }),
     }
 }
@@ -361,10 +348,7 @@ fn busy_error(admission: &Admission, why: Rejected) -> CallError {
             "was not run: no execution slot freed up in time; the sandbox is overloaded, retry shortly".to_owned()
         }
     };
-    CallError {
-        kind: ErrorKind::Busy,
-        message,
-    }
+    CallError::new(ErrorKind::Busy, message)
 }
 
 impl Dispatcher for Sandbox {
