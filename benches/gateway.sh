@@ -71,7 +71,10 @@ echo '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arg
 # Runs wrk; prints "rps p50_us p99_us bad".
 measure() { # $1 url, $2 body file, $3 headers, $4 connections, $5 threads
     local out
-    out=$(BODY_FILE="$2" HEADERS="$3" wrk -t"$5" -c"$4" -d"$duration" --latency -s benches/wrk/post.lua "$1")
+    # post.lua exits non-zero when any response is bad: show them and stop.
+    if ! out=$(BODY_FILE="$2" HEADERS="$3" wrk -t"$5" -c"$4" -d"$duration" --latency -s benches/wrk/post.lua "$1"); then
+        echo "gateway.sh: bad responses from $1:" >&2; echo "$out" >&2; exit 1
+    fi
     python3 - "$out" <<'PY'
 import re, sys
 out = sys.argv[1]
@@ -80,18 +83,18 @@ def us(v):
     return n * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
 lat = dict(re.findall(r"^\s+(\d+)%\s+(\S+)", out, re.M))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-bad = int(re.search(r"BAD_RESPONSES (\d+)", out).group(1))
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(f"{rps:.0f} {us(lat['50']):.0f} {us(lat['99']):.0f} {bad + (int(errs.group(1)) if errs else 0)}")
+bad = int(re.search(r"BAD_RESPONSES (\d+)", out).group(1))  # status, body and socket errors
+print(f"{rps:.0f} {us(lat['50']):.0f} {us(lat['99']):.0f} {bad}")
 PY
 }
 
 run_scenarios() { # $1 label, $2 gateway port
-    local gw="http://127.0.0.1:$2/mcp"
-    read -r d_rps _ _ d_bad <<<"$(measure "http://127.0.0.1:$sb_port/v1/call" "$work/direct.json" "" "$conns" 2)"
-    read -r g_rps _ _ g_bad <<<"$(measure "$gw" "$work/mcp.json" "Authorization: Bearer $key" "$conns" 2)"
-    read -r _ d_p50 d_p99 _ <<<"$(measure "http://127.0.0.1:$sb_port/v1/call" "$work/direct.json" "" 1 1)"
-    read -r _ g_p50 g_p99 _ <<<"$(measure "$gw" "$work/mcp.json" "Authorization: Bearer $key" 1 1)"
+    local gw="http://127.0.0.1:$2/mcp" m
+    # A plain assignment, so that set -e stops the script when measure fails.
+    m=$(measure "http://127.0.0.1:$sb_port/v1/call" "$work/direct.json" "" "$conns" 2); read -r d_rps _ _ d_bad <<<"$m"
+    m=$(measure "$gw" "$work/mcp.json" "Authorization: Bearer $key" "$conns" 2); read -r g_rps _ _ g_bad <<<"$m"
+    m=$(measure "http://127.0.0.1:$sb_port/v1/call" "$work/direct.json" "" 1 1); read -r _ d_p50 d_p99 _ <<<"$m"
+    m=$(measure "$gw" "$work/mcp.json" "Authorization: Bearer $key" 1 1); read -r _ g_p50 g_p99 _ <<<"$m"
     printf '\n%s (%s, %s per scenario, %s connections for throughput, 1 for latency)\n' "$1" "$profile" "$duration" "$conns"
     printf '  direct to sandbox : %7s req/s   p50 %6s us  p99 %6s us   failed %s\n' "$d_rps" "$d_p50" "$d_p99" "$d_bad"
     printf '  through gateway   : %7s req/s   p50 %6s us  p99 %6s us   failed %s\n' "$g_rps" "$g_p50" "$g_p99" "$g_bad"

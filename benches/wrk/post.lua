@@ -1,21 +1,80 @@
--- wrk script: POST the body in $BODY_FILE with the headers in $HEADERS ("k: v|k: v").
--- Non-2xx answers are counted by wrk; a 200 with a JSON-RPC error or isError counts as failed here.
+-- wrk script: POST the body in $BODY_FILE with the headers in $HEADERS ("k: v|k: v") and check
+-- every answer. A response is bad when
+--   * its status is not $EXPECT_STATUS (default 200), or
+--   * its body is a JSON-RPC error ("error": {...}), an MCP tool failure ("isError": true) or a
+--     failed sandbox call ("ok": false), or
+--   * $EXPECT is set and the body does not contain that string (e.g. the echoed text).
+-- Socket errors and timeouts count as failures too.
+--
+-- wrk runs each thread in its own Lua state and `done` in yet another one, so the counters are
+-- per-thread globals that `done` collects through the thread handles kept by `setup`.
+-- At the end it prints "BAD_RESPONSES <n>" (bad answers + socket errors), up to $SHOW_BAD
+-- (default 5) of the bad answers, and exits with status 3 when n > 0, so a run cannot be
+-- mistaken for a clean one.
 local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
 for pair in string.gmatch(os.getenv("HEADERS") or "", "[^|]+") do
   local k, v = pair:match("^%s*(.-)%s*:%s*(.-)%s*$")
   if k then wrk.headers[k] = v end
 end
-local bad = 0
+
+local expect_status = tonumber(os.getenv("EXPECT_STATUS") or "200")
+local expect = os.getenv("EXPECT")
+if expect == "" then expect = nil end
+local show_bad = tonumber(os.getenv("SHOW_BAD") or "5")
+
+-- Main state: one handle per thread.
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+-- Thread states: these globals are what `thread:get` reads.
+bad = 0
+samples = {}
+
+local function failure(status, body)
+  if status ~= expect_status then return "status " .. status end
+  if body:find('"error"%s*:%s*{') then return "JSON-RPC error" end
+  if body:find('"isError"%s*:%s*true') then return "isError result" end
+  if body:find('"ok"%s*:%s*false') then return "failed call" end
+  if expect and not body:find(expect, 1, true) then return "body lacks " .. expect end
+  return nil
+end
+
 function response(status, headers, body)
-  if status ~= 200 or body:find('"isError":true', 1, true) or body:find('"error":{', 1, true)
-     or body:find('"ok":false', 1, true) then
+  local why = failure(status, body or "")
+  if why then
     bad = bad + 1
+    if #samples < show_bad then
+      table.insert(samples, why .. ": " .. string.sub(body or "", 1, 300))
+    end
   end
 end
+
 function done(summary, latency, requests)
-  io.write(string.format("BAD_RESPONSES %d\n", bad))
+  local total, shown = 0, 0
+  for _, t in ipairs(threads) do
+    total = total + (t:get("bad") or 0)
+    for _, s in ipairs(t:get("samples") or {}) do
+      if shown < show_bad then
+        io.write("BAD_RESPONSE " .. s:gsub("\n", " ") .. "\n")
+        shown = shown + 1
+      end
+    end
+  end
+  local e = summary.errors
+  local socket = e.connect + e.read + e.write + e.timeout
+  if socket > 0 then
+    io.write(string.format("SOCKET_ERRORS connect %d read %d write %d timeout %d\n",
+      e.connect, e.read, e.write, e.timeout))
+  end
+  total = total + socket
+  io.write(string.format("BAD_RESPONSES %d of %d\n", total, summary.requests))
+  io.flush()
+  if total > 0 then os.exit(3) end
 end
