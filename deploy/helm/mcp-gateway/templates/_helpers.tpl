@@ -37,9 +37,29 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: mcp-gateway
+app: {{ include "mcp.appLabel" . }}
 {{- with .root.Values.commonLabels }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* The operations guide's `app` label: (dict "root" . "component" "gateway"|"sandbox"). */}}
+{{- define "mcp.appLabel" -}}
+{{- if eq .component "sandbox" -}}
+{{- .root.Values.sandbox.appLabel -}}
+{{- else -}}
+{{- .root.Values.gateway.appLabel -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the sandbox listens on TCP (separate, or a tcp sidecar) and so needs the token. */}}
+{{- define "mcp.sandboxTcp" -}}
+{{- if or (eq .Values.topology "separate") (eq .Values.sandbox.sidecarListen "tcp") -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding every API key file (one Secret, mounted as the key directory). */}}
+{{- define "mcp.apiKeysSecretName" -}}
+{{- default (include "mcp.componentName" (dict "root" . "suffix" "api-keys")) .Values.apiKeys.secretName -}}
 {{- end -}}
 
 {{/* repository:tag or repository@digest: (dict "root" . "image" .Values.gateway.image). */}}
@@ -151,6 +171,9 @@ gateway's config takes IP:PORT, not host names).
 {{- if not (has .Values.topology (list "sidecar" "separate")) -}}
 {{- fail (printf "topology: %q is not one of sidecar, separate" .Values.topology) -}}
 {{- end -}}
+{{- if and (eq .Values.topology "sidecar") (eq .Values.sandbox.sidecarListen "tcp") (eq (int .Values.sandbox.port) (int .Values.gateway.port)) -}}
+{{- fail "sandbox.port: a tcp sidecar shares the pod with the gateway; use another port than gateway.port" -}}
+{{- end -}}
 {{- if and .Values.gateway.adminPort (eq (int .Values.gateway.adminPort) (int .Values.gateway.port)) -}}
 {{- fail "gateway.adminPort: use another port than gateway.port (or 0 to serve /metrics on it)" -}}
 {{- end -}}
@@ -250,6 +273,8 @@ socket; with `separate` on its TCP port, with probes.
 {{- define "mcp.sandboxContainer" -}}
 {{- $s := .Values.sandbox -}}
 {{- $sidecar := eq .Values.topology "sidecar" -}}
+{{- $tcp := include "mcp.sandboxTcp" . -}}
+{{- $portName := ternary "sandbox-http" "http" $sidecar -}}
 - name: mcp-sandbox
   image: {{ include "mcp.image" (dict "root" . "image" $s.image) | quote }}
   imagePullPolicy: {{ $s.image.pullPolicy }}
@@ -259,7 +284,7 @@ socket; with `separate` on its TCP port, with probes.
   args: [serve]
   env:
     - name: MCP_SANDBOX_LISTEN
-      value: {{ if $sidecar }}{{ printf "unix:%s" $s.socketPath | quote }}{{ else }}{{ printf "0.0.0.0:%d" (int $s.port) | quote }}{{ end }}
+      value: {{ if not $tcp }}{{ printf "unix:%s" $s.socketPath | quote }}{{ else }}{{ printf "0.0.0.0:%d" (int $s.port) | quote }}{{ end }}
     - name: MCP_SANDBOX_NAME
       valueFrom:
         fieldRef:
@@ -297,24 +322,27 @@ socket; with `separate` on its TCP port, with probes.
       value: {{ $s.logs.mountPath | quote }}
     - name: MCP_SHARED_SKILLS_DIR
       value: /var/lib/mcp/shared-skills
-    {{- if not $sidecar }}
+    {{- if $tcp }}
     - name: MCP_SANDBOX_AUTH_TOKEN_FILE
       value: /etc/mcp/sandbox-token/token
     {{- end }}
     {{- with $s.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-  {{- if not $sidecar }}
+  {{- if $tcp }}
   ports:
-    - name: http
+    # In a sidecar the gateway's container already has a port named http.
+    - name: {{ $portName }}
       containerPort: {{ $s.port }}
       protocol: TCP
-  startupProbe:
-    {{- toYaml $s.startupProbe | nindent 4 }}
-  livenessProbe:
-    {{- toYaml $s.livenessProbe | nindent 4 }}
-  readinessProbe:
-    {{- toYaml $s.readinessProbe | nindent 4 }}
+  {{- range $probe := list "startupProbe" "livenessProbe" "readinessProbe" }}
+  {{- $p := deepCopy (index $s $probe) }}
+  {{- if and (hasKey $p "httpGet") (eq (toString $p.httpGet.port) "http") }}
+  {{- $_ := set $p.httpGet "port" $portName }}
+  {{- end }}
+  {{ $probe }}:
+    {{- toYaml $p | nindent 4 }}
+  {{- end }}
   {{- end }}
   resources:
     {{- toYaml $s.resources | nindent 4 }}
@@ -327,7 +355,7 @@ socket; with `separate` on its TCP port, with probes.
     - name: policy
       mountPath: /etc/mcp/policy
       readOnly: true
-    {{- if not $sidecar }}
+    {{- if $tcp }}
     - name: sandbox-token
       mountPath: /etc/mcp/sandbox-token
       readOnly: true
@@ -348,7 +376,7 @@ socket; with `separate` on its TCP port, with probes.
       mountPath: /var/cache/mcp-sandbox
     - name: sandbox-tmp
       mountPath: /tmp
-    {{- if $sidecar }}
+    {{- if and $sidecar (not $tcp) }}
     - name: run
       mountPath: {{ dir $s.socketPath }}
     {{- end }}
