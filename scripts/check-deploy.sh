@@ -4,7 +4,8 @@
 #
 #   1. copies   the chart's files/ (policies, rules, dashboard) and monitoring/prometheus-rules.yaml
 #               are up to date with their sources (`--sync` rewrites them instead of failing)
-#   2. rules    promtool check rules + promtool test rules (Debian package `prometheus`)
+#   2. rules    promtool check rules + promtool test rules (Debian package `prometheus`), and every
+#               alert (each severity tier) has a firing case in rules.test.yaml
 #   3. chart    helm lint --strict and helm template for every scenario: the defaults and each
 #               deploy/helm/mcp-gateway/ci/*-values.yaml (sidecar/separate, TLS, HPA, OIDC,
 #               monitoring, OpenShift Route)
@@ -126,6 +127,7 @@ step "copies: chart files/ and prometheus-rules.yaml match their sources"
 step "rules: promtool check rules / test rules"
 promtool check rules deploy/monitoring/rules.yaml
 promtool test rules deploy/monitoring/rules.test.yaml
+"$py" "$checks/checks.py" rule-tests
 
 step "chart: helm lint and helm template ($("$helm" version --short))"
 scenarios=(default)

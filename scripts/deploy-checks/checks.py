@@ -5,6 +5,7 @@ The checks live beside this file: manifests.py, metrics.py, and here (copies, js
 
   copies [--write]        generated copies match their sources (or rewrite them)
   rendered-rules FILE     the chart's PrometheusRule carries exactly rules.yaml's groups
+  rule-tests              every alert (each severity tier) fires in a case of rules.test.yaml
   validate FILE           rendered objects: Kubernetes schemas, CRD models, cross-references,
                           the security baseline
   configs FILE            rendered gateway configs (through `mcp-gateway check-config`), tool set
@@ -103,6 +104,27 @@ def cmd_rendered_rules(args: argparse.Namespace) -> None:
         problem(f"{args.file.name}: the chart's PrometheusRule groups differ from {rel(RULES)}")
 
 
+def cmd_rule_tests(args: argparse.Namespace) -> None:
+    """promtool only runs the cases that exist: this makes a missing case an error. Every alert
+    rule, by (name, severity), must be expected to fire in some case."""
+    tests_file = RULES.with_name("rules.test.yaml")
+    rules = [(r["alert"], (r.get("labels") or {}).get("severity", ""))
+             for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r]
+    fired: set[tuple[str, str]] = set()
+    named: set[str] = set()
+    for case in yaml.safe_load(tests_file.read_text()).get("tests") or []:
+        for t in case.get("alert_rule_test") or []:
+            named.add(t["alertname"])
+            for a in t.get("exp_alerts") or []:
+                fired.add((t["alertname"], (a.get("exp_labels") or {}).get("severity", "")))
+    for name, severity in rules:
+        if (name, severity) not in fired:
+            problem(f"{rel(tests_file)}: no case where {name} (severity {severity or 'none'}) fires; add one")
+    for name in sorted(named - {n for n, _ in rules}):
+        problem(f"{rel(tests_file)}: tests alert {name}, which {rel(RULES)} does not define")
+    print(f"  {len(rules)} alert rules ({len({n for n, _ in rules})} names), each with a firing case", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------
 # json
 
@@ -192,6 +214,8 @@ def main() -> int:
     p = sub.add_parser("rendered-rules")
     p.add_argument("file", type=Path)
     p.set_defaults(fn=cmd_rendered_rules)
+    p = sub.add_parser("rule-tests")
+    p.set_defaults(fn=cmd_rule_tests)
     p = sub.add_parser("validate")
     p.add_argument("file", type=Path)
     p.add_argument("--kube-versions", required=True)

@@ -18,6 +18,14 @@ TARGET_LABELS = {"job", "namespace", "pod", "instance", "container", "service", 
 PROMQL_WORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
                 "bool", "offset", "inf", "nan"}
 JOBS = {"mcp-gateway": "proxy", "mcp-sandbox": "sandbox"}
+# Metrics the rules use before the code exports them: name -> (job's binary, its labels, who owes
+# it). Reported on every run; once the code exports the name, its real labels are checked and
+# the entry should go.
+PENDING = {
+    "mcp_idp_up": ("proxy", {"issuer"},
+                   "gateway: 1/0 gauge per OIDC issuer, whether discovery and JWKS were reachable "
+                   "at the last refresh (KeycloakDown; issue 14)"),
+}
 
 
 class Exported:
@@ -99,6 +107,7 @@ def cmd_metrics(args: argparse.Namespace) -> None:
                 "sandbox": Exported(REPO / "sandbox/src")}
     series = {b: e.series() for b, e in exported.items()}
     used: set[str] = set()
+    pending_used: set[str] = set()
     for where, expr in queries():
         refs, grouping = promql_refs(expr)
         if not refs:
@@ -109,6 +118,14 @@ def cmd_metrics(args: argparse.Namespace) -> None:
                 used.add(name)
                 continue
             homes = [b for b in series if name in series[b]]
+            if not homes and name in PENDING:
+                binary, labels, owed = PENDING[name]
+                pending_used.add(f"{name} ({owed})")
+                known_labels |= labels
+                for label in matchers:
+                    if label not in labels | TARGET_LABELS:
+                        problem(f"{where}: {name} has no label {label!r} (it will have {sorted(labels)})")
+                continue
             if not homes:
                 hint = " (a histogram without buckets has no _bucket series)" if name.endswith("_bucket") else ""
                 problem(f"{where}: metric {name} is not exported by mcp-gateway or mcp-sandbox{hint}")
@@ -133,6 +150,8 @@ def cmd_metrics(args: argparse.Namespace) -> None:
         for label in grouping - known_labels:
             problem(f"{where}: groups by {label!r}, which none of its metrics has")
     print(f"  {len(used)} metrics referenced, all exported: {', '.join(sorted(used))}", file=sys.stderr)
+    for p in sorted(pending_used):
+        print(f"  NOTE not exported yet, owed by the code: {p}", file=sys.stderr)
     # The dashboard must show what docs/operations.md promises.
     dash_text = DASHBOARD.read_text()
     for name in ("http_requests_total", "http_request_duration_seconds_bucket", "mcp_tool_calls_total",
