@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Cheap performance regression guard for CI: starts a sandbox (the example, code and
+# log-analysis tool sets: 27 tools) and a gateway from target/debug (the binaries CI already
+# built), runs short wrk bursts of ping, tools/list, and tools/call echo through the gateway and
+# directly to the sandbox, and fails when
+#   - any request failed (status, JSON-RPC error, isError result, missing expected text), or
+#   - a ratio within this run falls below its floor (tools/list >= 0.3x ping, gateway echo >=
+#     0.4x direct echo; see BOUNDS in benches/guard.py for why these floors).
+# Absolute figures are printed, never checked: they move with the machine and its load.
+#
+#   benches/guard.sh                       # ~20 s; needs wrk, python3, scripts/build-tools.sh done
+#   PROFILE=release DURATION=5 benches/guard.sh
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+command -v wrk >/dev/null || { echo "guard.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+[[ -f "$repo/target/tools/echo.wasm" ]] || { echo "guard.sh: target/tools is empty: run scripts/build-tools.sh" >&2; exit 1; }
+exec python3 "$repo/benches/guard.py" "$@"

@@ -1,0 +1,431 @@
+"""The performance report: every scenario side by side in one run, on loopback, written to
+benches/RESULTS.md (with the raw figures in benches/results.json) and plotted in
+benches/results.svg. Run through benches/report.sh, which builds the release binaries first."""
+
+import argparse
+import http.server
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import harness as h
+import plot
+
+BENCHES = h.REPO / "benches"
+SHARED_PEERS = h.REPO.parent / "shared" / "peers"
+PEERS = h.REPO / ".peers"
+SERVICES = ["api-gateway", "auth-service", "notification-service", "payment-service", "user-service"]
+MIB = 1 << 20
+
+# The multi-tool task of the code-mode comparison: for each of five services, the number of
+# errors and the three most frequent error messages (ids and numbers normalised).
+CODE_MODE_PROGRAM = """\
+import re
+from collections import Counter
+from tools import log_store
+lines = []
+for service in %r:
+    found = log_store.search_logs(service=service, log_level='ERROR', limit=1000)
+    top = Counter(re.sub(r'[0-9]+', 'N', e['message']) for e in found['entries']).most_common(3)
+    lines.append(f"{service}: {found['total_matched']} errors; " + '; '.join(f'{m} (x{n})' for m, n in top))
+print('\\n'.join(lines))
+""" % (SERVICES,)
+
+NESTED_PROGRAM = """\
+from tools import echo
+print(sum(echo.echo(text=f'line {i}')['length'] for i in range(100)))
+"""
+
+
+class OtlpSink:
+    """An OTLP/HTTP receiver that accepts and counts trace exports (answers an empty
+    ExportTraceServiceResponse) and keeps nothing."""
+
+    def __init__(self):
+        sink = self
+        self.requests = 0
+        self.bytes = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", 0))
+                self.rfile.read(n)
+                sink.requests += 1
+                sink.bytes += n
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, address):
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def examples_with_room(work):
+    """The example tool set with a 4 MiB output cap, so a 1 MiB echo fits."""
+    text = (h.REPO / "policies/toolsets/examples.yaml").read_text()
+    text = text.replace("output: 1MiB", "output: 4MiB")
+    path = Path(work) / "examples-4mib.yaml"
+    path.write_text(text)
+    return path
+
+
+def build_synthetic():
+    env = dict(os.environ, CARGO_PROFILE_RELEASE_DEBUG="false", CARGO_PROFILE_RELEASE_STRIP="debuginfo")
+    env.pop("RUSTC_WORKSPACE_WRAPPER", None)
+    subprocess.run(
+        ["cargo", "build", "-q", "--release", "--target", "wasm32-wasip2",
+         "--manifest-path", str(BENCHES / "synthetic-tools/Cargo.toml"),
+         "--target-dir", str(h.REPO / "target/guests")],
+        check=True, env=env,
+    )
+    return h.REPO / "target/guests/wasm32-wasip2/release"
+
+
+def oidc_token(issuer):
+    import base64
+    import urllib.parse
+
+    basic = base64.b64encode(b"mcp-user:user-secret").decode()
+    body = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": "urn:mcp-gateway"}).encode()
+    status, out = h.http("POST", f"{issuer}/token", body,
+                         {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"})
+    if status != 200:
+        sys.exit(f"report: the OIDC provider refused a token: {status} {out[:300]!r}")
+    return json.loads(out)["access_token"]
+
+
+def mcp_post(url, body, token):
+    status, out = h.http("POST", url, body, {
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream"}, timeout=120)
+    if status != 200 or b'"error":{' in out or b'"isError":true' in out:
+        sys.exit(f"report: {body.get('method')} failed: {status} {out[:500]!r}")
+    return out
+
+
+def code_mode_bytes(gw_url, key):
+    """Bytes the model receives for the five-service error summary: one execute_code call
+    versus the direct tool calls it replaces."""
+    direct = [
+        mcp_post(f"{gw_url}/mcp", h.call_body("search_logs", {"service": s, "log_level": "ERROR", "limit": 1000}), key)
+        for s in SERVICES
+    ]
+    summaries = [
+        mcp_post(f"{gw_url}/mcp", h.call_body("get_error_summary", {"service": s, "hours": 24 * 366}), key)
+        for s in SERVICES
+    ]
+    code = mcp_post(f"{gw_url}/mcp", h.call_body("execute_code", {"language": "python", "code": CODE_MODE_PROGRAM}), key)
+    return {
+        "direct_search_logs": sum(len(b) for b in direct),
+        "direct_error_summaries": sum(len(b) for b in summaries),
+        "execute_code": len(code),
+        "execute_code_answer": json.loads(code)["result"]["content"][0]["text"][:2000],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", default="release")
+    parser.add_argument("--duration", type=float, default=float(os.environ.get("DURATION", "4")))
+    parser.add_argument("--conns", default=os.environ.get("CONNS", "1,16,64"))
+    parser.add_argument("--out", default=str(BENCHES))
+    args = parser.parse_args()
+    conns = [int(c) for c in args.conns.split(",")]
+    started = time.monotonic()
+    out_dir = Path(args.out)
+
+    modules_synth = build_synthetic()
+    sink = OtlpSink()
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        work = Path(tmp)
+        stack = h.Stack(work, args.profile)
+        try:
+            results, extra = run(stack, work, conns, args.duration, sink, modules_synth)
+        except h.Failed as e:
+            print(f"report: FAILED requests, no report written\n{e}", file=sys.stderr)
+            return 1
+        finally:
+            stack.close()
+            sink.close()
+    extra["runtime_s"] = time.monotonic() - started
+    extra["duration_s"] = args.duration
+    extra["conns"] = conns
+    extra["profile"] = args.profile
+    (out_dir / "results.json").write_text(json.dumps({"results": results, "extra": extra}, indent=1) + "\n")
+    (out_dir / "RESULTS.md").write_text(render(results, extra))
+    (out_dir / "results.svg").write_text(plot.svg(results, conns))
+    print(f"report: wrote {out_dir / 'RESULTS.md'} and results.svg in {extra['runtime_s']:.0f} s")
+    return 0
+
+
+def run(stack, work, conns, duration, sink, modules_synth):
+    extra = {"cores": os.cpu_count(), "kernel": platform.release()}
+    toolsets = ["examples", "code", "log-analysis"]
+    manifests = {
+        "examples": examples_with_room(work),
+        "code": h.REPO / "policies/toolsets/code.yaml",
+        "log-analysis": h.REPO / "policies/toolsets/log-analysis.yaml",
+    }
+    log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    # Peers: the real OIDC provider, the official Python MCP SDK server.
+    log("starting peers, sandboxes and gateways")
+    oidc_port = h.free_port()
+    oidc = stack.start("oidc", ["node", SHARED_PEERS / "oidc_server.mjs"], announce=False,
+                       url=f"http://127.0.0.1:{oidc_port}",
+                       env={"NODE_PATH": str(PEERS / "node/node_modules"), "PORT": str(oidc_port),
+                            "KEY_FILE": str(work / "oidc-rsa.jwk.json")})
+    h.wait_until("the OIDC provider", lambda: h.http("GET", f"{oidc.url}/.well-known/openid-configuration")[0] == 200, 30)
+    py_port = h.free_port()
+    pysdk = stack.start("python-sdk", [PEERS / "venv/bin/python", SHARED_PEERS / "upstream_server.py"],
+                        announce=False, url=f"http://127.0.0.1:{py_port}",
+                        env={"PORT": str(py_port), "STATELESS": "1", "JSON_RESPONSE": "1"})
+
+    sb = stack.sandbox("sandbox", manifests)
+    gw = stack.gateway("gateway", [sb], toolsets, oidc_issuer=oidc.url)
+    synth = [
+        stack.sandbox(f"sandbox-synth{i}", {"synthetic": (
+            "name: synthetic\ncomponents:\n  - file: synthetic_tools.wasm\n"
+            f"    capabilities: {{env: {{SYNTH_PREFIX: inventory{i}, SYNTH_COUNT: '250'}}}}\n")},
+            modules=modules_synth)
+        for i in range(4)
+    ]
+    gw1000 = stack.gateway("gateway-1000", synth, ["synthetic"])
+    traced = {}
+    for label, sampler, arg in [("10%", "parentbased_traceidratio", "0.1"), ("100%", "parentbased_always_on", "1")]:
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.url, "OTEL_TRACES_SAMPLER": sampler,
+                "OTEL_TRACES_SAMPLER_ARG": arg, "OTEL_BSP_MAX_QUEUE_SIZE": "65536"}
+        tsb = stack.sandbox(f"sandbox-traced{label[:-1]}", {"examples": manifests["examples"]}, env=otel)
+        traced[label] = (tsb, stack.gateway(f"gateway-traced{label[:-1]}", [tsb], ["examples"], env=otel))
+    h.wait_until("the Python SDK server", lambda: _py_ready(pysdk.url), 60)
+
+    key = stack.api_key()
+    jwt = oidc_token(oidc.url)
+    key_auth = {"Authorization": f"Bearer {key}"}
+    jwt_auth = {"Authorization": f"Bearer {jwt}"}
+    extra["tools_listed"] = mcp_post(f"{gw.url}/mcp", h.mcp_body("tools/list"), key).count(b'"inputSchema"')
+    page = mcp_post(f"{gw1000.url}/mcp", h.mcp_body("tools/list"), key)
+    extra["tools_1000_first_page"] = page.count(b'"inputSchema"')
+    extra["tools_1000_total"] = count_all_tools(gw1000.url, key)
+    log(f"{extra['tools_listed']} tools; synthetic catalog {extra['tools_1000_total']} tools, "
+        f"{extra['tools_1000_first_page']} on the first page")
+
+    log("code mode: bytes to the model")
+    extra["code_mode"] = code_mode_bytes(gw.url, key)
+
+    echo = {"text": "hello"}
+    big = {"text": "x" * MIB}
+    init = h.mcp_body("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                     "clientInfo": {"name": "wrk", "version": "1"}})
+    execute = lambda code: h.call_body("execute_code", {"language": "python", "code": code})
+    mcp = f"{gw.url}/mcp"
+    # (key, label, group, url, body, headers, expected text, processes for CPU per call)
+    scenarios = [
+        ("echo_direct", "echo, direct to the sandbox", "echo", f"{sb.url}/v1/call", h.direct_body("echo", echo), {}, '"hello"', [sb]),
+        ("echo_key", "echo, gateway, API key", "echo", mcp, h.call_body("echo", echo), key_auth, "hello", [gw, sb]),
+        ("echo_jwt", "echo, gateway, OIDC RS256 JWT", "echo", mcp, h.call_body("echo", echo), jwt_auth, "hello", [gw, sb]),
+        ("echo_pysdk", "echo, Python MCP SDK server (stateless JSON)", "echo", f"{pysdk.url}/mcp", h.call_body("echo", echo), {}, "hello", [pysdk]),
+        ("ping", "ping, gateway", "protocol", mcp, h.mcp_body("ping"), key_auth, '"result"', [gw]),
+        ("initialize", "initialize, gateway", "protocol", mcp, init, key_auth, "protocolVersion", [gw]),
+        ("list27", f"tools/list, {extra['tools_listed']} tools", "protocol", mcp, h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw]),
+        ("list1000", f"tools/list, first page of {extra['tools_1000_total']} tools in 4 sandboxes", "protocol", f"{gw1000.url}/mcp", h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw1000]),
+        ("exec_trivial", "execute_code print('hello'), gateway", "code", mcp, execute("print('hello')"), key_auth, "hello", [gw, sb]),
+        ("exec_nested", "execute_code with 100 nested echo calls, gateway", "code", mcp, execute(NESTED_PROGRAM), key_auth, "690", [gw, sb]),
+    ]
+    for label, (tsb, tgw) in traced.items():
+        scenarios += [
+            (f"echo_direct_t{label[:-1]}", f"echo, direct, tracing {label}", "tracing", f"{tsb.url}/v1/call", h.direct_body("echo", echo), {}, '"hello"', [tsb]),
+            (f"echo_key_t{label[:-1]}", f"echo, gateway, tracing {label}", "tracing", f"{tgw.url}/mcp", h.call_body("echo", echo), key_auth, "hello", [tgw, tsb]),
+        ]
+    # Last, so the peak memory before it is that of the small calls.
+    scenarios += [
+        ("big_direct", "1 MiB echo, direct to the sandbox", "size", f"{sb.url}/v1/call", h.direct_body("echo", big), {}, '"length":1048576', [sb]),
+        ("big_key", "1 MiB echo, gateway", "size", mcp, h.call_body("echo", big), key_auth, '"length":1048576', [gw, sb]),
+    ]
+
+    results = []
+    for n, (name, label, group, url, body, headers, expect, procs) in enumerate(scenarios):
+        if name == "big_direct":
+            extra["hwm_before_1mib"] = {p.name: p.vm_hwm_kib() for p in (gw, sb)}
+        # Warm up (connections, caches, the first JIT-free instantiation), then measure.
+        h.wrk(url, body, work, headers, conns=min(conns), duration=0.5, expect=expect)
+        for c in conns:
+            cpu0 = sum(p.cpu_seconds() for p in procs)
+            r = h.wrk(url, body, work, headers, conns=c, duration=duration, expect=expect)
+            cpu = sum(p.cpu_seconds() for p in procs) - cpu0
+            r.update(name=name, label=label, group=group, conns=c,
+                     cpu_us_per_call=cpu / max(r["requests"], 1) * 1e6,
+                     procs=[p.name for p in procs])
+            results.append(r)
+            log(f"({n + 1}/{len(scenarios)}) {label}, {c} conn: {r['rps']:.0f} req/s, "
+                f"p50 {r['p50_us'] / 1000:.2f} ms, p99 {r['p99_us'] / 1000:.2f} ms, "
+                f"{r['cpu_us_per_call']:.0f} us CPU/call, failed 0 of {r['requests']}")
+    extra["hwm_kib"] = {p.name: p.vm_hwm_kib() for p in stack.procs}
+    extra["otlp_sink"] = {"requests": sink.requests, "bytes": sink.bytes}
+    return results, extra
+
+
+def _py_ready(url):
+    status, _ = h.http("POST", f"{url}/mcp", h.mcp_body("ping"),
+                       {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+    return status == 200
+
+
+def count_all_tools(gw_url, key):
+    total, cursor = 0, None
+    for _ in range(100):
+        params = {"cursor": cursor} if cursor else {}
+        page = json.loads(mcp_post(f"{gw_url}/mcp", h.mcp_body("tools/list", params), key))["result"]
+        total += len(page["tools"])
+        cursor = page.get("nextCursor")
+        if not cursor:
+            break
+    return total
+
+
+def render(results, extra):
+    by = {(r["name"], r["conns"]): r for r in results}
+    conns = extra["conns"]
+    c_mid = 16 if 16 in conns else conns[len(conns) // 2]
+
+    def ratio(a, b, c=c_mid):
+        return by[(a, c)]["rps"] / by[(b, c)]["rps"]
+
+    lines = [
+        "# Performance report",
+        "",
+        f"Generated by `benches/report.sh` ({extra['profile']} binaries) on a machine with "
+        f"**{extra['cores']} cores** (Linux {extra['kernel']}), everything on loopback: wrk (one "
+        "thread), the gateways, the sandboxes and the peers share those cores, so **every figure "
+        "is to be read as a ratio to another figure of this same run**; absolute numbers move "
+        f"from run to run and machine to machine. {extra['duration_s']:g} s per scenario and "
+        f"connection count after a short warm-up; whole run {extra['runtime_s'] / 60:.1f} min. "
+        "Every response was checked (status, JSON-RPC error, `isError`, expected text) and none "
+        "failed: a run with a bad response writes no report.",
+        "",
+        "## Ratios",
+        "",
+        "| what | ratio | at |",
+        "|---|---|---|",
+    ]
+    d1, g1 = by[("echo_direct", min(conns))], by[("echo_key", min(conns))]
+    rows = [
+        ("gateway echo (API key) / direct sandbox echo, throughput", f"{ratio('echo_key', 'echo_direct'):.2f}x", f"{c_mid} conn"),
+        ("gateway echo: added latency p50 / p99", f"+{(g1['p50_us'] - d1['p50_us']):.0f} us / +{(g1['p99_us'] - d1['p99_us']):.0f} us", f"{min(conns)} conn"),
+        ("OIDC JWT / API key, gateway echo throughput", f"{ratio('echo_jwt', 'echo_key'):.2f}x", f"{c_mid} conn"),
+        ("our echo (gateway + sandbox) / Python MCP SDK echo server", f"{ratio('echo_key', 'echo_pysdk'):.1f}x", f"{c_mid} conn"),
+        (f"tools/list ({extra['tools_listed']} tools) / ping", f"{ratio('list27', 'ping'):.2f}x", f"{c_mid} conn"),
+        (f"tools/list first page of {extra['tools_1000_total']} tools / of {extra['tools_listed']} tools", f"{ratio('list1000', 'list27'):.2f}x", f"{c_mid} conn"),
+        ("gateway echo, tracing 10% / tracing off", f"{ratio('echo_key_t10', 'echo_key'):.2f}x", f"{c_mid} conn"),
+        ("gateway echo, tracing 100% / tracing off", f"{ratio('echo_key_t100', 'echo_key'):.2f}x", f"{c_mid} conn"),
+        ("execute_code trivial, throughput 16 conn / 1 conn", f"{by[('exec_trivial', c_mid)]['rps'] / by[('exec_trivial', min(conns))]['rps']:.2f}x", f"{extra['cores']} cores"),
+        ("1 MiB echo, gateway / direct throughput", f"{ratio('big_key', 'big_direct'):.2f}x", f"{c_mid} conn"),
+    ]
+    cm = extra["code_mode"]
+    rows.append(("code mode: bytes to the model, execute_code / direct search_logs calls",
+                 f"{cm['execute_code'] / cm['direct_search_logs'] * 100:.2f}% ({cm['execute_code']:,} / {cm['direct_search_logs']:,} B)", "5 services"))
+    rows.append(("code mode: execute_code / direct get_error_summary calls",
+                 f"{cm['execute_code'] / cm['direct_error_summaries'] * 100:.1f}% ({cm['execute_code']:,} / {cm['direct_error_summaries']:,} B)", "5 services"))
+    for r in rows:
+        lines.append(f"| {r[0]} | {r[1]} | {r[2]} |")
+    lines += [
+        "",
+        "## Server CPU per call",
+        "",
+        "User + system CPU time of the serving processes (from `/proc/<pid>/stat`) over the "
+        f"{c_mid}-connection run, divided by the requests served.",
+        "",
+        "| scenario | processes | CPU per call |",
+        "|---|---|---|",
+    ]
+    for name in ["echo_direct", "echo_key", "echo_jwt", "echo_pysdk", "ping", "list27", "list1000", "exec_trivial", "exec_nested", "big_direct", "big_key"]:
+        r = by[(name, c_mid)]
+        lines.append(f"| {r['label']} | {' + '.join(r['procs'])} | {r['cpu_us_per_call']:,.0f} us |")
+    lines += [
+        "",
+        "## All scenarios",
+        "",
+        "| scenario | conn | req/s | p50 ms | p99 ms | failed |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r['label']} | {r['conns']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} | "
+                     f"{r['p99_us'] / 1000:.2f} | {r['bad']} of {r['requests']:,} |")
+    lines += [
+        "",
+        "![throughput and p99 against connections](results.svg)",
+        "",
+        "## Peak memory (VmHWM)",
+        "",
+        "| process | before the 1 MiB calls | at the end |",
+        "|---|---:|---:|",
+    ]
+    before = extra.get("hwm_before_1mib", {})
+    for name, kib in extra["hwm_kib"].items():
+        b = f"{before[name] / 1024:.0f} MiB" if name in before else ""
+        lines.append(f"| {name} | {b} | {kib / 1024:.0f} MiB |")
+    lines += [
+        "",
+        "## Code mode: what reaches the model",
+        "",
+        "Task: for each of five services (api-gateway, auth-service, notification-service, "
+        "payment-service, user-service), the number of errors and the three most frequent error "
+        "messages. Without code mode the model calls `search_logs(service, log_level=ERROR, "
+        "limit=1000)` five times and reads every entry (or `get_error_summary` five times, which "
+        "answers a fixed summary rather than this task); with it, one `execute_code` call runs "
+        "the five searches in the sandbox and returns only the summary. Bytes are the JSON-RPC "
+        "response bodies the client receives.",
+        "",
+        f"- direct `search_logs` x5: {cm['direct_search_logs']:,} bytes",
+        f"- direct `get_error_summary` x5: {cm['direct_error_summaries']:,} bytes",
+        f"- one `execute_code`: {cm['execute_code']:,} bytes, answering:",
+        "",
+        "```",
+        cm["execute_code_answer"].strip(),
+        "```",
+        "",
+        "## Setup",
+        "",
+        f"- Sandbox `sandbox`: the example, code and log-analysis tool sets ({extra['tools_listed']} "
+        "tools; the example set's output cap raised to 4 MiB for the 1 MiB echo), max 16 "
+        "concurrent calls. Gateway `gateway` in front of it with API keys and the real OIDC "
+        "provider (panva/oidc-provider, RS256 access tokens) configured, audit off, 2 threads.",
+        f"- `gateway-1000`: four sandboxes of 250 synthetic tools each "
+        "(`benches/synthetic-tools`), page size 100.",
+        "- Tracing: a separate sandbox and gateway per sampling rate, both exporting OTLP/HTTP to "
+        "a local sink (`parentbased_traceidratio` 0.1 and `parentbased_always_on`); the sink "
+        f"received {extra['otlp_sink']['requests']:,} export requests, "
+        f"{extra['otlp_sink']['bytes']:,} bytes.",
+        "- Python MCP SDK: `../shared/peers/upstream_server.py` (the official SDK's MCPServer, "
+        "Streamable HTTP, `stateless_http` and `json_response`), under uvicorn.",
+        "- Load: wrk with `benches/wrk/post.lua`, one thread, keep-alive connections.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
