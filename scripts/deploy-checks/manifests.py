@@ -17,7 +17,8 @@ import yaml
 
 from common import POLICIES, REPO, load_docs, problem
 
-CORE_GROUPS = {"v1", "apps/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"}
+CORE_GROUPS = {"v1", "apps/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1", "batch/v1",
+               "rbac.authorization.k8s.io/v1"}
 PROMETHEUS_OPERATOR = "monitoring.coreos.com/v1"
 ENDPOINT_FIELDS = {"port", "path", "interval", "scrapeTimeout", "scheme", "tlsConfig", "relabelings",
                    "metricRelabelings", "honorLabels", "bearerTokenSecret", "authorization"}

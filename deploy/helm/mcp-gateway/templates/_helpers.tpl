@@ -47,6 +47,8 @@ app: {{ include "mcp.appLabel" . }}
 {{- define "mcp.appLabel" -}}
 {{- if eq .component "sandbox" -}}
 {{- .root.Values.sandbox.appLabel -}}
+{{- else if eq .component "audit-export" -}}
+{{- printf "%s-audit-export" .root.Values.gateway.appLabel | trunc 63 -}}
 {{- else -}}
 {{- .root.Values.gateway.appLabel -}}
 {{- end -}}
