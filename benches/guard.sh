@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Cheap performance regression guard for CI: starts a sandbox (the example, code and
+# Cheap performance regression guard for CI: checks that benches/wrk/post.lua counts failures
+# (benches/wrk/selftest.sh), then starts a sandbox (the example, code and
 # log-analysis tool sets: 27 tools) and a gateway from target/debug (the binaries CI already
 # built), runs short wrk bursts of ping, tools/list, and tools/call echo through the gateway and
 # directly to the sandbox, and fails when
@@ -14,4 +15,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command -v wrk >/dev/null || { echo "guard.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 [[ -f "$repo/target/tools/echo.wasm" ]] || { echo "guard.sh: target/tools is empty: run scripts/build-tools.sh" >&2; exit 1; }
+# First prove the failure counter itself works (a server failing on purpose; ~2 s).
+if ! out=$("$repo/benches/wrk/selftest.sh" 2>&1); then
+    echo "$out" >&2; echo "guard.sh: the wrk failure counter does not work" >&2; exit 1
+fi
+tail -n1 <<<"$out"
 exec python3 "$repo/benches/guard.py" "$@"

@@ -9,8 +9,8 @@
 -- wrk runs each thread in its own Lua state and `done` in yet another one, so the counters are
 -- per-thread globals that `done` collects through the thread handles kept by `setup`.
 -- At the end it prints "BAD_RESPONSES <n>" (bad answers + socket errors), up to $SHOW_BAD
--- (default 5) of the bad answers, and exits with status 3 when n > 0, so a run cannot be
--- mistaken for a clean one.
+-- (default 5) of the bad answers, and exits with status 3 when n > 0 (4 when no request
+-- completed at all), so a run cannot be mistaken for a clean one.
 local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
@@ -77,4 +77,10 @@ function done(summary, latency, requests)
   io.write(string.format("BAD_RESPONSES %d of %d\n", total, summary.requests))
   io.flush()
   if total > 0 then os.exit(3) end
+  -- A run that got no answer at all measured nothing.
+  if summary.requests == 0 then
+    io.write("NO_RESPONSES: not one request completed\n")
+    io.flush()
+    os.exit(4)
+  end
 end

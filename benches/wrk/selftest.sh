@@ -2,7 +2,7 @@
 # Proves that benches/wrk/post.lua can report failures: runs it against a small Python server
 # that answers each path in its own way and checks the count wrk reports and its exit status.
 #
-#   benches/wrk/selftest.sh      # ~10 s; needs wrk and python3
+#   benches/wrk/selftest.sh      # ~2 s; needs wrk and python3
 #
 #   /ok        JSON-RPC result                       -> 0 bad, exit 0
 #   /rpcerror  200 with a JSON-RPC error              -> every response bad, exit 3
@@ -11,6 +11,7 @@
 #   /status    500                                    -> every response bad, exit 3
 #   /half      every second answer a JSON-RPC error   -> about half bad, exit 3
 #   /ok with EXPECT=missing                           -> every response bad, exit 3
+#   /slow      answers after 3 s, past the 1 s run   -> no response at all, exit 4
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 command -v wrk >/dev/null || { echo "selftest: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
@@ -20,7 +21,7 @@ cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null; rm -rf "$w
 trap cleanup EXIT
 
 cat > "$work/server.py" <<'PY'
-import http.server, itertools, sys, threading
+import http.server, itertools, sys, threading, time
 count = itertools.count()
 BODIES = {
     "/ok": (200, b'{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hello"}],"isError":false}}'),
@@ -36,6 +37,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         path = self.path
+        if path == "/slow":
+            time.sleep(3)
+            path = "/ok"
         if path == "/half":
             path = "/rpcerror" if next(count) % 2 else "/ok"
         status, body = BODIES[path]
@@ -46,6 +50,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 class S(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # every run connects at once
     def handle_error(self, request, address): pass  # wrk resets its connections at the end
 srv = S(("127.0.0.1", 0), H)
 print(srv.server_address[1], flush=True)
@@ -57,34 +62,45 @@ for _ in $(seq 1 100); do [[ -s "$work/port" ]] && break; sleep 0.05; done
 port=$(cat "$work/port")
 echo '{"jsonrpc":"2.0","id":1,"method":"ping"}' > "$work/body.json"
 
+# $1 path, $2 expected exit status, $3 "all" | "none" | "some"; extra env in $4. The runs go in
+# parallel (one second each), then are checked in order.
+n=0
+runs=()
+run() {
+    n=$((n + 1))
+    echo "$*" > "$work/case$n"
+    ( set +e; env ${4:-} BODY_FILE="$work/body.json" wrk -t1 -c2 -d1s -s "$here/post.lua" \
+        "http://127.0.0.1:$port$1" > "$work/out$n" 2>&1; echo $? > "$work/rc$n" ) &
+    runs+=($!)
+}
+run /ok 0 none
+run /rpcerror 3 all
+run /iserror 3 all
+run /notok 3 all
+run /status 3 all
+run /half 3 some
+run /ok 0 none EXPECT=hello
+run /ok 3 all EXPECT=missing
+run /slow 4 zero
+wait "${runs[@]}"
 failures=0
-# $1 path, $2 expected exit status, $3 "all" | "none" | "some"; extra env via EXTRA.
-check() {
-    local out rc bad total
-    set +e
-    out=$(env ${EXTRA:-} BODY_FILE="$work/body.json" wrk -t2 -c4 -d1s -s "$here/post.lua" "http://127.0.0.1:$port$1" 2>&1)
-    rc=$?
-    set -e
+for i in $(seq 1 "$n"); do
+    read -r path want kind extra < "$work/case$i"
+    out=$(cat "$work/out$i"); rc=$(cat "$work/rc$i")
     read -r bad total < <(sed -n 's/^BAD_RESPONSES \([0-9]*\) of \([0-9]*\)$/\1 \2/p' <<<"$out")
-    local ok=1
-    [[ "$rc" == "$2" && -n "$bad" && "$total" -gt 0 ]] || ok=0
-    case "$3" in
+    ok=1
+    [[ "$rc" == "$want" && -n "$bad" ]] || ok=0
+    [[ "$kind" == zero || "${total:-0}" -gt 0 ]] || ok=0
+    case "$kind" in
+        zero) [[ "$total" == 0 ]] && grep -q '^NO_RESPONSES' <<<"$out" || ok=0 ;;
         none) [[ "$bad" == 0 ]] || ok=0 ;;
         all) [[ "$bad" == "$total" ]] || ok=0 ;;
         some) (( bad > total / 4 && bad < total * 3 / 4 )) || ok=0 ;;
     esac
-    if [[ "$3" != none ]] && ! grep -q '^BAD_RESPONSE ' <<<"$out"; then ok=0; fi
+    if [[ "$kind" != none && "$kind" != zero ]] && ! grep -q '^BAD_RESPONSE ' <<<"$out"; then ok=0; fi
     printf '%-4s %-10s %-16s exit %s (want %s), bad %s of %s (want %s)\n' \
-        "$([[ $ok == 1 ]] && echo ok || echo FAIL)" "$1" "${EXTRA:-}" "$rc" "$2" "${bad:-?}" "${total:-?}" "$3"
-    if [[ $ok != 1 ]]; then failures=$((failures + 1)); echo "$out" | sed 's/^/    /'; fi
-}
-check /ok 0 none
-check /rpcerror 3 all
-check /iserror 3 all
-check /notok 3 all
-check /status 3 all
-check /half 3 some
-EXTRA="EXPECT=hello" check /ok 0 none
-EXTRA="EXPECT=missing" check /ok 3 all
+        "$([[ $ok == 1 ]] && echo ok || echo FAIL)" "$path" "${extra:-}" "$rc" "$want" "${bad:-?}" "${total:-?}" "$kind"
+    if [[ $ok != 1 ]]; then failures=$((failures + 1)); sed 's/^/    /' <<<"$out"; fi
+done
 if (( failures > 0 )); then echo "selftest: $failures check(s) failed"; exit 1; fi
 echo "selftest: post.lua counts failures from every thread and exits non-zero on any"
