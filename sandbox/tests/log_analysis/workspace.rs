@@ -60,7 +60,7 @@ fn quotas_name_their_limit() {
     let a = fx
         .sb
         .call("write_file", json!({"path": "big.txt", "content": big}));
-    assert_fails(&a, "tool_error", "at most 10 MiB (10485760 bytes)");
+    assert_fails(&a, "tool_error", "at most 10 MiB (10485760 bytes");
 
     // A workspace already near its quota (a sparse file counts at its full length).
     let dir = fx.workspace_of("alice");
@@ -70,7 +70,8 @@ fn quotas_name_their_limit() {
         "write_file",
         json!({"path": "more.txt", "content": "y".repeat(2000)}),
     );
-    assert_fails(&a, "tool_error", "over its quota of 100 MiB");
+    assert_fails(&a, "tool_error", "workspace quota reached");
+    assert_fails(&a, "tool_error", "of its 100 MiB (104857600 bytes, MCP_WORKSPACE_MAX_BYTES)");
     assert!(!dir.join("more.txt").exists());
     let a = fx.sb.call(
         "write_file",

@@ -118,11 +118,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!("ws-checkpoints-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        let store = Store {
-            root: root.clone(),
-            max_file_bytes: 1 << 20,
-            max_total_bytes: 1 << 20,
-        };
+        let store = Store::new(root.clone(), workspace_quota::Limits::default());
         let checkpoint = |name: &str, data| Checkpoint {
             name: name.to_owned(),
             saved_at: "2026-01-15T10:00:00Z".to_owned(),

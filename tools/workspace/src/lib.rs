@@ -4,8 +4,11 @@
 //!
 //! It owns three things, one module each:
 //! - [`paths`]: which paths a caller may name, checked lexically before anything is touched;
-//! - [`store`]: atomic writes (temporary file, sync, rename), reads, listings, deletes, and the
-//!   quotas: 10 MiB per file, 100 MiB per workspace (bookkeeping included);
+//! - [`store`]: atomic writes (temporary file, sync, rename), reads, listings, deletes, under
+//!   the workspace's quota (`workspace_quota`): by default 10 MiB per file, and 100 MiB and
+//!   10,000 files and directories per workspace, checkpoints and skills included; set in the
+//!   tool set manifest (`capabilities.env`: `MCP_WORKSPACE_MAX_BYTES`,
+//!   `MCP_WORKSPACE_MAX_ENTRIES`, `MCP_WORKSPACE_MAX_FILE_BYTES`);
 //! - [`checkpoints`]: named JSON values in the reserved `.checkpoints/` directory.
 //!
 //! Files are UTF-8 text: `read_file` refuses anything else rather than return mangled bytes.
@@ -26,10 +29,6 @@ use checkpoints::Checkpoint;
 use paths::{GUEST_ROOT, WsPath};
 use store::{Store, StoreError};
 
-/// Largest file: 10 MiB.
-const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
-/// Largest workspace: 100 MiB.
-const MAX_TOTAL_BYTES: u64 = 100 * 1024 * 1024;
 /// Files listed at most by one `list_files` call.
 const MAX_LISTED: usize = 1000;
 
@@ -45,7 +44,8 @@ struct PathArgs {
 struct WriteArgs {
     /// Path relative to the workspace (`notes/today.md`); missing directories are created.
     path: String,
-    /// The whole new content of the file (UTF-8 text, at most 10 MiB).
+    /// The whole new content of the file (UTF-8 text, at most 10 MiB unless the workspace's
+    /// quota says otherwise).
     content: String,
 }
 
@@ -92,7 +92,7 @@ struct FileContent {
     modified: Option<String>,
 }
 
-/// One file in a listing.
+/// One file (or empty directory) in a listing.
 #[derive(Serialize, JsonSchema)]
 struct FileEntry {
     /// Path relative to the workspace.
@@ -100,6 +100,10 @@ struct FileEntry {
     bytes: u64,
     /// Last modified, RFC 3339 UTC.
     modified: Option<String>,
+    /// Present (true) for an empty directory, which counts against the quota's entries and
+    /// can be removed with delete_file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    directory: bool,
 }
 
 /// The files under a directory.
@@ -107,7 +111,7 @@ struct FileEntry {
 struct Listing {
     /// The directory listed (`.` for the whole workspace).
     path: String,
-    /// Files, recursively, in path order.
+    /// Files (and empty directories), recursively, in path order.
     files: Vec<FileEntry>,
     /// Whether there were more than the 1000 files listed.
     truncated: bool,
@@ -156,6 +160,12 @@ struct WorkspaceInfo {
     /// The workspace's quota in bytes.
     quota_bytes: u64,
     bytes_free: u64,
+    /// Files and directories of every kind (checkpoints and skills included): each takes an
+    /// inode, so they count against their own quota, empty ones too.
+    entries_used: u64,
+    /// The most files and directories the workspace may hold.
+    quota_entries: u64,
+    entries_free: u64,
     /// Largest file in bytes.
     max_file_bytes: u64,
 }
@@ -168,11 +178,8 @@ fn store() -> Result<Store, ToolError> {
              component `capabilities: {{ workspace: read-write }}`"
         )));
     }
-    Ok(Store {
-        root: GUEST_ROOT.into(),
-        max_file_bytes: MAX_FILE_BYTES,
-        max_total_bytes: MAX_TOTAL_BYTES,
-    })
+    let limits = workspace_quota::Limits::from_env().map_err(ToolError::failed)?;
+    Ok(Store::new(GUEST_ROOT.into(), limits))
 }
 
 /// Parses a caller's path and refuses one that goes through a link.
@@ -241,6 +248,7 @@ fn list_files(args: ListArgs, _cx: &Context) -> Result<Listing, ToolError> {
                 path: file.path,
                 bytes: file.bytes,
                 modified: file.modified.map(rfc3339),
+                directory: file.directory,
             })
             .collect(),
         truncated,
@@ -303,13 +311,17 @@ fn get_workspace_info(_: NoArgs, _cx: &Context) -> Result<WorkspaceInfo, ToolErr
         .usage()
         .map_err(|error| ToolError::failed(format!("could not measure the workspace: {error}")))?;
     let checkpoints = checkpoints::list(&store).map_err(tool_error)?.len();
+    let limits = store.quota.limits;
     Ok(WorkspaceInfo {
         files: usage.files,
         checkpoints,
         bytes_used: usage.bytes,
-        quota_bytes: store.max_total_bytes,
-        bytes_free: store.max_total_bytes.saturating_sub(usage.bytes),
-        max_file_bytes: store.max_file_bytes,
+        quota_bytes: limits.max_bytes,
+        bytes_free: limits.max_bytes.saturating_sub(usage.bytes),
+        entries_used: usage.entries,
+        quota_entries: limits.max_entries,
+        entries_free: limits.max_entries.saturating_sub(usage.entries),
+        max_file_bytes: limits.max_file_bytes,
     })
 }
 
@@ -320,7 +332,8 @@ fn tools() -> Toolbox {
             Tool::new(
                 "write_file",
                 "Write a text file in your persistent workspace (replacing it atomically if it \
-                 exists); at most 10 MiB per file and 100 MiB in all",
+                 exists); by default at most 10 MiB per file, and 100 MiB and 10,000 files and \
+                 directories in all (get_workspace_info shows the quota)",
                 write_file,
             )
             .destructive(true)
@@ -338,8 +351,8 @@ fn tools() -> Toolbox {
         .tool(local(
             Tool::new(
                 "list_files",
-                "List the files in your workspace, or under one directory of it, with sizes and \
-                 modification times",
+                "List the files (and empty directories) in your workspace, or under one \
+                 directory of it, with sizes and modification times",
                 list_files,
             )
             .read_only()
@@ -384,7 +397,8 @@ fn tools() -> Toolbox {
         .tool(local(
             Tool::new(
                 "get_workspace_info",
-                "How full your workspace is: files, checkpoints, bytes used, quota and bytes free",
+                "How full your workspace is: files, checkpoints, bytes and entries (files and \
+                 directories) used, their quotas and what is free",
                 get_workspace_info,
             )
             .read_only()

@@ -4,7 +4,7 @@
 //! (`/workspace/notes/today.md`). `.` and empty components are dropped and `..` removes the
 //! previous component; a path that would climb above the root, an absolute path elsewhere, a
 //! NUL or other control character, an over-long path, or a name reserved for the tools' own
-//! bookkeeping (checkpoints, skills, temporary files) is refused with the reason. The
+//! bookkeeping (checkpoints, skills, quota reservations, temporary files) is refused with the reason. The
 //! sandbox's preopened directory is the second line of defence; [`reject_symlinks`] a third,
 //! for links placed in the workspace from outside.
 
@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 /// Where the sandbox mounts the caller's workspace.
 pub const GUEST_ROOT: &str = "/workspace";
-/// Directories at the workspace root that belong to the tools, not to the caller's files.
-pub const RESERVED_DIRS: [&str; 2] = [".checkpoints", ".skills"];
+/// Directories at the workspace root that belong to the tools, not to the caller's files
+/// (checkpoints, personal skills, the quota's reservations).
+pub const RESERVED_DIRS: [&str; 3] = [".checkpoints", ".skills", workspace_quota::RESERVATIONS_DIR];
 /// Prefix of the temporary files of atomic writes.
 pub const TEMP_PREFIX: &str = ".mcp-tmp-";
 

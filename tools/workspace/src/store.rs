@@ -1,5 +1,8 @@
 //! The files of one workspace: atomic writes under quota, reads, listings, deletes and usage.
-//! Paths arrive validated ([`WsPath`]); this module owns what happens on disk.
+//! Paths arrive validated ([`WsPath`]); this module owns what happens on disk. The quota
+//! (bytes, files and directories, shared with the `skills` component) and how concurrent
+//! writes are kept within it belong to `workspace_quota`: a write reserves its bytes and new
+//! entries before it checks, and releases them once its file is in place.
 //!
 //! A write goes to a temporary file in the target's directory, is synced, then renamed over
 //! the target, so after a crash the target holds the old content or the new, never a mix.
@@ -12,19 +15,18 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use workspace_quota::{Need, Quota, QuotaError, format_bytes};
+
 use crate::paths::{RESERVED_DIRS, TEMP_PREFIX, WsPath};
 
 /// Temporary files older than this are leftovers of a crash, not writes in flight.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 
-/// A workspace root and its quotas.
+/// A workspace root and its quota.
 #[derive(Debug, Clone)]
 pub struct Store {
     pub root: PathBuf,
-    /// Largest file, in bytes.
-    pub max_file_bytes: u64,
-    /// Largest total of all files (checkpoints and skills included), in bytes.
-    pub max_total_bytes: u64,
+    pub quota: Quota,
 }
 
 /// Why a store operation failed, in words for the caller.
@@ -38,21 +40,25 @@ pub enum StoreError {
     Io(String),
 }
 
-/// A file found by [`Store::list`].
+/// A file (or an empty directory) found by [`Store::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub path: String,
     pub bytes: u64,
     pub modified: Option<SystemTime>,
+    /// An empty directory: it holds no file but takes an entry of the quota.
+    pub directory: bool,
 }
 
-/// Bytes and files in a workspace.
+/// Bytes, files and directories in a workspace.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
     /// Every byte stored, bookkeeping included.
     pub bytes: u64,
     /// The caller's own files (not checkpoints, skills or temporary files).
     pub files: u64,
+    /// Files and directories of every kind: what the quota's entry limit counts.
+    pub entries: u64,
 }
 
 fn io_error(what: &str, path: &WsPath) -> impl FnOnce(io::Error) -> StoreError {
@@ -62,20 +68,26 @@ fn io_error(what: &str, path: &WsPath) -> impl FnOnce(io::Error) -> StoreError {
 }
 
 impl Store {
+    pub fn new(root: PathBuf, limits: workspace_quota::Limits) -> Self {
+        Self {
+            quota: Quota::new(root.clone(), limits),
+            root,
+        }
+    }
+
+    pub fn max_file_bytes(&self) -> u64 {
+        self.quota.limits.max_file_bytes
+    }
+
     /// Replaces (or creates) the file at `path` with `content`, atomically, within quota.
     /// Returns whether the file is new.
     pub fn write(&self, path: &WsPath, content: &[u8]) -> Result<bool, StoreError> {
         let target = path.under(&self.root);
         let size = content.len() as u64;
-        if size > self.max_file_bytes {
-            return Err(StoreError::Quota(format!(
-                "`{}` would be {size} bytes; a file may be at most {} ({} bytes); split the \
-                 content over several files",
-                path.display(),
-                mib(self.max_file_bytes),
-                self.max_file_bytes
-            )));
-        }
+        let what = format!("writing `{}`", path.display());
+        self.quota
+            .check_file_size(&format!("`{}`", path.display()), size)
+            .map_err(quota_error)?;
         let existing = match fs::metadata(&target) {
             Ok(meta) if meta.is_dir() => {
                 return Err(StoreError::Refused(format!(
@@ -83,24 +95,17 @@ impl Store {
                     path.display()
                 )));
             }
-            Ok(meta) => Some(meta.len()),
-            Err(_) => None,
+            Ok(_) => true,
+            Err(_) => false,
         };
-        let used = self
-            .usage()
-            .map_err(io_error("measure the workspace for", path))?;
-        let after = used.bytes - existing.unwrap_or(0).min(used.bytes) + size;
-        if after > self.max_total_bytes {
-            return Err(StoreError::Quota(format!(
-                "writing `{}` ({size} bytes) would bring the workspace to {after} bytes, over its \
-                 quota of {} ({} bytes); {} bytes are in use; delete files you no longer need \
-                 (list_files, delete_file) and retry",
-                path.display(),
-                mib(self.max_total_bytes),
-                self.max_total_bytes,
-                used.bytes
-            )));
-        }
+        let need = Need {
+            bytes: size,
+            entries: u64::from(!existing) + missing_dirs(&self.root, path),
+        };
+        let reservation = self
+            .quota
+            .reserve(&what, &target, need)
+            .map_err(quota_error)?;
         let dir = target.parent().unwrap_or(&self.root);
         fs::create_dir_all(dir).map_err(|error| {
             StoreError::Refused(format!(
@@ -110,7 +115,8 @@ impl Store {
         })?;
         remove_stale_temps(dir);
         atomic_replace(dir, &target, content).map_err(io_error("write", path))?;
-        Ok(existing.is_none())
+        drop(reservation);
+        Ok(!existing)
     }
 
     /// The file's content.
@@ -123,13 +129,13 @@ impl Store {
                 path.display()
             )));
         }
-        if meta.len() > self.max_file_bytes {
+        if meta.len() > self.max_file_bytes() {
             return Err(StoreError::Refused(format!(
                 "`{}` is {} bytes, more than the {} a file may hold; it was not written by these \
                  tools",
                 path.display(),
                 meta.len(),
-                mib(self.max_file_bytes)
+                format_bytes(self.max_file_bytes())
             )));
         }
         let content = fs::read(&target).map_err(io_error("read", path))?;
@@ -160,10 +166,12 @@ impl Store {
             if found.len() >= max {
                 return false;
             }
+            let directory = meta.is_dir();
             found.push(Listed {
                 path: relative.to_owned(),
-                bytes: meta.len(),
+                bytes: if directory { 0 } else { meta.len() },
                 modified: meta.modified().ok(),
+                directory,
             });
             true
         })
@@ -192,10 +200,16 @@ impl Store {
         Ok(meta.len())
     }
 
-    /// Bytes stored in all, and the caller's own files.
+    /// Bytes stored in all, the caller's own files, and every file and directory.
     pub fn usage(&self) -> io::Result<Usage> {
-        let mut usage = Usage::default();
+        let mut usage = Usage {
+            entries: self.quota.usage()?.entries(),
+            ..Usage::default()
+        };
         walk(&self.root, "", false, &mut |relative, meta| {
+            if meta.is_dir() {
+                return true;
+            }
             usage.bytes += meta.len();
             let first = relative.split('/').next().unwrap_or_default();
             let bookkeeping = RESERVED_DIRS.contains(&first)
@@ -211,6 +225,26 @@ impl Store {
     }
 }
 
+/// How many directories on the way to `path`'s file do not exist yet.
+fn missing_dirs(root: &Path, path: &WsPath) -> u64 {
+    let mut dir = path.under(root);
+    let mut missing = 0;
+    while dir.pop() && dir.starts_with(root) && dir != root {
+        if dir.is_dir() {
+            break;
+        }
+        missing += 1;
+    }
+    missing
+}
+
+fn quota_error(error: QuotaError) -> StoreError {
+    match error {
+        QuotaError::Io(message) => StoreError::Io(message),
+        other => StoreError::Quota(other.to_string()),
+    }
+}
+
 fn not_found(path: &WsPath) -> StoreError {
     StoreError::Refused(format!(
         "nothing exists at `{}`; list_files shows what is in the workspace",
@@ -218,12 +252,8 @@ fn not_found(path: &WsPath) -> StoreError {
     ))
 }
 
-pub fn mib(bytes: u64) -> String {
-    format!("{} MiB", bytes / (1024 * 1024))
-}
-
-/// Calls `visit(relative path, metadata)` for each file under `dir`, sorted, until it returns
-/// `false`; returns whether the walk completed. With `hide_bookkeeping`, the reserved
+/// Calls `visit(relative path, metadata)` for each file and each empty directory under `dir`,
+/// sorted, until it returns `false`; returns whether the walk completed. With `hide_bookkeeping`, the reserved
 /// directories at the root and temporary files are skipped. Links are not followed.
 fn walk(
     dir: &Path,
@@ -243,6 +273,10 @@ fn walk(
         let meta = entry.metadata()?;
         let relative = format!("{prefix}{name}");
         if meta.is_dir() {
+            let empty = fs::read_dir(entry.path())?.next().is_none();
+            if empty && !visit(&relative, &meta) {
+                return Ok(false);
+            }
             if !walk(
                 &entry.path(),
                 &format!("{relative}/"),
@@ -314,11 +348,14 @@ mod tests {
         let root = std::env::temp_dir().join(format!("ws-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(&root).unwrap();
-        Store {
+        Store::new(
             root,
-            max_file_bytes: 100,
-            max_total_bytes: 250,
-        }
+            workspace_quota::Limits {
+                max_bytes: 250,
+                max_entries: 8,
+                max_file_bytes: 100,
+            },
+        )
     }
 
     fn p(path: &str) -> WsPath {
@@ -343,7 +380,8 @@ mod tests {
             s.usage().unwrap(),
             Usage {
                 bytes: 12,
-                files: 2
+                files: 2,
+                entries: 3
             }
         );
         assert!(
@@ -369,7 +407,7 @@ mod tests {
         s.write(&p("two"), &[b'x'; 100]).unwrap();
         let error = s.write(&p("three"), &[b'x'; 100]).unwrap_err();
         assert!(
-            matches!(&error, StoreError::Quota(m) if m.contains("over its quota")),
+            matches!(&error, StoreError::Quota(m) if m.contains("workspace quota reached") && m.contains("200 bytes")),
             "{error:?}"
         );
         assert!(
@@ -391,7 +429,56 @@ mod tests {
         fs::write(s.root.join("mine"), b"1").unwrap();
         let (files, _) = s.list(&p(""), 10).unwrap();
         assert_eq!(files.len(), 1);
-        assert_eq!(s.usage().unwrap(), Usage { bytes: 7, files: 1 });
+        assert_eq!(
+            s.usage().unwrap(),
+            Usage {
+                bytes: 7,
+                files: 1,
+                entries: 4
+            }
+        );
+        fs::remove_dir_all(&s.root).unwrap();
+    }
+
+    #[test]
+    fn directories_and_empty_files_count_against_the_entry_limit() {
+        let s = store("entries");
+        let error = s.write(&p("a/b/c/d/e/f/g/h/i"), b"").unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Quota(m) if m.contains("needs 9 new") && m.contains("may hold 8")),
+            "{error:?}"
+        );
+        assert!(!s.root.join("a").exists(), "nothing was created");
+        for i in 0..8 {
+            s.write(&p(&format!("e{i}")), b"").unwrap();
+        }
+        let error = s.write(&p("one-more"), b"").unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Quota(m) if m.contains("8 files and 0 directories")),
+            "{error:?}"
+        );
+        // Replacing a file adds no entry; deleting one makes room.
+        s.write(&p("e0"), b"now with content").unwrap();
+        s.delete(&p("e1")).unwrap();
+        s.write(&p("d/x"), b"").unwrap_err();
+        s.write(&p("one-more"), b"").unwrap();
+        fs::remove_dir_all(&s.root).unwrap();
+    }
+
+    #[test]
+    fn empty_directories_are_listed_so_they_can_be_deleted() {
+        let s = store("emptydirs");
+        s.write(&p("d/inner/f"), b"1").unwrap();
+        s.delete(&p("d/inner/f")).unwrap();
+        let (listed, _) = s.list(&p(""), 10).unwrap();
+        let shown: Vec<_> = listed
+            .iter()
+            .map(|l| (l.path.as_str(), l.directory))
+            .collect();
+        assert_eq!(shown, vec![("d/inner", true)]);
+        s.delete(&p("d/inner")).unwrap();
+        let (listed, _) = s.list(&p(""), 10).unwrap();
+        assert_eq!(listed[0].path, "d");
         fs::remove_dir_all(&s.root).unwrap();
     }
 
