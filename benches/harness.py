@@ -23,6 +23,9 @@ POST_LUA = REPO / "benches" / "wrk" / "post.lua"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 BENCH_ROLE = "bench"
+# The built tool components (scripts/build-tools.sh); BENCH_TOOLS points elsewhere, e.g. at
+# the tools of an older checkout to measure its binaries.
+TOOLS = Path(os.environ.get("BENCH_TOOLS", REPO / "target" / "tools"))
 
 
 def free_port():
@@ -177,7 +180,7 @@ class Stack:
                 self.bin / "mcp-sandbox", "serve",
                 "--listen", "127.0.0.1:0",
                 "--toolsets", sets,
-                "--modules", modules or REPO / "target" / "tools",
+                "--modules", modules or TOOLS,
                 "--policy", self.policy(list(manifests)),
                 "--workspaces", self.work / "workspaces",
                 "--cache", REPO / "target" / "wasm-cache",
@@ -247,7 +250,7 @@ def wrk(url, body, work, headers=None, conns=16, duration=3.0, expect=None, thre
     env = dict(os.environ, BODY_FILE=str(body_file),
                HEADERS="|".join(f"{k}: {v}" for k, v in (headers or {}).items()),
                EXPECT=expect or "")
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--timeout", "30s",
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
            "--latency", "-s", str(POST_LUA), url]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=duration + 90)
     out = run.stdout + run.stderr

@@ -121,7 +121,11 @@ def mcp_post(url, body, token):
     status, out = h.http("POST", url, body, {
         "Authorization": f"Bearer {token}", "Content-Type": "application/json",
         "Accept": "application/json, text/event-stream"}, timeout=120)
-    if status != 200 or b'"error":{' in out or b'"isError":true' in out:
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        answer = {}
+    if status != 200 or "result" not in answer or answer["result"].get("isError"):
         sys.exit(f"report: {body.get('method')} failed: {status} {out[:500]!r}")
     return out
 
@@ -271,7 +275,7 @@ def run(stack, work, conns, duration, sink, modules_synth):
         if name == "big_direct":
             extra["hwm_before_1mib"] = {p.name: p.vm_hwm_kib() for p in (gw, sb)}
         # Warm up (connections, caches, the first JIT-free instantiation), then measure.
-        h.wrk(url, body, work, headers, conns=min(conns), duration=0.5, expect=expect)
+        h.wrk(url, body, work, headers, conns=min(conns), duration=1, expect=expect)
         for c in conns:
             cpu0 = sum(p.cpu_seconds() for p in procs)
             r = h.wrk(url, body, work, headers, conns=c, duration=duration, expect=expect)

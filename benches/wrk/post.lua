@@ -39,9 +39,15 @@ samples = {}
 
 local function failure(status, body)
   if status ~= expect_status then return "status " .. status end
-  if body:find('"error"%s*:%s*{') then return "JSON-RPC error" end
+  -- A JSON-RPC error has "error" and no "result"; a result may itself hold an "error" object
+  -- (an output schema in tools/list), after its "result" key.
+  local e = body:find('"error"%s*:%s*{')
+  if e then
+    local r = body:find('"result"%s*:')
+    if not r or e < r then return "JSON-RPC error" end
+  end
   if body:find('"isError"%s*:%s*true') then return "isError result" end
-  if body:find('"ok"%s*:%s*false') then return "failed call" end
+  if body:find('^%s*{%s*"ok"%s*:%s*false') then return "failed call" end
   if expect and not body:find(expect, 1, true) then return "body lacks " .. expect end
   return nil
 end

@@ -5,6 +5,7 @@
 #   benches/wrk/selftest.sh      # ~2 s; needs wrk and python3
 #
 #   /ok        JSON-RPC result                       -> 0 bad, exit 0
+#   /okschema  a result holding "error": {...}       -> 0 bad, exit 0 (a tools/list answer)
 #   /rpcerror  200 with a JSON-RPC error              -> every response bad, exit 3
 #   /iserror   200 with an isError: true tool result  -> every response bad, exit 3
 #   /notok     200 with a failed sandbox call         -> every response bad, exit 3
@@ -25,6 +26,7 @@ import http.server, itertools, sys, threading, time
 count = itertools.count()
 BODIES = {
     "/ok": (200, b'{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hello"}],"isError":false}}'),
+    "/okschema": (200, b'{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"t","outputSchema":{"properties":{"error":{"type":"string"},"ok":false}}}]}}'),
     "/rpcerror": (200, b'{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}'),
     "/iserror": (200, b'{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"boom"}],"isError":true}}'),
     "/notok": (200, b'{"ok":false,"tool":"echo","error":{"kind":"busy","message":"no slot"}}'),
@@ -82,6 +84,7 @@ run /half 3 some
 run /ok 0 none EXPECT=hello
 run /ok 3 all EXPECT=missing
 run /slow 4 zero
+run /okschema 0 none
 wait "${runs[@]}"
 failures=0
 for i in $(seq 1 "$n"); do
