@@ -3,6 +3,8 @@
 //! This crate owns these things and nothing else:
 //! - [`sandbox_api`]: the JSON messages of the sandbox's HTTP API (list tools, call a tool, the
 //!   error kinds a call can end with);
+//! - [`grant`]: the call grant the gateway signs so the sandbox takes the caller's identity
+//!   only from it;
 //! - [`policy`]: the access policy (which roles may use which tool sets and tools, and the rate
 //!   limits), parsed once from YAML into validated types;
 //! - [`schema`]: how arguments that do not match a tool's input schema are described.
@@ -10,6 +12,7 @@
 //! It does no I/O beyond reading a policy file and has no async code, so both binaries (and the
 //! fuzz targets) can use it without pulling in a runtime.
 
+pub mod grant;
 pub mod policy;
 pub mod sandbox_api;
 pub mod schema;

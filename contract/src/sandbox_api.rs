@@ -302,10 +302,7 @@ mod tests {
     fn call_response_round_trips_with_error() {
         let resp = CallResponse::failure(
             "spin",
-            CallError {
-                kind: ErrorKind::FuelExhausted,
-                message: "tool 'spin' used all of its fuel".into(),
-            },
+            CallError::new(ErrorKind::FuelExhausted, "tool 'spin' used all of its fuel"),
             CallStats {
                 fuel_consumed: 10,
                 ..CallStats::default()
