@@ -1,8 +1,11 @@
 //! Where skills live: one JSON file per skill, `<name>.json`, in the caller's personal catalog
 //! (`/workspace/.skills/`, inside the per-user workspace the sandbox mounts) or in the shared
 //! catalog (`/shared-skills/`, one host directory mounted for every caller). Writes are atomic
-//! (temporary file, sync, rename). Who may write where is decided by the caller of this
-//! module, not here.
+//! (temporary file, sync, rename). Personal skills count against the workspace's quota
+//! (`workspace_quota`, the same one the `workspace` component keeps): each save reserves its
+//! bytes and new entries before it checks. Who may write where is decided by the caller of this
+//! module and, for the shared catalog, by the host, which mounts it read-only for callers
+//! whose roles do not grant writing.
 
 use std::fs::{self, OpenOptions};
 use std::hash::{BuildHasher, RandomState};
@@ -13,6 +16,8 @@ use std::time::SystemTime;
 use mcp_tool_sdk::serde_json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use workspace_quota::{Need, Quota};
 
 use crate::params::Parameter;
 
@@ -54,6 +59,8 @@ pub struct Skill {
 /// The two catalogs, as mounted.
 pub struct Catalogs {
     pub personal: PathBuf,
+    /// The quota of the workspace the personal catalog is in.
+    pub quota: Quota,
     /// `None` when the tool set mounts no shared catalog.
     pub shared: Option<PathBuf>,
 }
@@ -92,7 +99,6 @@ impl Catalogs {
     pub fn save(&self, scope: Scope, mut skill: Skill) -> Result<Skill, String> {
         check_name(&skill.name)?;
         let dir = self.dir(scope)?;
-        fs::create_dir_all(dir).map_err(|e| format!("could not create the skill catalog: {e}"))?;
         match self.read(dir, &skill.name)? {
             Some(previous) => skill.created_at = previous.created_at,
             None => {
@@ -109,9 +115,39 @@ impl Catalogs {
         let bytes = serde_json::to_vec_pretty(&skill)
             .map_err(|e| format!("could not encode the skill: {e}"))?;
         let target = dir.join(format!("{}.json", skill.name));
+        let _reservation = match scope {
+            Scope::Personal => {
+                let need = Need {
+                    bytes: bytes.len() as u64,
+                    entries: u64::from(!target.exists()) + u64::from(!dir.is_dir()),
+                };
+                let what = format!("saving skill `{}`", skill.name);
+                Some(
+                    self.quota
+                        .reserve(&what, &target, need)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            Scope::Shared => None,
+        };
+        fs::create_dir_all(dir).map_err(|e| write_error(scope, "create the skill catalog", &e))?;
         atomic_replace(dir, &target, &bytes)
-            .map_err(|e| format!("could not save skill `{}`: {e}", skill.name))?;
+            .map_err(|e| write_error(scope, &format!("save skill `{}`", skill.name), &e))?;
         Ok(skill)
+    }
+
+    /// Deletes the skill `name` from `scope`'s catalog.
+    pub fn delete(&self, scope: Scope, name: &str) -> Result<(), String> {
+        check_name(name)?;
+        let dir = self.dir(scope)?;
+        match fs::remove_file(dir.join(format!("{name}.json"))) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(format!(
+                "no {} skill is named `{name}`; list_skills shows the available ones",
+                scope.as_str()
+            )),
+            Err(e) => Err(write_error(scope, &format!("delete skill `{name}`"), &e)),
+        }
     }
 
     /// The skill `name`, personal first, then shared.
@@ -171,6 +207,24 @@ impl Catalogs {
     }
 }
 
+/// Why a write to `scope`'s catalog failed. A refusal of the shared catalog comes from the host,
+/// which mounts it read-only for callers whose roles do not grant writing to it.
+fn write_error(scope: Scope, what: &str, error: &io::Error) -> String {
+    let refused = matches!(
+        error.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    );
+    if scope == Scope::Shared && refused {
+        format!(
+            "could not {what}: the sandbox mounts the shared skill catalog read-only for you, \
+             since none of your roles may write to it ({error}); keep the skill in your own \
+             catalog instead (save it without `shared`)"
+        )
+    } else {
+        format!("could not {what}: {error}")
+    }
+}
+
 /// Writes `content` to a new temporary file in `dir`, syncs it and renames it over `target`.
 fn atomic_replace(dir: &Path, target: &Path, content: &[u8]) -> io::Result<()> {
     let nonce = RandomState::new().hash_one(SystemTime::now());
@@ -198,8 +252,17 @@ mod tests {
         let root = std::env::temp_dir().join(format!("skills-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(root.join("shared")).unwrap();
+        fs::create_dir_all(root.join("ws")).unwrap();
         Catalogs {
             personal: root.join("ws/.skills"),
+            quota: Quota::new(
+                root.join("ws"),
+                workspace_quota::Limits {
+                    max_bytes: 4096,
+                    max_entries: 4,
+                    max_file_bytes: 8192,
+                },
+            ),
             shared: Some(root.join("shared")),
         }
     }
@@ -250,6 +313,32 @@ mod tests {
             ]
         );
         assert_eq!(c.get("missing").unwrap(), None);
+        fs::remove_dir_all(c.personal.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn personal_skills_count_against_the_workspace_quota() {
+        let c = catalogs("quota");
+        // `.skills` and three skills: the workspace's four entries.
+        for name in ["a", "b", "c"] {
+            c.save(Scope::Personal, skill(name, "d", "t")).unwrap();
+        }
+        let error = c.save(Scope::Personal, skill("d", "d", "t")).unwrap_err();
+        assert!(
+            error.contains("workspace quota reached") && error.contains("delete_skill"),
+            "{error}"
+        );
+        // Replacing one adds nothing; deleting one makes room.
+        c.save(Scope::Personal, skill("a", "d2", "t")).unwrap();
+        c.delete(Scope::Personal, "b").unwrap();
+        c.save(Scope::Personal, skill("d", "d", "t")).unwrap();
+        let error = c.delete(Scope::Personal, "b").unwrap_err();
+        assert!(error.contains("no personal skill is named `b`"), "{error}");
+        // Bytes count too.
+        let mut big = skill("a", "d", "t");
+        big.code = "x".repeat(4000);
+        let error = c.save(Scope::Personal, big).unwrap_err();
+        assert!(error.contains("MCP_WORKSPACE_MAX_BYTES"), "{error}");
         fs::remove_dir_all(c.personal.parent().unwrap().parent().unwrap()).unwrap();
     }
 

@@ -1,8 +1,12 @@
 //! The `skills` component: reusable Python snippets an agent saves once and runs by name.
 //!
-//! - `save_skill`, `list_skills`, `search_skills`, `get_skill`: the catalogs ([`catalog`]): a
-//!   personal one per user in the workspace (`/workspace/.skills/`) and a shared one
-//!   (`/shared-skills/`) that only callers with the role `mcp-admin` may write to;
+//! - `save_skill`, `delete_skill`, `list_skills`, `search_skills`, `get_skill`: the catalogs
+//!   ([`catalog`]): a personal one per user in the workspace (`/workspace/.skills/`, counted in
+//!   the workspace's quota) and a shared one (`/shared-skills/`) that only callers with a
+//!   writer role may change. The host enforces that: the tool set manifest lists the writer
+//!   roles on the mount (`write_roles`), and callers without one get it read-only. This
+//!   component checks the same roles first (`MCP_SHARED_SKILLS_WRITE_ROLES`, comma-separated,
+//!   default `mcp-admin`) only to answer with a clearer message;
 //! - `run_skill`: binds the arguments to the skill's declared parameters ([`params`]) and runs
 //!   the code through the host's `execute_code` tool, as the same caller. A skill therefore
 //!   runs in the same sandbox, under `execute_code`'s limits and with the caller's own rights,
@@ -23,8 +27,10 @@ use params::Parameter;
 
 const WORKSPACE: &str = "/workspace";
 const SHARED: &str = "/shared-skills";
-/// The role that may write to the shared catalog.
-const ADMIN_ROLE: &str = "mcp-admin";
+/// The roles that may write to the shared catalog, unless `MCP_SHARED_SKILLS_WRITE_ROLES` says
+/// otherwise (it should name the roles the manifest's `write_roles` names).
+const DEFAULT_WRITE_ROLES: &str = "mcp-admin";
+const WRITE_ROLES_ENV: &str = "MCP_SHARED_SKILLS_WRITE_ROLES";
 /// The tool that runs a skill's code.
 const EXECUTE_CODE: &str = "execute_code";
 const MAX_CODE_BYTES: usize = 256 * 1024;
@@ -48,6 +54,23 @@ struct SaveArgs {
     /// Save to the shared catalog for every user (needs the role mcp-admin) instead of your own.
     #[serde(default)]
     shared: bool,
+}
+
+/// Arguments of `delete_skill`.
+#[derive(Deserialize, JsonSchema)]
+struct DeleteArgs {
+    /// The skill's name.
+    name: String,
+    /// Delete it from the shared catalog (needs the role mcp-admin) instead of your own.
+    #[serde(default)]
+    shared: bool,
+}
+
+/// What `delete_skill` removed.
+#[derive(Serialize, JsonSchema)]
+struct DeletedSkill {
+    name: String,
+    scope: Scope,
 }
 
 /// A skill's name.
@@ -159,10 +182,35 @@ fn catalogs() -> Result<Catalogs, ToolError> {
              component `capabilities: {{ workspace: read-write }}`"
         )));
     }
+    let limits = workspace_quota::Limits::from_env().map_err(ToolError::failed)?;
     Ok(Catalogs {
         personal: Path::new(WORKSPACE).join(".skills"),
+        quota: workspace_quota::Quota::new(WORKSPACE, limits),
         shared: Some(Path::new(SHARED).to_owned()).filter(|dir| dir.is_dir()),
     })
+}
+
+/// The scope a write goes to: the shared catalog only for a caller with a writer role.
+fn write_scope(shared: bool, cx: &Context, doing: &str) -> Result<Scope, ToolError> {
+    if !shared {
+        return Ok(Scope::Personal);
+    }
+    let caller = cx.caller();
+    let configured = std::env::var(WRITE_ROLES_ENV).unwrap_or_else(|_| DEFAULT_WRITE_ROLES.into());
+    let writers: Vec<&str> = configured
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .collect();
+    if !writers.iter().any(|role| caller.has_role(role)) {
+        return Err(ToolError::failed(format!(
+            "only callers with the role {} may {doing} shared skills (you have: [{}]); use your \
+             own catalog (without `shared`) instead",
+            writers.join(" or "),
+            caller.roles.join(", ")
+        )));
+    }
+    Ok(Scope::Shared)
 }
 
 fn now() -> String {
@@ -191,19 +239,8 @@ fn save_skill(args: SaveArgs, cx: &Context) -> Result<Saved, ToolError> {
     }
     let parameters = params::normalize(&args.parameters)
         .map_err(|e| invalid(format!("`parameters` cannot be used: {e}")))?;
+    let scope = write_scope(args.shared, cx, "save")?;
     let caller = cx.caller();
-    let scope = if args.shared {
-        if !caller.has_role(ADMIN_ROLE) {
-            return Err(ToolError::failed(format!(
-                "only callers with the role {ADMIN_ROLE} may save shared skills (you have: [{}]); \
-                 save it without `shared` to keep it in your own catalog",
-                caller.roles.join(", ")
-            )));
-        }
-        Scope::Shared
-    } else {
-        Scope::Personal
-    };
     let stamp = now();
     let skill = Skill {
         name: args.name,
@@ -221,6 +258,18 @@ fn save_skill(args: SaveArgs, cx: &Context) -> Result<Saved, ToolError> {
         parameters: saved.parameters,
         created_at: saved.created_at,
         updated_at: saved.updated_at,
+    })
+}
+
+fn delete_skill(args: DeleteArgs, cx: &Context) -> Result<DeletedSkill, ToolError> {
+    catalog::check_name(&args.name).map_err(invalid)?;
+    let scope = write_scope(args.shared, cx, "delete")?;
+    catalogs()?
+        .delete(scope, &args.name)
+        .map_err(ToolError::failed)?;
+    Ok(DeletedSkill {
+        name: args.name,
+        scope,
     })
 }
 
@@ -367,6 +416,16 @@ fn tools() -> Toolbox {
         ))
         .tool(local(
             Tool::new(
+                "delete_skill",
+                "Delete one of your skills (or, with shared=true and the role mcp-admin, a shared \
+                 one), to make room in your workspace or retire it",
+                delete_skill,
+            )
+            .destructive(true)
+            .idempotent(),
+        ))
+        .tool(local(
+            Tool::new(
                 "list_skills",
                 "List your skills and the shared ones: name, description, parameters",
                 list_skills,
@@ -432,7 +491,7 @@ mod tests {
 
     #[test]
     fn the_toolbox_describes_itself() {
-        assert_eq!(tools().describe().unwrap().len(), 5);
+        assert_eq!(tools().describe().unwrap().len(), 6);
     }
 
     #[test]
