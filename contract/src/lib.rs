@@ -5,6 +5,7 @@
 //!   error kinds a call can end with);
 //! - [`grant`]: the call grant the gateway signs so the sandbox takes the caller's identity
 //!   only from it;
+//! - [`names`]: tool, tool set and component names, one rule per kind, enforced by type;
 //! - [`policy`]: the access policy (which roles may use which tool sets and tools, and the rate
 //!   limits), parsed once from YAML into validated types;
 //! - [`schema`]: how arguments that do not match a tool's input schema are described.
@@ -13,6 +14,7 @@
 //! fuzz targets) can use it without pulling in a runtime.
 
 pub mod grant;
+pub mod names;
 pub mod policy;
 pub mod sandbox_api;
 pub mod schema;

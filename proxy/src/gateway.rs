@@ -23,6 +23,8 @@ pub struct Gateway {
     pub catalog: Arc<CatalogService>,
     pub upstreams: Arc<Upstreams>,
     pub limiter: Limiter,
+    /// Budgets of requests in flight and bytes buffered, per caller and in all.
+    pub admission: crate::http::Admission,
     pub sessions: SessionKeys,
     pub audit: AuditLog,
     pub metrics: Option<PrometheusHandle>,
@@ -89,6 +91,7 @@ impl Gateway {
         let audit = AuditLog::open(&config.audit)
             .with_context(|| format!("opening the audit log {}", config.audit.output))?;
         Ok(Self {
+            admission: crate::http::Admission::new(config.limits.clone()),
             config,
             auth: Arc::new(auth),
             keys,

@@ -13,6 +13,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod mcp;

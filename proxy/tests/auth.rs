@@ -231,20 +231,27 @@ fn without_the_role_a_tool_is_neither_listed_nor_callable() {
     let s = Stack::start(Options::default());
     let (_, viewer) = s.create_key("carol", &["mcp-viewer"], "1d");
     assert!(s.tool_names(&viewer).is_empty());
+    // A tool the caller may not use is answered exactly like one that does not exist, so
+    // hidden tool names cannot be probed.
     let r = s.call_tool(&viewer, "echo", json!({"text": "x"}));
-    assert_eq!((r.status, r.rpc_code()), (403, Some(-32003)));
-    assert!(
-        r.text.contains("carol") && r.text.contains("echo"),
-        "{}",
-        r.text
+    let unknown = s.call_tool(&viewer, "no_such_tool", json!({"text": "x"}));
+    assert_eq!((r.status, r.rpc_code()), (200, Some(-32602)), "{}", r.text);
+    assert_eq!((unknown.status, unknown.rpc_code()), (200, Some(-32602)));
+    assert_eq!(
+        r.json()["error"]["message"]
+            .as_str()
+            .map(|m| m.replace("echo", "no_such_tool")),
+        unknown.json()["error"]["message"]
+            .as_str()
+            .map(str::to_owned),
     );
     let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
     // A per-tool rule narrows a tool set: text_stats is admin-only.
     assert!(!s.tool_names(&user).contains(&"text_stats".to_owned()));
     assert_eq!(
         s.call_tool(&user, "text_stats", json!({"text": "x"}))
-            .status,
-        403
+            .rpc_code(),
+        Some(-32602)
     );
     let denied = s
         .audit()

@@ -88,8 +88,10 @@ fn json_rpc_errors_use_the_right_codes() {
     assert_eq!(unknown.json()["id"], 1);
     let no_tool = s.call_tool(&key, "no_such_tool", json!({}));
     assert_eq!(no_tool.rpc_code(), Some(-32602));
+    // Arguments that do not fit the schema are a tool error the model can read (2025-11-25).
     let bad_args = s.call_tool(&key, "echo", json!({"text": 5}));
-    assert_eq!(bad_args.rpc_code(), Some(-32602));
+    assert_eq!(bad_args.status, 200);
+    assert_eq!(bad_args.result()["isError"], true, "{}", bad_args.text);
     assert!(bad_args.text.contains("/text"), "{}", bad_args.text);
     let missing = s.rpc(&key, "tools/call", json!({}));
     assert_eq!(missing.rpc_code(), Some(-32602));

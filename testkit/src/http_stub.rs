@@ -1,6 +1,7 @@
 //! A tiny HTTP/1.1 server on loopback for stand-in peers (a forged identity provider's JWKS,
-//! a misbehaving upstream): GET requests only, one response per connection, answered by a
-//! closure. It can be stopped (the port then refuses connections, like a crashed peer) and
+//! a misbehaving upstream, a stub sandbox for in-process request-path tests): one response per
+//! connection, answered by a closure from the path (and, with [`StubServer::start_with_body`],
+//! the request body). It can be stopped (the port then refuses connections, like a crashed peer) and
 //! resumed on the same port.
 
 use std::io::{Read, Write};
@@ -13,9 +14,12 @@ use std::time::Duration;
 /// Answers a request path with a status and a JSON body.
 pub type Handler = Arc<dyn Fn(&str) -> (u16, String) + Send + Sync>;
 
+/// Answers a request path and body with a status and a JSON body.
+pub type BodyHandler = Arc<dyn Fn(&str, &[u8]) -> (u16, String) + Send + Sync>;
+
 pub struct StubServer {
     addr: SocketAddr,
-    handler: Handler,
+    handler: BodyHandler,
     running: Mutex<Option<Running>>,
 }
 
@@ -27,6 +31,11 @@ struct Running {
 impl StubServer {
     /// Serves on an ephemeral loopback port.
     pub fn start(handler: Handler) -> Self {
+        Self::start_with_body(Arc::new(move |path: &str, _: &[u8]| handler(path)))
+    }
+
+    /// Serves on an ephemeral loopback port, handing the handler each request's body too.
+    pub fn start_with_body(handler: BodyHandler) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let server = Self {
@@ -95,7 +104,7 @@ impl Drop for StubServer {
     }
 }
 
-fn answer(mut conn: TcpStream, handler: &Handler) {
+fn answer(mut conn: TcpStream, handler: &BodyHandler) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
     let mut request = Vec::new();
     let mut buf = [0u8; 2048];
@@ -105,9 +114,28 @@ fn answer(mut conn: TcpStream, handler: &Handler) {
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
     }
-    let text = String::from_utf8_lossy(&request);
+    let head_end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(request.len(), |p| p + 4);
+    let text = String::from_utf8_lossy(&request[..head_end]).into_owned();
     let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let (status, body) = handler(&path);
+    let length: usize = text
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = request[head_end..].to_vec();
+    while body.len() < length {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+        }
+    }
+    let (status, body) = handler(&path, &body);
     let response = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         if status < 400 { "OK" } else { "Error" },

@@ -6,17 +6,20 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::names::{ToolName, ToolsetName};
 use crate::units::Rate;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawPolicy {
     #[serde(default)]
-    pub toolsets: HashMap<Name, RawRule>,
+    pub toolsets: HashMap<ToolsetName, RawRule>,
     #[serde(default)]
-    pub tools: HashMap<Name, RawRule>,
+    pub tools: HashMap<ToolName, RawRule>,
     #[serde(default)]
     pub rate_limits: RateLimits,
+    #[serde(default)]
+    pub capacity: Capacity,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,35 +40,69 @@ pub struct RateLimits {
     #[serde(default)]
     pub per_user_tool: Option<Rate>,
     #[serde(default)]
-    pub tools: HashMap<String, Rate>,
+    pub tools: HashMap<ToolName, Rate>,
     #[serde(default)]
     pub users: HashMap<String, Rate>,
 }
 
-/// A tool set or tool name: 1-64 characters of `a-z A-Z 0-9 _ - .`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) struct Name(String);
+/// Each caller's share of a sandbox's execution slots (and of its queue), so one caller can
+/// saturate only their share. `share` is the default; `roles` and `users` override it (a user
+/// override wins, else the largest share of the caller's roles).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    #[serde(default)]
+    pub share: Option<Percent>,
+    #[serde(default)]
+    pub roles: HashMap<String, Percent>,
+    #[serde(default)]
+    pub users: HashMap<String, Percent>,
+}
 
-impl From<Name> for String {
-    fn from(n: Name) -> String {
-        n.0
+/// A percentage from 1 to 100, written `50%` or `50`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Percent(u8);
+
+impl Percent {
+    pub fn new(value: u8) -> Option<Self> {
+        (1..=100).contains(&value).then_some(Self(value))
+    }
+    pub fn get(self) -> u8 {
+        self.0
+    }
+    /// This share of `n`, rounded up, and at least 1.
+    pub fn of(self, n: usize) -> usize {
+        (n * usize::from(self.0)).div_ceil(100).max(1)
     }
 }
 
-impl<'de> Deserialize<'de> for Name {
+impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let ok = (1..=64).contains(&s.len())
-            && !s.starts_with('.')
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-        if ok {
-            Ok(Name(s))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "name {s:?} is not valid: use 1-64 characters of a-z, A-Z, 0-9, '_', '-', '.'"
-            )))
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
         }
+        let bad = |shown: &dyn fmt::Display| {
+            serde::de::Error::custom(format!(
+                "{shown} is not a share: use a percentage from 1% to 100%, e.g. 50%"
+            ))
+        };
+        let n = match Raw::deserialize(d)? {
+            Raw::Number(n) => n,
+            Raw::Text(t) => t
+                .trim()
+                .strip_suffix('%')
+                .unwrap_or(t.trim())
+                .trim()
+                .parse()
+                .map_err(|_| bad(&format!("{t:?}")))?,
+        };
+        u8::try_from(n)
+            .ok()
+            .and_then(Percent::new)
+            .ok_or_else(|| bad(&n))
     }
 }
 

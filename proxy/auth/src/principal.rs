@@ -7,7 +7,11 @@ use std::time::SystemTime;
 /// A verified caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The user name (from the token's user claim, or the API key's `user`).
+    /// The immutable, issuer-scoped identity: `oidc:<issuer>#<sub>` for access tokens,
+    /// `apikey:<user>` for API keys, so an OIDC user and an API-key user with the same display
+    /// name never share a workspace, a skill set or a rate bucket.
+    pub id: Arc<str>,
+    /// The user name for humans (from the token's user claim, or the API key's `user`).
     pub user: Arc<str>,
     /// Role names, deduplicated, in the order they were found.
     pub roles: Arc<[String]>,
@@ -19,6 +23,16 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The id of an OIDC subject of `issuer`.
+    pub fn oidc_id(issuer: &str, sub: &str) -> Arc<str> {
+        Arc::from(format!("oidc:{issuer}#{sub}"))
+    }
+
+    /// The id of the API-key user `user`.
+    pub fn api_key_id(user: &str) -> Arc<str> {
+        Arc::from(format!("apikey:{user}"))
+    }
+
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }

@@ -288,6 +288,22 @@ pub struct RequestLimits {
     pub body_timeout: Span,
     /// Longest the gateway waits for each read of a body.
     pub body_read_timeout: Span,
+    /// Largest `arguments` of a `tools/call`, checked on the bytes before they are parsed.
+    pub max_arguments: ByteSize,
+    /// Most JSON values (array items, object members, scalars) the arguments may hold, checked
+    /// on the bytes before they are parsed, so parsing costs a bounded multiple of the size.
+    pub max_argument_values: usize,
+    /// Tools allowed larger arguments than `max_arguments` (e.g. `write_file: 10MiB`); still at
+    /// most `max_body`.
+    pub tool_max_arguments: std::collections::BTreeMap<String, ByteSize>,
+    /// MCP requests served at once by this gateway (see `http::admission`).
+    pub max_in_flight: usize,
+    /// MCP requests of one caller served at once.
+    pub max_in_flight_per_caller: usize,
+    /// Request bytes buffered at once by this gateway.
+    pub max_buffered: ByteSize,
+    /// Request bytes of one caller buffered at once.
+    pub max_buffered_per_caller: ByteSize,
 }
 
 impl Default for RequestLimits {
@@ -296,7 +312,24 @@ impl Default for RequestLimits {
             max_body: ByteSize::mib(16),
             body_timeout: Span::from_secs(30),
             body_read_timeout: Span::from_secs(10),
+            max_arguments: ByteSize::mib(1),
+            max_argument_values: 65_536,
+            tool_max_arguments: std::collections::BTreeMap::new(),
+            max_in_flight: 1024,
+            max_in_flight_per_caller: 64,
+            max_buffered: ByteSize::mib(96),
+            max_buffered_per_caller: ByteSize::mib(24),
         }
+    }
+}
+
+impl RequestLimits {
+    /// The largest arguments `tool` accepts, in bytes.
+    pub fn max_arguments_for(&self, tool: &str) -> usize {
+        self.tool_max_arguments
+            .get(tool)
+            .unwrap_or(&self.max_arguments)
+            .as_usize()
     }
 }
 
@@ -485,6 +518,32 @@ impl Config {
                 "upstream.execute_timeout ({}) must be shorter than upstream.request_timeout ({}) so a tool's timeout is reported, not masked",
                 self.upstream.execute_timeout, self.upstream.request_timeout
             ));
+        }
+        for (tool, max) in &self.limits.tool_max_arguments {
+            if max.as_usize() > self.limits.max_body.as_usize() {
+                return Err(format!(
+                    "limits.tool_max_arguments.{tool}: {max} is more than limits.max_body ({}); raise max_body or lower this",
+                    self.limits.max_body
+                ));
+            }
+        }
+        let a = &self.limits;
+        if a.max_in_flight_per_caller == 0 || a.max_in_flight_per_caller > a.max_in_flight {
+            return Err(format!(
+                "limits.max_in_flight_per_caller ({}) must be at least 1 and at most limits.max_in_flight ({})",
+                a.max_in_flight_per_caller, a.max_in_flight
+            ));
+        }
+        if a.max_buffered_per_caller.as_usize() > a.max_buffered.as_usize()
+            || a.max_buffered_per_caller.as_usize() < a.max_body.as_usize()
+        {
+            return Err(format!(
+                "limits.max_buffered_per_caller ({}) must be at least limits.max_body ({}) and at most limits.max_buffered ({})",
+                a.max_buffered_per_caller, a.max_body, a.max_buffered
+            ));
+        }
+        if self.limits.max_argument_values == 0 {
+            return Err("limits.max_argument_values must be at least 1".into());
         }
         if self.catalog.page_size == 0 {
             return Err("catalog.page_size must be at least 1".into());

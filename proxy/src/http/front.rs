@@ -45,7 +45,8 @@ impl ProxyHttp for HttpFront {
             // new process) instead of racing the close of an idle keep-alive connection.
             session.set_keepalive(None);
         }
-        ctx.rec.request_id = request_id(session);
+        ctx.rec.request_id = new_request_id();
+        ctx.rec.client_request_id = client_request_id(session);
         // Boxed: the routing future is large, and pingora sizes every connection's task (idle
         // ones included) for the largest future it may hold.
         let reply = Box::pin(super::route(&self.gw, session, &mut ctx.rec)).await;
@@ -76,8 +77,15 @@ impl ProxyHttp for HttpFront {
     }
 }
 
-/// The client's `x-request-id` when it is a short token, else a fresh random id.
-fn request_id(session: &Session) -> String {
+/// A fresh random request id: request ids are always the gateway's own, so a client cannot
+/// make two audit lines share one or forge the id a parent call is known by.
+fn new_request_id() -> String {
+    let n: u128 = rand::random();
+    format!("{n:032x}")
+}
+
+/// The client's own `x-request-id`, kept in a separate audit field when it is a short token.
+fn client_request_id(session: &Session) -> Option<String> {
     session
         .req_header()
         .headers
@@ -89,10 +97,6 @@ fn request_id(session: &Session) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let n: u128 = rand::random();
-            format!("{n:032x}")
-        })
 }
 
 async fn write_reply(session: &mut Session, reply: Reply, request_id: &str) -> pingora::Result<()> {

@@ -6,6 +6,7 @@
 //! MCP requests flow: origin check -> size check -> authentication -> per-user rate limit ->
 //! body -> [`crate::mcp::handle`].
 
+mod admission;
 mod front;
 mod well_known;
 
@@ -16,13 +17,15 @@ use mcp_gateway_auth::AuthError;
 use pingora::proxy::Session;
 use tracing::Instrument as _;
 
+pub use admission::{Admission, Admitted};
 pub use front::HttpFront;
 
+use crate::error::GatewayError;
 use crate::gateway::Gateway;
-use crate::mcp::{self, Incoming, RpcError, jsonrpc};
+use crate::mcp::{self, Incoming};
+use crate::observe::RequestRecord;
 use crate::observe::trace::RequestTrace;
-use crate::observe::{RequestRecord, Status};
-use crate::ratelimit::{Limited, Scope};
+use crate::ratelimit::Scope;
 use crate::reply::Reply;
 
 /// Headers a browser client may send, for CORS preflight.
@@ -66,8 +69,7 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
             rec.trace_id = rec.trace.trace_id();
             rec.mcp = true;
             if origin.is_some() && allowed_origin.is_none() {
-                rec.fail(Status::Denied, "origin_not_allowed");
-                Reply::error(403, "this Origin is not allowed to call the gateway (see allowed_origins)")
+                mcp::error_reply(&GatewayError::OriginNotAllowed, None, rec)
             } else {
                 mcp_post(gw, session, rec).await
             }
@@ -101,7 +103,7 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     let declared: Option<usize> =
         header(session, "content-length").and_then(|v| v.trim().parse().ok());
     if declared.is_some_and(|n| n > max_body) {
-        return too_large(session, rec, max_body);
+        return fail(session, rec, GatewayError::BodyTooLarge { max: max_body });
     }
     if let Some(ct) = header(session, "content-type")
         && !ct
@@ -109,13 +111,7 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
             .to_ascii_lowercase()
             .starts_with("application/json")
     {
-        rec.fail(Status::Error, "unsupported_media_type");
-        return RpcError::new(
-            415,
-            jsonrpc::code::INVALID_REQUEST,
-            "send MCP messages as Content-Type: application/json",
-        )
-        .into_reply(None);
+        return fail(session, rec, GatewayError::UnsupportedMediaType);
     }
 
     let authorization = header(session, "authorization").map(str::to_owned);
@@ -137,9 +133,10 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     };
     let principal = match authenticated {
         Ok(p) => p,
-        Err(e) => return unauthorized(gw, session, rec, &e),
+        Err(e) => return unauthorized(gw, session, rec, e),
     };
     rec.user = Some(principal.user.clone());
+    rec.principal = Some(principal.id.clone());
     rec.auth = Some(principal.method.as_str());
     rec.key_id = principal.key_id.clone();
 
@@ -147,33 +144,42 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
         let span = rec.trace.rate_limit(Scope::User);
         let checked = gw
             .limiter
-            .check(Scope::User, &principal.user, "", rate)
+            .check(Scope::User, &principal.id, "", rate)
             .instrument(span.clone())
             .await;
         RequestTrace::rate_limited(&span, checked.is_ok());
         drop(span);
         if let Err(limited) = checked {
-            return rate_limited(limited, rec).into_reply(None);
+            return fail(session, rec, limited.into());
         }
     }
+
+    // The caller's share of requests in flight and bytes buffered, held until the reply.
+    let _admitted = match gw
+        .admission
+        .admit(&principal.id, declared.unwrap_or(max_body))
+    {
+        Ok(a) => a,
+        Err(e) => return fail(session, rec, e),
+    };
 
     let limits = &gw.config.limits;
     // A slow sender gets a bounded time for the whole body, and for each read of it.
     session.set_read_timeout(Some(limits.body_read_timeout.get()));
-    let body =
-        match tokio::time::timeout(limits.body_timeout.get(), read_body(session, max_body)).await {
-            Ok(Ok(Some(b))) => b,
-            Ok(Ok(None)) => return too_large(session, rec, max_body),
-            Ok(Err(e)) if e.etype() == &pingora::ErrorType::ReadTimedout => {
-                return body_timeout(session, rec);
-            }
-            Err(_) => return body_timeout(session, rec),
-            Ok(Err(e)) => {
-                session.set_keepalive(None);
-                rec.fail(Status::Error, "body_read_failed");
-                return Reply::error(400, &format!("could not read the request body: {e}"));
-            }
-        };
+    let body = match tokio::time::timeout(limits.body_timeout.get(), read_body(session, max_body))
+        .await
+    {
+        Ok(Ok(Some(b))) => b,
+        Ok(Ok(None)) => return fail(session, rec, GatewayError::BodyTooLarge { max: max_body }),
+        Ok(Err(e)) if e.etype() == &pingora::ErrorType::ReadTimedout => {
+            return fail(session, rec, GatewayError::BodyTimeout);
+        }
+        Err(_) => return fail(session, rec, GatewayError::BodyTimeout),
+        Ok(Err(e)) => {
+            let detail = e.to_string();
+            return fail(session, rec, GatewayError::BodyUnreadable { detail });
+        }
+    };
     let accept = header(session, "accept").unwrap_or("").to_ascii_lowercase();
     let sse = accept.contains("text/event-stream")
         && !accept.contains("application/json")
@@ -185,6 +191,7 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
         session_id: header(session, "mcp-session-id"),
         mcp_method: header(session, "mcp-method"),
         mcp_name: header(session, "mcp-name"),
+        duplicated_header: duplicated_routing_header(session),
         traceparent,
         sse,
     };
@@ -198,29 +205,19 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     mcp::handle(gw, &principal, incoming, rec).await
 }
 
-fn too_large(session: &mut Session, rec: &mut RequestRecord, max: usize) -> Reply {
-    // The rest of the body is not read, so the connection cannot be reused.
-    session.set_keepalive(None);
-    rec.fail(Status::Error, "body_too_large");
-    RpcError::new(
-        413,
-        jsonrpc::code::INVALID_REQUEST,
-        format!("the request body is larger than the gateway accepts ({max} bytes)"),
-    )
-    .into_reply(None)
-}
-
-fn body_timeout(session: &mut Session, rec: &mut RequestRecord) -> Reply {
-    session.set_keepalive(None);
-    rec.fail(Status::Error, "body_timeout");
-    metrics::counter!("mcp_request_timeouts_total", "phase" => "body").increment(1);
-    RpcError::new(
-        408,
-        jsonrpc::code::INVALID_REQUEST,
-        "the request body did not arrive in time",
-    )
-    .into_reply(None)
-    .header("connection", "close")
+/// Answers an error before the MCP layer; a connection whose body was not read to the end
+/// cannot be reused.
+fn fail(session: &mut Session, rec: &mut RequestRecord, e: GatewayError) -> Reply {
+    if matches!(
+        e,
+        GatewayError::BodyTooLarge { .. }
+            | GatewayError::BodyTimeout
+            | GatewayError::BodyUnreadable { .. }
+            | GatewayError::Overloaded { .. }
+    ) {
+        session.set_keepalive(None);
+    }
+    mcp::error_reply(&e, None, rec)
 }
 
 /// Reads the whole body, or `None` as soon as it passes `max` bytes.
@@ -235,70 +232,33 @@ async fn read_body(session: &mut Session, max: usize) -> pingora::Result<Option<
     Ok(Some(buf.freeze()))
 }
 
-fn unauthorized(gw: &Gateway, session: &Session, rec: &mut RequestRecord, e: &AuthError) -> Reply {
-    let reason = e.reason();
-    metrics::counter!("mcp_auth_failures_total", "reason" => reason).increment(1);
-    rec.fail(Status::Denied, reason);
-    if e.is_transient() {
+fn unauthorized(
+    gw: &Gateway,
+    session: &mut Session,
+    rec: &mut RequestRecord,
+    e: AuthError,
+) -> Reply {
+    let err = if e.is_transient() {
         // The credential could not be checked (the identity provider's keys are unreachable):
         // not the client's fault, so not a 401 that would make it discard the token.
         tracing::warn!(detail = %e.log_detail(), "authentication unavailable");
-        return RpcError::new(
-            503,
-            jsonrpc::code::UNAVAILABLE,
-            format!("authentication is temporarily unavailable: {e}"),
-        )
-        .into_reply(None)
-        .header("retry-after", "5");
-    }
-    let metadata = well_known::resource_metadata_url(gw, session);
-    let challenge = match e {
-        AuthError::Missing => {
-            format!("Bearer realm=\"mcp-gateway\", resource_metadata=\"{metadata}\"")
+        GatewayError::AuthUnavailable(e)
+    } else {
+        GatewayError::Unauthenticated {
+            error: e,
+            resource_metadata: well_known::resource_metadata_url(gw, session),
         }
-        _ => format!(
-            "Bearer realm=\"mcp-gateway\", resource_metadata=\"{metadata}\", error=\"invalid_token\", error_description=\"{}\"",
-            e.to_string().replace('"', "'")
-        ),
     };
-    RpcError::new(
-        401,
-        jsonrpc::code::UNAUTHORIZED,
-        format!("unauthorized: {e}"),
-    )
-    .into_reply(None)
-    .header("www-authenticate", challenge)
+    fail(session, rec, err)
 }
 
-/// The JSON-RPC error (and audit/metric bookkeeping) for a request over a rate limit.
-pub fn rate_limited(limited: Limited, rec: &mut RequestRecord) -> RpcError {
-    if limited.store_unavailable {
-        rec.fail(Status::Error, "rate_limit_store_unavailable");
-        let mut e = RpcError::new(
-            503,
-            jsonrpc::code::UNAVAILABLE,
-            "rate limits cannot be checked right now (the shared store is unreachable); retry shortly",
-        );
-        e.headers.push(("retry-after", "1".into()));
-        return e;
-    }
-    metrics::counter!("mcp_rate_limited_total", "scope" => limited.scope.as_str()).increment(1);
-    rec.fail(Status::RateLimited, "rate_limited");
-    let secs = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-    let what = match limited.scope {
-        Scope::User => "your requests",
-        Scope::UserTool => "your calls of this tool",
-    };
-    let mut e = RpcError::new(
-        429,
-        jsonrpc::code::RATE_LIMITED,
-        format!("rate limit exceeded for {what}; retry after {secs} s"),
-    );
-    e.data = Some(Box::new(
-        serde_json::json!({"scope": limited.scope.as_str(), "retryAfterSeconds": secs}),
-    ));
-    e.headers.push(("retry-after", secs.to_string()));
-    e
+/// The first routing header sent more than once (first-copy and last-copy readers would
+/// disagree about it).
+fn duplicated_routing_header(session: &Session) -> Option<&'static str> {
+    let headers = &session.req_header().headers;
+    ["mcp-protocol-version", "mcp-method", "mcp-name"]
+        .into_iter()
+        .find(|h| headers.get_all(*h).iter().count() > 1)
 }
 
 /// A header as text, if present and valid UTF-8.

@@ -1,32 +1,39 @@
-//! `tools/call`: find the tool, check the caller may use it and is within its rate, validate the
-//! arguments against the tool's schema, then run it on a sandbox that serves it and turn the
-//! sandbox's answer into an MCP result.
+//! `tools/call`, in the steps it takes: parse the params, authorize the caller for the tool,
+//! check the caller's rate for it, validate the arguments, run the tool on a sandbox that
+//! serves it ([`crate::upstream`] owns the replica loop), and shape the sandbox's answer as an
+//! MCP result.
 //!
-//! The caller's token never leaves the gateway: the sandbox receives the user name and roles.
+//! Tool failures, including arguments that do not match the input schema, are results with
+//! `isError: true` (MCP 2025-11-25), so the model can read them and correct itself. The
+//! caller's token never leaves the gateway: the sandbox receives the user, roles and principal.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use mcp_contract::sandbox_api::{CALL_PATH, CallRequest, CallResponse, ErrorKind};
 use mcp_gateway_auth::Principal;
 use serde::Deserialize;
-use serde_json::json;
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
-use super::RpcError;
-use super::jsonrpc::code;
+use crate::catalog::ToolRoute;
 use crate::config::ArgumentAudit;
+use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status};
 use crate::ratelimit::Scope;
-use crate::upstream::UpstreamError;
+use crate::upstream::Failover;
+
+/// Longest tool name recorded as given (longer names cannot exist; they are cut for the log).
+const MAX_RECORDED_NAME: usize = 128;
 
 #[derive(Deserialize)]
 struct CallParams<'a> {
     #[serde(borrow)]
-    name: std::borrow::Cow<'a, str>,
+    name: Cow<'a, str>,
     #[serde(borrow, default)]
     arguments: Option<&'a RawValue>,
 }
@@ -37,159 +44,221 @@ pub async fn call_tool(
     params: Option<&RawValue>,
     traceparent: Option<&str>,
     rec: &mut RequestRecord,
-) -> Result<serde_json::Value, RpcError> {
-    let params: CallParams<'_> = params
-        .ok_or_else(|| RpcError::invalid_params("tools/call needs params with the tool's name"))
-        .and_then(|p| {
-            serde_json::from_str(p.get())
-                .map_err(|e| RpcError::invalid_params(format!("invalid tools/call params: {e}")))
-        })?;
+) -> Result<Value, GatewayError> {
+    let params = parse_params(params)?;
     let name: &str = &params.name;
-    rec.tool = Some(name.to_owned());
-    let catalog = gw.catalog.snapshot();
-    let route = catalog
-        .get(name)
-        .ok_or_else(|| RpcError::invalid_params(format!("Unknown tool: {name:?}")))?;
-    rec.tool_known = true;
-
-    let policy = gw.policy.current();
-    let allowed = {
-        let span = rec.trace.authorize(name);
-        let _in = span.enter();
-        let allowed = policy
-            .check(&principal.roles, name, &route.toolset)
-            .is_allowed();
-        RequestTrace::authorized(&span, allowed);
-        allowed
-    };
-    if !allowed {
-        rec.fail(Status::Denied, "forbidden");
-        metrics::counter!("mcp_auth_failures_total", "reason" => "forbidden").increment(1);
-        return Err(RpcError::new(
-            403,
-            code::FORBIDDEN,
-            format!(
-                "user '{}' may not call tool '{name}': none of their roles grants it",
-                principal.user
-            ),
+    rec.tool = Some(name.chars().take(MAX_RECORDED_NAME).collect());
+    let route = authorize(gw, principal, name, rec)?;
+    rate_limit(gw, principal, name, rec).await?;
+    audit_arguments(gw.config.audit.arguments, params.arguments, rec);
+    if let Err(problem) = validate(gw, &route, params.arguments) {
+        rec.fail(Status::Error, ErrorKind::InvalidArguments.as_str());
+        return Ok(tool_error(
+            ErrorKind::InvalidArguments,
+            &format!("arguments for tool '{name}' {problem}"),
+            None,
         ));
     }
-    if let Some(rate) = policy.tool_rate(name) {
-        let span = rec.trace.rate_limit(Scope::UserTool);
-        let checked = gw
-            .limiter
-            .check(Scope::UserTool, &principal.user, name, rate)
-            .instrument(span.clone())
-            .await;
-        RequestTrace::rate_limited(&span, checked.is_ok());
-        drop(span);
-        if let Err(limited) = checked {
-            return Err(crate::http::rate_limited(limited, rec));
+    let response = run(gw, &route, principal, params.arguments, traceparent, rec).await?;
+    shape(response, rec)
+}
+
+/// Step 1: the params, with the tool's name.
+fn parse_params(params: Option<&RawValue>) -> Result<CallParams<'_>, GatewayError> {
+    let params = params.ok_or_else(|| GatewayError::InvalidParams {
+        detail: "tools/call needs params with the tool's name".into(),
+    })?;
+    serde_json::from_str(params.get()).map_err(|e| GatewayError::InvalidParams {
+        detail: format!("invalid tools/call params: {e}"),
+    })
+}
+
+/// Step 2: the tool exists and one of the caller's roles grants it. Checked before anything
+/// else reads the tool's definition, and answered alike for unknown and forbidden tools.
+fn authorize(
+    gw: &Gateway,
+    principal: &Principal,
+    name: &str,
+    rec: &mut RequestRecord,
+) -> Result<std::sync::Arc<ToolRoute>, GatewayError> {
+    let route = gw.catalog.snapshot().get(name).cloned();
+    let policy = gw.policy.current();
+    let span = rec.trace.authorize(name);
+    let _in = span.enter();
+    let allowed = route.as_ref().is_some_and(|r| {
+        policy
+            .check(&principal.roles, name, &r.toolset)
+            .is_allowed()
+    });
+    RequestTrace::authorized(&span, allowed);
+    match route {
+        Some(r) if allowed => {
+            rec.tool_known = true;
+            Ok(r)
+        }
+        known => {
+            rec.tool_known = known.is_some();
+            Err(GatewayError::UnknownTool {
+                name: name.chars().take(MAX_RECORDED_NAME).collect(),
+                forbidden: known.is_some(),
+            })
         }
     }
+}
 
-    let arguments = params.arguments;
-    audit_arguments(gw.config.audit.arguments, arguments, rec);
-    let value: serde_json::Value = match arguments {
-        Some(a) => {
-            serde_json::from_str(a.get()).map_err(|e| RpcError::invalid_params(e.to_string()))?
-        }
-        None => json!({}),
+/// Step 3: the caller's rate for this tool.
+async fn rate_limit(
+    gw: &Gateway,
+    principal: &Principal,
+    name: &str,
+    rec: &mut RequestRecord,
+) -> Result<(), GatewayError> {
+    let Some(rate) = gw.policy.current().tool_rate(name) else {
+        return Ok(());
     };
-    let problems = mcp_contract::schema::problems(&route.validator, &value);
-    if !problems.is_empty() {
-        return Err(RpcError::invalid_params(format!(
-            "arguments for tool '{name}' do not match its input schema: {}",
-            problems.join("; ")
-        )));
-    }
+    let span = rec.trace.rate_limit(Scope::UserTool);
+    let checked = gw
+        .limiter
+        .check(Scope::UserTool, &principal.id, name, rate)
+        .instrument(span.clone())
+        .await;
+    RequestTrace::rate_limited(&span, checked.is_ok());
+    checked.map_err(GatewayError::from)
+}
 
+/// Step 4: the arguments fit the gateway's bounds and the tool's input schema. The bounds are
+/// checked on the bytes, before a JSON tree is built, so a hostile request costs memory in
+/// proportion to its size at most.
+fn validate(gw: &Gateway, route: &ToolRoute, arguments: Option<&RawValue>) -> Result<(), String> {
+    let limits = &gw.config.limits;
+    let raw = arguments.map_or("{}", RawValue::get);
+    let max = limits.max_arguments_for(&route.name);
+    if raw.len() > max {
+        return Err(format!(
+            "are {} bytes, more than the {max} bytes this tool accepts: send less data per call \
+             (for example a file in parts)",
+            raw.len()
+        ));
+    }
+    let values = count_values(raw.as_bytes());
+    if values > limits.max_argument_values {
+        return Err(format!(
+            "hold {values} JSON values, more than the {} a call may carry: send fewer items \
+             per call",
+            limits.max_argument_values
+        ));
+    }
+    let value: Value = serde_json::from_str(raw).map_err(|e| format!("are not valid JSON: {e}"))?;
+    let problems = mcp_contract::schema::problems(&route.validator, &value);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "do not match its input schema: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+/// An upper bound of the number of JSON values in `raw` (each value but the first follows a
+/// `[`, `{`, `,` or `:` outside a string), in one linear pass.
+fn count_values(raw: &[u8]) -> usize {
+    let (mut n, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in raw {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' | b',' | b':' => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
+/// Step 5: the call on a sandbox serving the tool, with one other replica tried when the
+/// first could not be reached (nothing was sent).
+async fn run(
+    gw: &Gateway,
+    route: &ToolRoute,
+    principal: &Principal,
+    arguments: Option<&RawValue>,
+    traceparent: Option<&str>,
+    rec: &mut RequestRecord,
+) -> Result<CallResponse, GatewayError> {
     let execute = gw.config.upstream.execute_timeout.get();
     let request = CallRequest {
-        tool: name.into(),
+        tool: route.name.as_str().into(),
         arguments,
         user: (&*principal.user).into(),
         roles: principal.roles.iter().map(|r| r.as_str().into()).collect(),
         request_id: Some(rec.request_id.as_str().into()),
         deadline_ms: Some(execute.as_millis() as u64),
-        principal: None,
+        principal: Some((&*principal.id).into()),
         grant: None,
     };
-    let body = bytes::Bytes::from(
-        serde_json::to_vec(&request)
-            .map_err(|e| RpcError::new(500, code::INTERNAL_ERROR, e.to_string()))?,
-    );
-    let mut excluded = None;
-    loop {
-        let Some(target) = route.pick(&gw.upstreams, excluded) else {
-            rec.fail(Status::Error, "unavailable");
-            return Err(unavailable(format!(
-                "no sandbox serving tool '{name}' is reachable right now; retry shortly"
-            )));
-        };
-        let sandbox = gw.upstreams.target(target);
-        rec.sandbox = Some(sandbox.name.clone());
-        let span = rec.trace.upstream(sandbox, CALL_PATH);
-        // The sandbox's spans go under this attempt's span; with traces off here, the
-        // client's own context is passed through so the sandbox can still join its trace.
-        let injected = mcp_telemetry::propagation::inject(&span);
-        let headers: Vec<(&'static str, &str)> = match &injected {
-            Some(h) => h.pairs().collect(),
-            None => traceparent
-                .map(|t| ("traceparent", t))
-                .into_iter()
-                .collect(),
-        };
-        let started = Instant::now();
-        let sent = gw
-            .upstreams
-            .send(
-                target,
-                "POST",
-                CALL_PATH,
-                Some(body.clone()),
-                &headers,
-                gw.upstreams.request_timeout(),
-            )
-            .instrument(span.clone())
-            .await;
-        rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
-        RequestTrace::upstream_done(&span, sent.as_ref().map(|a| a.status));
-        drop(span);
-        match sent {
-            Ok(answer) => {
-                let resp: CallResponse = serde_json::from_slice(&answer.body).map_err(|e| {
-                    rec.fail(Status::Error, "bad_upstream_response");
-                    RpcError::new(
-                        502,
-                        code::INTERNAL_ERROR,
-                        format!("sandbox '{}' sent an unreadable answer: {e}", sandbox.name),
-                    )
-                })?;
-                return tool_result(resp, rec);
-            }
-            // Nothing was sent: try another replica once.
-            Err(UpstreamError::Connect { .. }) if excluded.is_none() => {
-                sandbox.mark(false);
-                excluded = Some(target);
-            }
-            Err(e) => {
-                if !matches!(e, UpstreamError::Timeout { .. }) {
-                    sandbox.mark(false);
+    let body = bytes::Bytes::from(serde_json::to_vec(&request).unwrap_or_default());
+    let upstreams = &gw.upstreams;
+    let trace = &rec.trace;
+    let started = Instant::now();
+    let sent = upstreams
+        .with_failover(
+            |excluded| route.pick(upstreams, excluded),
+            |target| {
+                let sandbox = upstreams.target(target);
+                let span = trace.upstream(sandbox, CALL_PATH);
+                // The sandbox's spans go under this attempt's span; with traces off here, the
+                // client's own context is passed through so the sandbox can still join it.
+                let injected = mcp_telemetry::propagation::inject(&span);
+                let body = body.clone();
+                async move {
+                    let headers: Vec<(&'static str, &str)> = match &injected {
+                        Some(h) => h.pairs().collect(),
+                        None => traceparent
+                            .map(|t| ("traceparent", t))
+                            .into_iter()
+                            .collect(),
+                    };
+                    let sent = upstreams
+                        .send(
+                            target,
+                            "POST",
+                            CALL_PATH,
+                            Some(body),
+                            &headers,
+                            upstreams.request_timeout(),
+                        )
+                        .instrument(span.clone())
+                        .await;
+                    RequestTrace::upstream_done(&span, sent.as_ref().map(|a| a.status));
+                    sent
                 }
-                rec.fail(Status::Error, "unavailable");
-                return Err(unavailable(format!(
-                    "tool '{name}' could not be completed: {e}. It may or may not have taken effect."
-                )));
-            }
-        }
-    }
-}
-
-fn unavailable(message: String) -> RpcError {
-    let mut e = RpcError::new(503, code::UNAVAILABLE, message);
-    e.headers.push(("retry-after", "1".into()));
-    e
+            },
+        )
+        .await;
+    rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
+    let (target, answer) = sent.map_err(|f| match f {
+        Failover::NoReplica => GatewayError::NoReplica {
+            tool: route.name.clone(),
+        },
+        Failover::Failed(error) => GatewayError::Upstream {
+            tool: route.name.clone(),
+            error,
+        },
+    })?;
+    let sandbox = &upstreams.target(target).name;
+    rec.sandbox = Some(sandbox.clone());
+    serde_json::from_slice(&answer.body).map_err(|e| GatewayError::BadUpstreamAnswer {
+        sandbox: sandbox.clone(),
+        detail: e.to_string(),
+    })
 }
 
 fn audit_arguments(mode: ArgumentAudit, arguments: Option<&RawValue>, rec: &mut RequestRecord) {
@@ -204,13 +273,14 @@ fn audit_arguments(mode: ArgumentAudit, arguments: Option<&RawValue>, rec: &mut 
     }
 }
 
-/// Maps the sandbox's answer: results and tool failures are MCP results (`isError` for the
-/// latter, so the agent can read and react); protocol-level problems are JSON-RPC errors.
-fn tool_result(resp: CallResponse, rec: &mut RequestRecord) -> Result<serde_json::Value, RpcError> {
+/// Step 6: the sandbox's answer as an MCP result. Results and tool failures are results
+/// (`isError` for the latter, with the failure's detail as `structuredContent`); a refused or
+/// unserviceable call is a [`GatewayError`].
+fn shape(resp: CallResponse, rec: &mut RequestRecord) -> Result<Value, GatewayError> {
     let Some(error) = resp.error else {
-        let result = resp.result.unwrap_or(serde_json::Value::Null);
+        let result = resp.result.unwrap_or(Value::Null);
         let text = match &result {
-            serde_json::Value::String(s) => s.clone(),
+            Value::String(s) => s.clone(),
             other => other.to_string(),
         };
         let mut out = json!({"content": [{"type": "text", "text": text}], "isError": false});
@@ -219,31 +289,50 @@ fn tool_result(resp: CallResponse, rec: &mut RequestRecord) -> Result<serde_json
         }
         return Ok(out);
     };
-    rec.fail(Status::Error, error.kind.as_str());
     match error.kind {
-        ErrorKind::UnknownTool => Err(RpcError::invalid_params(format!(
-            "Unknown tool: {}",
-            error.message
-        ))),
-        ErrorKind::Forbidden => {
-            rec.status = Status::Denied;
-            Err(RpcError::new(403, code::FORBIDDEN, error.message))
+        ErrorKind::UnknownTool | ErrorKind::Forbidden => Err(GatewayError::UnknownTool {
+            name: resp.tool,
+            forbidden: error.kind == ErrorKind::Forbidden,
+        }),
+        ErrorKind::Busy => Err(GatewayError::Busy {
+            message: error.message,
+        }),
+        ErrorKind::BadRequest | ErrorKind::Internal | ErrorKind::Unavailable => {
+            Err(GatewayError::SandboxFailed {
+                message: error.message,
+            })
         }
-        ErrorKind::Busy => {
-            let mut e = RpcError::new(503, code::UNAVAILABLE, error.message);
-            e.headers.push(("retry-after", "1".into()));
-            e.data = Some(Box::new(json!({"kind": "busy"})));
-            Err(e)
+        kind => {
+            rec.fail(Status::Error, kind.as_str());
+            Ok(tool_error(kind, &error.message, error.detail.map(|d| *d)))
         }
-        ErrorKind::BadRequest | ErrorKind::Internal | ErrorKind::Unavailable => Err(RpcError::new(
-            502,
-            code::INTERNAL_ERROR,
-            format!("the sandbox failed: {}", error.message),
-        )),
-        kind => Ok(json!({
-            "content": [{"type": "text", "text": format!("{} ({kind})", error.message)}],
-            "isError": true,
-            "_meta": {"io.mcp-gateway/error": {"kind": kind.as_str(), "limit": kind.is_limit()}},
-        })),
+    }
+}
+
+/// An `isError` result the model can read: the message, the failure's kind in `_meta`, and
+/// its structured detail when the tool gave one.
+fn tool_error(kind: ErrorKind, message: &str, detail: Option<Value>) -> Value {
+    let mut out = json!({
+        "content": [{"type": "text", "text": format!("{message} ({kind})")}],
+        "isError": true,
+        "_meta": {"io.mcp-gateway/error": {"kind": kind.as_str(), "limit": kind.is_limit()}},
+    });
+    if let Some(d) = detail.filter(Value::is_object) {
+        out["structuredContent"] = d;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_values;
+
+    #[test]
+    fn values_are_counted_on_the_bytes_without_counting_inside_strings() {
+        assert_eq!(count_values(b"{}"), 2);
+        assert_eq!(count_values(br#"{"a":[1,2,3]}"#), 6);
+        assert_eq!(count_values(br#"{"a":"[,,,{:}]\"[,"}"#), 3);
+        let zeros = format!("[{}0]", "0,".repeat(1000));
+        assert!(count_values(zeros.as_bytes()) > 1000);
     }
 }

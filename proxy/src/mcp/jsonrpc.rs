@@ -173,14 +173,19 @@ fn parse_error(e: &serde_json::Error) -> EnvelopeError {
 
 /// Writes `{"jsonrpc":"2.0","id":<id>,"result":<result>}`.
 pub fn result_bytes(id: Option<&RawValue>, result: &impl serde::Serialize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    // Serialising our own result types cannot fail; keep the response well-formed anyway.
+    let result = serde_json::to_vec(result).unwrap_or_else(|_| b"{}".to_vec());
+    result_raw_bytes(id, &result)
+}
+
+/// Writes `{"jsonrpc":"2.0","id":<id>,"result":<result>}` around an already written result.
+pub fn result_raw_bytes(id: Option<&RawValue>, result: &[u8]) -> Vec<u8> {
+    let id = id.map_or("null", RawValue::get).as_bytes();
+    let mut out = Vec::with_capacity(result.len() + id.len() + 32);
     out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-    out.extend_from_slice(id.map_or("null", RawValue::get).as_bytes());
+    out.extend_from_slice(id);
     out.extend_from_slice(br#","result":"#);
-    if serde_json::to_writer(&mut out, result).is_err() {
-        // Serialising our own result types cannot fail; keep the response well-formed anyway.
-        out.extend_from_slice(b"{}");
-    }
+    out.extend_from_slice(result);
     out.push(b'}');
     out
 }

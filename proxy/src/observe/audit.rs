@@ -51,7 +51,11 @@ pub struct AuditRecord<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub timestamp: String,
+    /// The display name (the operations guide's queries use it).
     pub user: Option<&'a str>,
+    /// The immutable, issuer-scoped id the gateway keys the caller on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<&'a str>,
     pub auth: Option<&'static str>,
     pub key_id: Option<&'a str>,
     pub method: Option<&'a str>,
@@ -63,6 +67,9 @@ pub struct AuditRecord<'a> {
     pub session_id: Option<&'a str>,
     pub trace_id: Option<&'a str>,
     pub request_id: &'a str,
+    /// The client's own `x-request-id`, kept apart from ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments_sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,6 +173,8 @@ mod tests {
     #[test]
     fn records_serialise_with_the_documented_field_names() {
         let r = AuditRecord {
+            principal: None,
+            client_request_id: None,
             kind: "mcp_request",
             timestamp: now_rfc3339(),
             user: Some("alice"),

@@ -113,10 +113,13 @@ pub fn method_label(method: &str) -> &'static str {
 pub struct RequestRecord {
     pub started: Instant,
     pub request_id: String,
+    /// The client's own `x-request-id`, if it sent one.
+    pub client_request_id: Option<String>,
     pub client_ip: Option<String>,
     pub http_method: &'static str,
     pub mcp: bool,
     pub user: Option<std::sync::Arc<str>>,
+    pub principal: Option<std::sync::Arc<str>>,
     pub auth: Option<&'static str>,
     pub key_id: Option<std::sync::Arc<str>>,
     pub method: Option<String>,
@@ -139,10 +142,12 @@ impl RequestRecord {
         Self {
             started: Instant::now(),
             request_id,
+            client_request_id: None,
             client_ip: None,
             http_method: "OTHER",
             mcp: false,
             user: None,
+            principal: None,
             auth: None,
             key_id: None,
             method: None,
@@ -197,6 +202,7 @@ impl RequestRecord {
             kind: "mcp_request",
             timestamp: audit::now_rfc3339(),
             user: self.user.as_deref(),
+            principal: self.principal.as_deref(),
             auth: self.auth,
             key_id: self.key_id.as_deref(),
             method: self.method.as_deref(),
@@ -208,6 +214,7 @@ impl RequestRecord {
             session_id: self.session_id.as_deref(),
             trace_id: self.trace_id.as_deref(),
             request_id: &self.request_id,
+            client_request_id: self.client_request_id.as_deref(),
             arguments_sha256: self.arguments_sha256.as_deref(),
             arguments: self.arguments.as_deref(),
         });

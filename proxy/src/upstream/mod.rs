@@ -31,6 +31,39 @@ pub enum UpstreamError {
     TooLarge { sandbox: String },
 }
 
+impl UpstreamError {
+    /// Whether the request may be sent to another replica: only when nothing was sent, so a
+    /// tool never runs twice.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::Connect { .. } => Retry::OtherReplica,
+            _ => Retry::No,
+        }
+    }
+
+    /// Whether the failure says the sandbox is unwell (a slow answer does not).
+    pub fn marks_unhealthy(&self) -> bool {
+        !matches!(self, Self::Timeout { .. })
+    }
+}
+
+/// Whether a failed request may be tried again elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Nothing reached the sandbox: another replica may run it.
+    OtherReplica,
+    /// The request may have run: trying again could run it twice.
+    No,
+}
+
+/// Why [`Upstreams::with_failover`] got no answer.
+#[derive(Debug)]
+pub enum Failover {
+    /// No healthy replica serves the tool.
+    NoReplica,
+    Failed(UpstreamError),
+}
+
 /// One sandbox host.
 pub struct Target {
     pub name: String,
@@ -183,6 +216,37 @@ impl Upstreams {
 
     pub fn request_timeout(&self) -> Duration {
         self.request_timeout
+    }
+
+    /// The replica loop: sends with `attempt` to the replica `pick` chooses (given the one to
+    /// avoid), marks replicas that failed unhealthy, and tries one other replica when the
+    /// failure says nothing was sent ([`UpstreamError::retry`]). Returns the answer and the
+    /// replica that gave it.
+    pub async fn with_failover<Fut>(
+        &self,
+        mut pick: impl FnMut(Option<usize>) -> Option<usize>,
+        mut attempt: impl FnMut(usize) -> Fut,
+    ) -> Result<(usize, Answer), Failover>
+    where
+        Fut: std::future::Future<Output = Result<Answer, UpstreamError>>,
+    {
+        let mut excluded = None;
+        loop {
+            let target = pick(excluded).ok_or(Failover::NoReplica)?;
+            match attempt(target).await {
+                Ok(answer) => return Ok((target, answer)),
+                Err(e) => {
+                    if e.marks_unhealthy() {
+                        self.targets[target].mark(false);
+                    }
+                    if e.retry() == Retry::OtherReplica && excluded.is_none() {
+                        excluded = Some(target);
+                        continue;
+                    }
+                    return Err(Failover::Failed(e));
+                }
+            }
+        }
     }
 
     /// Sends one request to sandbox `i` and reads the whole answer, within `timeout`.

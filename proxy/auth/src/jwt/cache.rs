@@ -97,6 +97,7 @@ mod tests {
 
     fn principal(user: &str) -> Principal {
         Principal {
+            id: Principal::oidc_id("https://idp", user),
             user: Arc::from(user),
             roles: Arc::from(Vec::<String>::new()),
             method: AuthMethod::Jwt,

@@ -62,12 +62,14 @@ impl JwtVerifier {
             .map_err(|e| map_error(e.into_kind()))?;
         let claims = data.claims;
         let user = extract_user(&claims, &self.settings.user_claims)?;
+        let id = subject_id(&claims)?;
         let roles = extract_roles(&claims, &self.settings.role_claims);
         let expires_at = claims
             .get("exp")
             .and_then(Value::as_u64)
             .map(|exp| UNIX_EPOCH + Duration::from_secs(exp));
         let principal = Principal {
+            id,
             user,
             roles,
             method: AuthMethod::Jwt,
@@ -128,5 +130,26 @@ fn map_error(kind: ErrorKind) -> AuthError {
              provider issued it"
                 .into(),
         ),
+    }
+}
+
+/// The token's immutable identity: its issuer (already checked against the configured one)
+/// and `sub`. A token without a usable `sub` is refused rather than keyed on a mutable name.
+fn subject_id(claims: &Map<String, Value>) -> Result<std::sync::Arc<str>, AuthError> {
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    match (text("iss"), text("sub")) {
+        (Some(iss), Some(sub)) if sub.len() <= 256 && !sub.chars().any(char::is_control) => {
+            Ok(Principal::oidc_id(iss, sub))
+        }
+        _ => Err(AuthError::Malformed(
+            "the access token has no usable `iss` and `sub` claims: the gateway keys every \
+             caller on them"
+                .into(),
+        )),
     }
 }

@@ -322,6 +322,7 @@ impl KeyStore {
 impl LoadedKey {
     fn new(record: KeyRecord) -> Self {
         let principal = Principal {
+            id: Principal::api_key_id(&record.user),
             user: Arc::from(record.user.as_str()),
             roles: Arc::from(record.roles.clone()),
             method: AuthMethod::ApiKey,

@@ -1,0 +1,208 @@
+//! Names, each with one rule enforced by its type: a value of these types is valid wherever it
+//! is used, so a policy cannot name a tool that nothing can define.
+//!
+//! Three forms of a tool's name:
+//! - [`BackendToolName`]: what a backend calls the tool. The MCP specification allows
+//!   1-128 characters of `A-Z a-z 0-9 _ - .` (federated servers use dots).
+//! - [`ToolName`]: what clients see and call: model-safe, 1-64 characters of
+//!   `A-Z a-z 0-9 _ -`, unique in the catalog. Every wasm tool's name is one.
+//! - [`ToolName::code_identifier`]: the identifier code mode derives from it
+//!   (`tools.<component>.<identifier>` in Python and JavaScript).
+//!
+//! Tool sets and components are [`ToolsetName`]s and [`ComponentName`]s: components become
+//! module names in code mode (`from tools import log_store`), so they are identifiers.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Why a name was refused: which kind of name, the value, and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} {value:?} is not valid: {rule}")]
+pub struct NameError {
+    pub kind: &'static str,
+    pub value: String,
+    pub rule: &'static str,
+}
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $ty:ident, $kind:literal, $rule:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $ty(String);
+
+        impl $ty {
+            /// The rule, as error messages state it.
+            pub const RULE: &'static str = $rule;
+
+            /// Checks `s` against the rule.
+            pub fn parse(s: &str) -> Result<Self, NameError> {
+                let check: fn(&str) -> bool = $check;
+                if check(s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(NameError {
+                        kind: $kind,
+                        value: s.chars().take(200).collect(),
+                        rule: $rule,
+                    })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Hash and Eq are the inner string's, so maps keyed by names are looked up by `&str`.
+        impl std::borrow::Borrow<str> for $ty {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(n: $ty) -> String {
+                n.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn chars_within(s: &str, max: usize, extra: &[u8]) -> bool {
+    (1..=max).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
+name_type!(
+    /// A tool's name as clients see and call it.
+    ToolName,
+    "tool name",
+    "use 1-64 characters of a-z, A-Z, 0-9, '_', '-'",
+    |s| chars_within(s, 64, b"_-")
+);
+
+name_type!(
+    /// A tool's name as its backend defines it (the specification's wider rule).
+    BackendToolName,
+    "backend tool name",
+    "use 1-128 characters of a-z, A-Z, 0-9, '_', '-', '.'",
+    |s| chars_within(s, 128, b"_-.")
+);
+
+name_type!(
+    /// A tool set: the unit roles are granted.
+    ToolsetName,
+    "tool set name",
+    "use 1-64 characters of a-z, A-Z, 0-9, '_', '-'",
+    |s| chars_within(s, 64, b"_-")
+);
+
+name_type!(
+    /// A component (one wasm module): also a module name in code mode.
+    ComponentName,
+    "component name",
+    "use 1-64 characters of a-z, 0-9 and '_', starting with a letter",
+    |s| {
+        s.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+            && s.len() <= 64
+            && s
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+);
+
+impl ToolName {
+    /// The identifier code mode calls this tool by: `-` becomes `_`, and a leading digit gets
+    /// a `_` in front.
+    pub fn code_identifier(&self) -> String {
+        let mut id: String = self
+            .0
+            .chars()
+            .map(|c| if c == '-' { '_' } else { c })
+            .collect();
+        if id.starts_with(|c: char| c.is_ascii_digit()) {
+            id.insert(0, '_');
+        }
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shared test vector: the SDK's own name check reads the same file, so the two
+    /// cannot drift apart.
+    const VECTOR: &str = include_str!("../tests/tool_names.json");
+
+    #[derive(Deserialize)]
+    struct Case {
+        name: String,
+        tool: bool,
+        backend: bool,
+    }
+
+    #[test]
+    fn tool_names_follow_the_shared_vector() {
+        let cases: Vec<Case> = serde_json::from_str(VECTOR).expect("vector parses");
+        assert!(cases.len() > 10);
+        for c in cases {
+            assert_eq!(
+                ToolName::parse(&c.name).is_ok(),
+                c.tool,
+                "tool {:?}",
+                c.name
+            );
+            assert_eq!(
+                BackendToolName::parse(&c.name).is_ok(),
+                c.backend,
+                "backend {:?}",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_the_kind_the_value_and_the_rule() {
+        let e = ToolName::parse("a.b").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "tool name \"a.b\" is not valid: use 1-64 characters of a-z, A-Z, 0-9, '_', '-'"
+        );
+        assert!(ComponentName::parse("Log-Store").is_err());
+        assert!(ComponentName::parse("log_store").is_ok());
+        assert!(ToolsetName::parse("examples").is_ok());
+    }
+
+    #[test]
+    fn code_identifiers_are_identifiers() {
+        for (name, id) in [("echo", "echo"), ("read-file", "read_file"), ("3d", "_3d")] {
+            assert_eq!(
+                ToolName::parse(name).map(|n| n.code_identifier()),
+                Ok(id.to_owned())
+            );
+        }
+    }
+}
