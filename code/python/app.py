@@ -6,6 +6,9 @@ imported here is inside the component, including the bundled standard library
 (`codemode.bundle`); nothing is read from a filesystem at run time. Each call then runs in a
 fresh instance of that snapshot.
 
+A program that raises fails the call: the host gets the report as the failure's detail
+(`fail-detail`) and the client sees an error result carrying it.
+
 This file only adapts the WIT interface: `WitHost` maps the host imports onto
 `codemode.host.Host` (and call errors onto `codemode.errors`), and `Tool` implements the
 `tool` export. Everything else lives in the `codemode` package.
@@ -93,7 +96,8 @@ class Tool(exports.Tool):
         # The deadline covers the whole call, the report included; it can only be shortened.
         host.limit_deadline(int(request.timeout_s * 1000))
         try:
-            return runner.run(request.code, WitHost())
+            text = runner.run(request.code, WitHost())
+            failure = runner.failure_message(text)
         except Exception as e:  # a bug here, not in the user's program
             raise Err(
                 types.ToolError_Failed(
@@ -101,3 +105,9 @@ class Tool(exports.Tool):
                     "result is lost"
                 )
             ) from None
+        if failure is None:
+            return text
+        # A program that raised is a failed call (`isError: true` for the client), with the
+        # whole report (output so far, error, traceback) as its structured detail.
+        host.fail_detail(text)
+        raise Err(types.ToolError_Failed(failure))

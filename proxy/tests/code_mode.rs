@@ -30,12 +30,19 @@ fn exec(s: &Stack, key: &str, code: &str) -> Value {
     exec_with(s, key, json!({"language": "python", "code": code}))
 }
 
+/// A program that raised is a tool failure (`isError: true`) whose structured content is the
+/// same report with `success` false.
 fn exec_with(s: &Stack, key: &str, args: Value) -> Value {
     let r = s.call_tool(key, "execute_code", args);
     assert_eq!(r.status, 200, "{}", r.text);
     let result = r.result();
-    assert_eq!(result["isError"], false, "{result}");
-    result["structuredContent"].clone()
+    let report = result["structuredContent"].clone();
+    assert_eq!(
+        result["isError"] == true,
+        report["success"] == false,
+        "{result}"
+    );
+    report
 }
 
 /// Calls a tool directly and returns its structured content (or the text of an error result).

@@ -139,8 +139,10 @@ async fn call_tool(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
     let req: CallRequest<'_> = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            let error = CallError::new(ErrorKind::BadRequest, format!("the call request is not valid: {e)"),
-            };
+            let error = CallError::new(
+                ErrorKind::BadRequest,
+                format!("the call request is not valid: {e}"),
+            );
             return respond(CallResponse::failure("", error, CallStats::default()));
         }
     };
@@ -156,8 +158,10 @@ fn unauthorized() -> Response {
     tracing::warn!("refused a request without the sandbox token");
     let body = CallResponse::failure(
         "",
-        CallError::new(ErrorKind::Forbidden, "this sandbox only serves its gateway: missing or wrong sandbox token"
-                .to_owned()),
+        CallError::new(
+            ErrorKind::Forbidden,
+            "this sandbox only serves its gateway: missing or wrong sandbox token".to_owned(),
+        ),
         CallStats::default(),
     );
     let mut r = respond(body);

@@ -1,7 +1,7 @@
 //! The `execute_code` tool (code/python, built into `code.wasm` by scripts/build-python.sh),
 //! served by the real sandbox with the `code` and `examples` tool sets: programs print, return
-//! values, use the bundled standard library and call other tools; their exceptions come back
-//! as results; what the sandbox denies (files, network, time, memory) fails cleanly, and the
+//! values, use the bundled standard library and call other tools; their exceptions fail the
+//! call with the report as the failure's detail; what the sandbox denies (files, network, time, memory) fails cleanly, and the
 //! next call still works.
 
 mod common;
@@ -25,9 +25,16 @@ fn run(sb: &Sandbox, code: &str) -> Answer {
     sb.call("execute_code", json!({"language": "python", "code": code}))
 }
 
-/// The report of a program that ran (whether or not it raised).
+/// The report of a program that ran: the result, or for a program that raised, the failure's
+/// detail (a `tool_error` whose detail is the report with `success` false).
 fn report(a: &Answer) -> &Value {
-    let r = a.result();
+    let r = if a.body["ok"] == true {
+        a.result()
+    } else {
+        assert_eq!(a.kind(), "tool_error", "{}", a.body);
+        &a.body["error"]["detail"]
+    };
+    assert_eq!(r["success"], a.body["ok"], "{}", a.body);
     for field in [
         "success",
         "output",
@@ -144,20 +151,30 @@ class Point:
 }
 
 #[test]
-fn an_exception_is_a_result_with_the_programs_traceback() {
+fn an_exception_fails_the_call_with_the_report_as_detail() {
     let sb = start();
-    let a = run(&sb, "def ratio(a, b):\n    return a / b\n\nratio(1, 0)");
-    assert_eq!(
-        a.status, 200,
-        "an exception is not a tool failure: {}",
-        a.body
+    let a = run(
+        &sb,
+        "print('step 1')\ndef ratio(a, b):\n    return a / b\n\nratio(1, 0)",
+    );
+    assert_eq!(a.kind(), "tool_error", "{}", a.body);
+    // The message alone lets the agent act: exception, where, and what was printed.
+    let m = a.message();
+    assert!(
+        m.starts_with("the program raised ZeroDivisionError: division by zero"),
+        "{m}"
+    );
+    assert!(
+        m.contains("line 3, in ratio") && m.contains("step 1"),
+        "{m}"
     );
     let r = report(&a);
+    assert_eq!(r["output"], "step 1\n");
     assert_eq!(r["success"], false);
     assert_eq!(r["error"], "ZeroDivisionError: division by zero");
     let tb = r["traceback"].as_str().unwrap();
-    assert!(tb.contains("File \"<code>\", line 4, in <module>"), "{tb}");
-    assert!(tb.contains("File \"<code>\", line 2, in ratio"), "{tb}");
+    assert!(tb.contains("File \"<code>\", line 5, in <module>"), "{tb}");
+    assert!(tb.contains("File \"<code>\", line 3, in ratio"), "{tb}");
     assert!(tb.contains("return a / b"), "{tb}");
     assert!(
         !tb.contains("runner.py") && !tb.contains("app.py"),

@@ -35,8 +35,9 @@ ToolFailed, ToolAborted with `.kind` such as "timeout", ToolLimitExceeded).
 - Result: the value of the last expression if the program ends with one, else the global \
 `result`, as JSON (other values as their repr()). stdout and stderr are returned in `output` \
 (the first {OUTPUT_CAP:,} characters; `truncated` says if more was cut).
-- An exception is reported, not raised: `success` false, `error` "Type: message" and \
-`traceback`.
+- An uncaught exception fails the call (an error result): its text names the exception with \
+the traceback and the end of the output, and its structured content is the report with \
+`success` false, `error` "Type: message", `traceback` and `output`.
 - Standard library only: {", ".join(bundle.MODULES)}. No third-party packages, no network, no \
 environment. Files: only the caller's workspace at /workspace (read-only) when the sandbox \
 provides one. Every call starts fresh; nothing persists between calls.
@@ -69,14 +70,29 @@ INPUT_SCHEMA = {
     "additionalProperties": False,
 }
 
+# Every JSON value, spelled as single-type branches (portable to clients that reject a `type`
+# array or an untyped schema).
+JSON_TYPES = ("object", "array", "string", "number", "boolean", "null")
+
 OUTPUT_SCHEMA = {
     "type": "object",
     "properties": {
         "success": {"type": "boolean", "description": "Whether the program ran to its end."},
         "output": {"type": "string", "description": "What it printed (stdout and stderr)."},
-        "result": {"description": "The last expression's value, or the global `result`."},
-        "error": {"type": ["string", "null"], "description": "The exception, as Type: message."},
-        "traceback": {"type": ["string", "null"], "description": "Where the exception arose."},
+        "result": {
+            "anyOf": [{"type": t} for t in JSON_TYPES],
+            "description": "The last expression's value, or the global `result`.",
+        },
+        # Always null in a result: a program that raised fails the call, with this report
+        # (these two set) as the error's structured content.
+        "error": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "The exception, as Type: message.",
+        },
+        "traceback": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "Where the exception arose.",
+        },
         "truncated": {"type": "boolean", "description": "Whether output was cut."},
         "duration_ms": {"type": "number", "description": "Time the program ran."},
         "fuel_used": {"type": "integer", "description": "Sandbox fuel the call used."},

@@ -156,6 +156,26 @@ def _shorten(text, cap, keep_end=False):
     return text[:cap] + f" ... ({cut:,} characters cut)"
 
 
+#: How much of the program's output a failure message repeats (the detail has all of it).
+FAILURE_OUTPUT_CAP = 2_000
+
+
+def failure_message(text):
+    """The message of a failed run, for the agent: the exception, the traceback and the end of
+    what the program printed; None when the report `text` (from `run`) is a success. The whole
+    report travels as the failure's structured detail."""
+    report = json.loads(text)
+    if report["success"]:
+        return None
+    parts = [f"the program raised {report['error'] or 'an error'}"]
+    if report.get("traceback"):
+        parts.append(report["traceback"].rstrip("\n"))
+    if report.get("output"):
+        output = _shorten(report["output"], FAILURE_OUTPUT_CAP, keep_end=True)
+        parts.append("output before the failure:\n" + output.rstrip("\n"))
+    return "\n".join(parts)
+
+
 def encode(report):
     """The report as JSON text, with the result dropped if it would break the size budget."""
     text = json.dumps(report, ensure_ascii=False, allow_nan=False)

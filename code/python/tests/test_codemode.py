@@ -122,6 +122,26 @@ class RunnerTests(unittest.TestCase):
         self.assertEqual((r["output"], r["result"]), ("?\n", "?"))
 
 
+class FailureTests(unittest.TestCase):
+    """A program that raised fails the call; its message is what the agent reads first."""
+
+    def test_a_success_has_no_failure_message(self):
+        self.assertIsNone(runner.failure_message(runner.run("print(1)", FakeHost())))
+
+    def test_the_message_names_the_exception_traceback_and_output(self):
+        text = runner.run("print('step 1')\ndef f():\n    raise KeyError('host')\nf()", FakeHost())
+        message = runner.failure_message(text)
+        self.assertTrue(message.startswith("the program raised KeyError: 'host'"), message)
+        self.assertIn('File "<code>", line 3, in f', message)
+        self.assertIn("output before the failure:\nstep 1", message)
+
+    def test_long_output_is_cut_from_the_start_in_the_message(self):
+        text = runner.run("print('a' * 50_000 + 'END')\n1 / 0", FakeHost())
+        message = runner.failure_message(text)
+        self.assertIn("END", message)
+        self.assertLess(len(message), runner.FAILURE_OUTPUT_CAP + 1_000)
+
+
 class ToolsTests(unittest.TestCase):
     def test_components_are_importable_with_typed_functions(self):
         r, host = run(

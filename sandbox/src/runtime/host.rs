@@ -114,6 +114,15 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
             Ok(())
         },
     )?;
+
+    host.func_wrap(
+        "fail-detail",
+        |mut store: StoreContextMut<'_, CallState>, (detail,): (String,)| -> wasmtime::Result<()> {
+            // Its size is bounded by the guest's memory cap; the output cap applies at the end.
+            store.data_mut().fail_detail = Some(detail);
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 

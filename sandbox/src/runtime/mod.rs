@@ -189,10 +189,18 @@ impl Runtime {
             // tears the instance down.
             None => Err(outcome::deadline_error(&limits)),
         };
-        // A guest that brought its deadline forward (`limit-deadline`) is told about that one.
+        // A timeout names the deadline that stopped the call: the one the guest set itself
+        // (`limit-deadline`) or the caller's, when either is earlier than the tool's limit.
         let own_deadline = deadline.get();
         if own_deadline < original_deadline {
             result = result.map_err(|e| outcome::own_deadline(e, &limits, own_deadline - started));
+        } else {
+            let budget = original_deadline.saturating_duration_since(started);
+            result = result.map_err(|e| outcome::caller_deadline(e, &limits, budget));
+        }
+        // A failure the guest reported may carry structured detail (`fail-detail`).
+        if let Some(detail) = store.data_mut().fail_detail.take() {
+            result = result.map_err(|e| outcome::with_detail(e, &detail, &limits));
         }
         let fuel_left = store.get_fuel().unwrap_or(0);
         let fuel_consumed = limits.fuel.saturating_sub(fuel_left);
@@ -238,12 +246,15 @@ impl Runtime {
                 Access::ReadOnly => FsPerms::ReadOnly,
                 Access::ReadWrite => FsPerms::ReadWrite,
             };
-            wasi.preopened_dir(&m.host, &m.guest, perms)
-                .map_err(|e| CallError::new(ErrorKind::Internal, format!(
-                        "cannot open directory {) for the tool: {e:#}",
+            wasi.preopened_dir(&m.host, &m.guest, perms).map_err(|e| {
+                CallError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "cannot open directory {} for the tool: {e:#}",
                         m.host.display()
                     ),
-                })?;
+                )
+            })?;
         }
         let state = CallState::new(
             wasi.build(),

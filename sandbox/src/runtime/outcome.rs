@@ -52,6 +52,36 @@ pub fn own_deadline(e: CallError, limits: &Limits, budget: Duration) -> CallErro
     )
 }
 
+/// Restates a timeout of a call whose caller's deadline (e.g. the gateway's execute timeout)
+/// came before the tool's own limit: that deadline, `budget` after the start, stopped it.
+pub fn caller_deadline(e: CallError, limits: &Limits, budget: Duration) -> CallError {
+    let budget = Duration::from_millis(budget.as_millis() as u64);
+    if e.kind != ErrorKind::Timeout || budget >= limits.timeout.get() {
+        return e;
+    }
+    err(
+        ErrorKind::Timeout,
+        format!(
+            "ran past the caller's deadline, {} after the call started, and was stopped",
+            Span(budget)
+        ),
+    )
+}
+
+/// Attaches the structured detail a guest set (`fail-detail`) to the failure it reported: a
+/// JSON object no larger than the output cap; anything else is dropped.
+pub fn with_detail(e: CallError, detail: &str, limits: &Limits) -> CallError {
+    if !matches!(e.kind, ErrorKind::ToolError | ErrorKind::InvalidArguments)
+        || detail.len() > limits.output.as_usize()
+    {
+        return e;
+    }
+    match serde_json::from_str::<serde_json::Value>(detail) {
+        Ok(v) if v.is_object() => e.with_detail(v),
+        _ => e,
+    }
+}
+
 /// Classifies an error that ended a guest's instantiation or call.
 pub fn classify(e: &wasmtime::Error, limits: &Limits, stderr: &[u8]) -> CallError {
     if e.downcast_ref::<DeadlineExceeded>().is_some() {
@@ -197,6 +227,48 @@ mod tests {
             own_deadline(trap, &limits, Duration::ZERO).message,
             "crashed"
         );
+    }
+
+    #[test]
+    fn a_timeout_at_the_callers_earlier_deadline_names_that_deadline() {
+        let limits = Limits {
+            timeout: Span(Duration::from_secs(120)),
+            ..Limits::default()
+        };
+        let e = caller_deadline(
+            deadline_error(&limits),
+            &limits,
+            Duration::from_micros(30_000_200),
+        );
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert!(
+            e.message.contains("caller's deadline, 30s after") && !e.message.contains("2m"),
+            "{}",
+            e.message
+        );
+        // At the tool's own limit the limit is the deadline: the message stays.
+        let same = caller_deadline(deadline_error(&limits), &limits, Duration::from_secs(120));
+        assert!(same.message.contains("limit of 2m"), "{}", same.message);
+    }
+
+    #[test]
+    fn failure_detail_is_kept_only_as_a_bounded_json_object() {
+        let limits = Limits {
+            output: ByteSize(64),
+            ..Limits::default()
+        };
+        let failed = || err(ErrorKind::ToolError, "boom".into());
+        let e = with_detail(failed(), r#"{"error":"ValueError: x"}"#, &limits);
+        assert_eq!(
+            e.detail.as_deref(),
+            Some(&serde_json::json!({"error": "ValueError: x"}))
+        );
+        assert!(with_detail(failed(), "[1]", &limits).detail.is_none());
+        assert!(with_detail(failed(), "{oops", &limits).detail.is_none());
+        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(100));
+        assert!(with_detail(failed(), &big, &limits).detail.is_none());
+        let trap = err(ErrorKind::ToolTrap, "crashed".into());
+        assert!(with_detail(trap, "{}", &limits).detail.is_none());
     }
 
     #[test]

@@ -146,6 +146,9 @@ pub struct CallState {
     pub fuel_limit: u64,
     /// Log lines written so far (capped by the host).
     pub log_lines: u32,
+    /// Detail the guest set for the failure it is about to report (`fail-detail`), as the
+    /// JSON text it gave; checked when the call ends.
+    pub fail_detail: Option<String>,
     pub context: CallContext,
 }
 
@@ -157,6 +160,7 @@ impl CallState {
             limiter,
             fuel_limit,
             log_lines: 0,
+            fail_detail: None,
             context,
         }
     }

@@ -242,8 +242,10 @@ impl Sandbox {
             match self.workspace_mount(&scope.caller.user, access) {
                 Ok(m) => mounts.push(m),
                 Err(e) => {
-                    return crate::runtime::RunReport::failed(CallError::new(ErrorKind::Internal, format!("could not prepare the caller's workspace: {e)"),
-                    });
+                    return crate::runtime::RunReport::failed(CallError::new(
+                        ErrorKind::Internal,
+                        format!("could not prepare the caller's workspace: {e}"),
+                    ));
                 }
             }
         }
@@ -290,20 +292,29 @@ fn check_call(
     tool_name: &str,
     arguments: Option<&str>,
 ) -> Result<(Arc<ToolHandle>, String), CallError> {
-    let tool = loaded.catalog.get(tool_name).ok_or_else(|| CallError::new(ErrorKind::UnknownTool, "does not exist in this sandbox".into()))?;
+    let tool = loaded
+        .catalog
+        .get(tool_name)
+        .ok_or_else(|| CallError::new(ErrorKind::UnknownTool, "does not exist in this sandbox"))?;
     if let Some(policy) = &loaded.policy {
         let access = policy.check(&caller.roles, tool_name, &tool.entry.toolset);
         if access != PolicyAccess::Allowed {
-            return Err(CallError::new(ErrorKind::Forbidden, format!(
-                    "may not be called by user '{)': none of the roles [{}] grants it",
+            return Err(CallError::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "may not be called by user '{}': none of the roles [{}] grants it",
                     caller.user,
                     caller.roles.join(", ")
                 ),
-            });
+            ));
         }
     }
     let text = arguments.unwrap_or("{}");
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| CallError::new(ErrorKind::InvalidArguments, format!("arguments for tool '{tool_name)' are not valid JSON: {e}"),
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        CallError::new(
+            ErrorKind::InvalidArguments,
+            format!("arguments for tool '{tool_name}' are not valid JSON: {e}"),
+        )
     })?;
     validate_arguments(tool, &value)?;
     Ok((tool.clone(), text.to_owned()))
@@ -314,12 +325,14 @@ fn validate_arguments(tool: &ToolHandle, value: &serde_json::Value) -> Result<()
     if problems.is_empty() {
         return Ok(());
     }
-    Err(CallError::new(ErrorKind::InvalidArguments, format!(
-            "arguments for tool '{)' do not match its input schema: {}",
+    Err(CallError::new(
+        ErrorKind::InvalidArguments,
+        format!(
+            "arguments for tool '{}' do not match its input schema: {}",
             tool.entry.name,
             problems.join("; ")
         ),
-    })
+    ))
 }
 
 fn check_output(
@@ -332,8 +345,10 @@ fn check_output(
     let problem = schema.iter_errors(&value).next().map(|e| e.to_string());
     match problem {
         None => Ok(value),
-        Some(e) => Err(CallError::new(ErrorKind::BadOutput, format!("returned a result that does not match its output schema: {e)"),
-        }),
+        Some(e) => Err(CallError::new(
+            ErrorKind::BadOutput,
+            format!("returned a result that does not match its output schema: {e}"),
+        )),
     }
 }
 
