@@ -91,6 +91,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Live check of a running gateway: health, readiness, initialize, tools/list and a
+    /// tools/call per credential, and refusal of bad credentials. Exits non-zero on any FAIL.
+    Smoke(mcp_gateway::ops::smoke::SmokeArgs),
     /// Validate a configuration file and the policy it names, then exit.
     CheckConfig {
         #[arg(
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
             }
         }
         Command::CheckConfig { config } => check_config(&config),
+        Command::Smoke(args) => return mcp_gateway::ops::smoke::main(args),
         Command::Doctor {
             config,
             keys_expiring_within,

@@ -1,5 +1,5 @@
 //! The API key lifecycle commands, mounted by the gateway as `mcp-gateway keys ...`:
-//! `create`, `list`, `revoke`, `rotate`, `expiring`, `export`, `import`.
+//! `create`, `list`, `update`, `revoke`, `rotate`, `expiring`, `export`, `import`.
 //!
 //! This module owns the command line (clap types), the operations on the key directory, and
 //! their output. Every write is atomic (see `keystore::files`), so a running gateway's watcher
@@ -9,7 +9,10 @@
 //! ```text
 //! mcp-gateway keys --dir /etc/mcp-gateway/keys create --user alice --role mcp-user --expires 90d
 //! mcp-gateway keys list
+//! mcp-gateway keys list --csv > keys.csv
+//! mcp-gateway keys update 3f9a0c1b7d2e --role mcp-user --role mcp-log-analyst
 //! mcp-gateway keys rotate 3f9a0c1b7d2e --grace 24h
+//! mcp-gateway keys rotate --older-than 90d --grace 24h
 //! mcp-gateway keys revoke --user alice
 //! mcp-gateway keys expiring --within 7d --fail-if-any
 //! ```
@@ -67,10 +70,29 @@ pub enum KeysCommand {
         json: bool,
     },
     /// List keys with their expiry and status
+    #[command(group(ArgGroup::new("format").args(["json", "csv"])))]
     List {
         /// Print JSON for scripts (no hashes)
         #[arg(long)]
         json: bool,
+        /// Print CSV for reports (id,user,roles,created,expires,days_left,status,description)
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Change a key's roles, description or expiry in place (same key, no new secret)
+    #[command(group(ArgGroup::new("change").required(true).multiple(true).args(["roles", "description", "expires"])))]
+    Update {
+        /// The key id
+        id: String,
+        /// The key's new roles, replacing the old ones (repeat the flag or separate with commas)
+        #[arg(long = "role", value_delimiter = ',', value_name = "ROLE")]
+        roles: Vec<String>,
+        /// A new description
+        #[arg(long)]
+        description: Option<String>,
+        /// A new lifetime counted from now, e.g. 30d, or "never"
+        #[arg(long, value_name = "SPAN|never")]
+        expires: Option<Expiry>,
     },
     /// Revoke a key, or every key of a user (offboarding)
     #[command(group(ArgGroup::new("target").required(true).args(["id", "user"])))]
@@ -82,7 +104,7 @@ pub enum KeysCommand {
         user: Option<String>,
     },
     /// Replace keys by new ones (same user, roles and lifetime) and print the new keys once
-    #[command(group(ArgGroup::new("target").required(true).args(["id", "user", "all_expiring_within"])))]
+    #[command(group(ArgGroup::new("target").required(true).args(["id", "user", "all_expiring_within", "older_than", "all"])))]
     Rotate {
         /// The key id
         id: Option<String>,
@@ -92,6 +114,12 @@ pub enum KeysCommand {
         /// Rotate all active keys that expire within this span, e.g. 7d
         #[arg(long, value_name = "SPAN")]
         all_expiring_within: Option<Span>,
+        /// Rotate all active keys created more than this span ago, e.g. 90d
+        #[arg(long, value_name = "SPAN")]
+        older_than: Option<Span>,
+        /// Rotate every active key
+        #[arg(long)]
+        all: bool,
         /// Keep each old key valid this long (e.g. 24h); without it old keys are revoked now
         #[arg(long, value_name = "SPAN")]
         grace: Option<Span>,
@@ -159,6 +187,8 @@ pub enum KeysCliError {
     Invalid(String),
     #[error("key {0} is revoked and cannot be rotated: create a new key instead")]
     RotateRevoked(KeyId),
+    #[error("key {0} is revoked and cannot be updated: create a new key instead")]
+    UpdateRevoked(KeyId),
     #[error("key {id} was already rotated and replaced by {by}: rotate {by} instead")]
     AlreadyRotated { id: KeyId, by: KeyId },
     #[error("{}: {problem}", path.display())]
@@ -195,11 +225,30 @@ pub fn run(
             let created = ops::create(&dir, &user, roles, expires, description, now)?;
             render::new_keys(out, &dir, std::slice::from_ref(&created), json)?;
         }
-        KeysCommand::List { json } => {
+        KeysCommand::List { json, csv } => {
             let dir = dir::KeyDir::existing(&path)?;
             let (records, invalid) = dir.scan()?;
-            render::list(out, &records, now, json)?;
+            if csv {
+                render::list_csv(out, &records, now)?;
+            } else {
+                render::list(out, &records, now, json)?;
+            }
             render::warn_invalid(err, &invalid)?;
+        }
+        KeysCommand::Update {
+            id,
+            roles,
+            description,
+            expires,
+        } => {
+            let dir = dir::KeyDir::existing(&path)?;
+            let change = ops::Change {
+                roles: (!roles.is_empty()).then_some(roles),
+                description,
+                expires,
+            };
+            let (before, after) = ops::update(&dir, &parse_id(&id)?, change, now)?;
+            render::updated(out, &before, &after)?;
         }
         KeysCommand::Revoke { id, user } => {
             let dir = dir::KeyDir::existing(&path)?;
@@ -209,19 +258,28 @@ pub fn run(
             id,
             user,
             all_expiring_within,
+            older_than,
+            all,
             grace,
             json,
         } => {
             let dir = dir::KeyDir::existing(&path)?;
-            let target = match (id, user, all_expiring_within) {
-                (Some(id), _, _) => ops::RotateTarget::Id(parse_id(&id)?),
-                (_, Some(user), _) => ops::RotateTarget::User(user),
-                (_, _, Some(within)) => ops::RotateTarget::ExpiringWithin(within),
-                (None, None, None) => {
-                    return Err(KeysCliError::Invalid(
-                        "say which keys to rotate: an ID, --user or --all-expiring-within".into(),
-                    ));
-                }
+            let target = if let Some(id) = id {
+                ops::RotateTarget::Id(parse_id(&id)?)
+            } else if let Some(user) = user {
+                ops::RotateTarget::User(user)
+            } else if let Some(within) = all_expiring_within {
+                ops::RotateTarget::ExpiringWithin(within)
+            } else if let Some(age) = older_than {
+                ops::RotateTarget::OlderThan(age)
+            } else if all {
+                ops::RotateTarget::All
+            } else {
+                return Err(KeysCliError::Invalid(
+                    "say which keys to rotate: an ID, --user, --all-expiring-within, \
+                     --older-than or --all"
+                        .into(),
+                ));
             };
             let rotated = ops::rotate(&dir, target, grace, now)?;
             if rotated.is_empty() {
@@ -277,3 +335,5 @@ impl FromStr for Expiry {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lifecycle;

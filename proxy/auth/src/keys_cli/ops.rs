@@ -1,5 +1,5 @@
-//! What the lifecycle commands do to the key directory: create, revoke, rotate, and which keys
-//! are expiring. Output formatting is in `render`.
+//! What the lifecycle commands do to the key directory: create, update, revoke, rotate, and
+//! which keys are expiring. Output formatting is in `render`.
 
 use std::io::Write;
 
@@ -30,6 +30,18 @@ pub(crate) enum RotateTarget {
     Id(KeyId),
     User(String),
     ExpiringWithin(Span),
+    /// Active keys created more than this long ago (the guide's "rotate keys older than 90 days").
+    OlderThan(Span),
+    /// Every active key.
+    All,
+}
+
+/// What `keys update` changes; `None` keeps the field as it is.
+pub(crate) struct Change {
+    pub roles: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// A new lifetime from now (or never).
+    pub expires: Option<Expiry>,
 }
 
 fn add(t: OffsetDateTime, span: std::time::Duration) -> Result<OffsetDateTime, KeysCliError> {
@@ -93,6 +105,42 @@ pub(crate) fn create(
         key,
         replaces: None,
     })
+}
+
+/// Changes a key's roles, description or expiry in place: the same id and secret, so its owner
+/// changes nothing, and every gateway applies it at its next reload of the file. Returns the
+/// record before and after.
+pub(crate) fn update(
+    dir: &KeyDir,
+    id: &KeyId,
+    change: Change,
+    now: OffsetDateTime,
+) -> Result<(KeyRecord, KeyRecord), KeysCliError> {
+    let before = dir.load(id)?;
+    if before.revoked.is_some() {
+        return Err(KeysCliError::UpdateRevoked(id.clone()));
+    }
+    let mut after = before.clone();
+    if let Some(roles) = change.roles {
+        after.roles =
+            validate_roles(roles).map_err(|e| KeysCliError::Invalid(format!("--role: {e}")))?;
+    }
+    if let Some(description) = change.description {
+        after.description = (!description.is_empty()).then_some(description);
+    }
+    match change.expires {
+        None => {}
+        Some(Expiry::Never) => after.expires = None,
+        Some(Expiry::After(span)) if span.get().is_zero() => {
+            return Err(KeysCliError::Invalid(
+                "--expires: must be above 0, or \"never\" (to end a key now, revoke it)".into(),
+            ));
+        }
+        Some(Expiry::After(span)) => after.expires = Some(add(now, span.get())?),
+    }
+    let after = checked(after)?;
+    dir.write(&after)?;
+    Ok((before, after))
 }
 
 /// Revokes one key or all keys of a user. Revocation is never blocked by unrelated invalid
@@ -179,6 +227,18 @@ pub(crate) fn rotate(
             .filter(|r| r.user == user && r.status(now) == KeyStatus::Active)
             .collect(),
         RotateTarget::ExpiringWithin(within) => expiring(&dir.all_valid()?, within, now),
+        RotateTarget::OlderThan(age) => {
+            let age = time::Duration::try_from(age.get()).unwrap_or(time::Duration::MAX);
+            dir.all_valid()?
+                .into_iter()
+                .filter(|r| r.status(now) == KeyStatus::Active && now - r.created > age)
+                .collect()
+        }
+        RotateTarget::All => dir
+            .all_valid()?
+            .into_iter()
+            .filter(|r| r.status(now) == KeyStatus::Active)
+            .collect(),
     };
     let mut rotated = Vec::with_capacity(olds.len());
     for mut old in olds {

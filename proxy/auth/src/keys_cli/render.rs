@@ -114,6 +114,78 @@ pub(crate) fn list(
     )
 }
 
+/// `keys list --csv`: one row per key, for spreadsheets and reports. Fields that may hold commas
+/// or quotes are quoted (RFC 4180).
+pub(crate) fn list_csv(
+    out: &mut dyn Write,
+    records: &[KeyRecord],
+    now: OffsetDateTime,
+) -> io::Result<()> {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    }
+    writeln!(
+        out,
+        "id,user,roles,created,expires,days_left,status,description"
+    )?;
+    for r in records {
+        let row = [
+            r.id.to_string(),
+            r.user.clone(),
+            r.roles.join(" "),
+            fmt(r.created),
+            r.expires.map(fmt).unwrap_or_else(|| "never".to_owned()),
+            days_left(r, now).map(|d| d.to_string()).unwrap_or_default(),
+            r.status(now).as_str().to_owned(),
+            r.description.clone().unwrap_or_default(),
+        ];
+        let row: Vec<String> = row.iter().map(|f| field(f.as_str())).collect();
+        writeln!(out, "{}", row.join(","))?;
+    }
+    Ok(())
+}
+
+/// `keys update`: what changed.
+pub(crate) fn updated(
+    out: &mut dyn Write,
+    before: &KeyRecord,
+    after: &KeyRecord,
+) -> io::Result<()> {
+    writeln!(out, "updated key {} ({})", after.id, after.user)?;
+    if before.roles != after.roles {
+        writeln!(
+            out,
+            "  roles:    {} -> {}",
+            before.roles.join(", "),
+            after.roles.join(", ")
+        )?;
+    }
+    if before.expires != after.expires {
+        writeln!(
+            out,
+            "  expires:  {} -> {}",
+            date(before.expires),
+            date(after.expires)
+        )?;
+    }
+    if before.description != after.description {
+        writeln!(
+            out,
+            "  description: {} -> {}",
+            before.description.as_deref().unwrap_or("-"),
+            after.description.as_deref().unwrap_or("-")
+        )?;
+    }
+    if before == after {
+        writeln!(out, "  (nothing changed)")?;
+    }
+    writeln!(out, "same key and secret: its owner changes nothing")
+}
+
 /// `keys expiring`.
 pub(crate) fn expiring(
     out: &mut dyn Write,

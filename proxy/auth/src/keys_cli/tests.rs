@@ -24,14 +24,14 @@ enum Cmd {
     Keys(KeysArgs),
 }
 
-struct Run {
-    result: Result<Outcome, KeysCliError>,
-    out: String,
-    err: String,
+pub(super) struct Run {
+    pub(super) result: Result<Outcome, KeysCliError>,
+    pub(super) out: String,
+    pub(super) err: String,
 }
 
 impl Run {
-    fn ok(self) -> String {
+    pub(super) fn ok(self) -> String {
         match self.result {
             Ok(Outcome::Done) => self.out,
             other => panic!("{other:?}\nstdout: {}\nstderr: {}", self.out, self.err),
@@ -39,7 +39,7 @@ impl Run {
     }
 }
 
-fn keys(dir: &Path, args: &[&str]) -> Run {
+pub(super) fn keys(dir: &Path, args: &[&str]) -> Run {
     let mut argv = vec!["mcp-gateway", "keys", "--dir", dir.to_str().unwrap()];
     argv.extend_from_slice(args);
     let Cmd::Keys(args) = Cli::try_parse_from(argv)
@@ -55,7 +55,7 @@ fn keys(dir: &Path, args: &[&str]) -> Run {
 }
 
 /// The `mcpk_...` keys in an output.
-fn secrets(out: &str) -> Vec<String> {
+pub(super) fn secrets(out: &str) -> Vec<String> {
     out.split_whitespace()
         .map(|w| w.trim_matches(|c| c == '"' || c == ','))
         .filter(|w| w.starts_with("mcpk_"))
@@ -63,11 +63,11 @@ fn secrets(out: &str) -> Vec<String> {
         .collect()
 }
 
-fn record(dir: &Path, id: &str) -> KeyRecord {
+pub(super) fn record(dir: &Path, id: &str) -> KeyRecord {
     KeyRecord::from_json(&std::fs::read(dir.join(format!("{id}.json"))).unwrap()).unwrap()
 }
 
-fn create(dir: &Path, user: &str, extra: &[&str]) -> (String, String) {
+pub(super) fn create(dir: &Path, user: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec!["create", "--user", user, "--role", "mcp-user"];
     args.extend_from_slice(extra);
     let out = keys(dir, &args).ok();
@@ -475,7 +475,10 @@ fn bad_arguments_get_clear_errors() {
     let e = run(
         KeysArgs {
             dir: None,
-            command: KeysCommand::List { json: false },
+            command: KeysCommand::List {
+                json: false,
+                csv: false,
+            },
         },
         &mut Vec::new(),
         &mut Vec::new(),
