@@ -163,13 +163,36 @@ fn tool_failures_are_results_with_is_error_not_protocol_errors() {
 fn transport_headers_are_checked() {
     let (s, key) = stack_with_user();
     let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
-    let r = s.post_raw(Some(&key), &ping, &[("mcp-protocol-version", "2099-01-01")]);
-    assert_eq!(r.status, 400);
+    // A version of the handshake era the gateway does not speak.
+    let r = s.post_raw(Some(&key), &ping, &[("mcp-protocol-version", "2024-11-05")]);
+    assert_eq!((r.status, r.rpc_code()), (400, Some(-32022)), "{}", r.text);
     assert!(
         r.text.contains("unsupported MCP-Protocol-Version"),
         "{}",
         r.text
     );
+    // A later revision: validated as a 2026-07-28-era request, and refused with the
+    // structured answer that tells the client which versions to use.
+    let meta = |v: &str| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": v,
+            "io.modelcontextprotocol/clientCapabilities": {}}}})
+        .to_string()
+    };
+    let r = s.post_raw(
+        Some(&key),
+        &meta("2099-01-01"),
+        &[("mcp-protocol-version", "2099-01-01"), ("mcp-method", "tools/list")],
+    );
+    assert_eq!((r.status, r.rpc_code()), (400, Some(-32022)), "{}", r.text);
+    assert!(r.json()["error"]["data"]["supported"].as_array().is_some_and(|v| v.len() == 4));
+    let r = s.post_raw(
+        Some(&key),
+        &meta("2026-07-28"),
+        &[("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/list")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.result()["resultType"], "complete");
     // Stateless revision: Mcp-Method / Mcp-Name must match the body.
     let r = s.post_raw(
         Some(&key),

@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
+use mcp_contract::grant::Grant;
 use mcp_contract::sandbox_api::{CALL_PATH, CallRequest, CallResponse, ErrorKind};
 use mcp_gateway_auth::Principal;
 use serde::Deserialize;
@@ -194,17 +195,31 @@ async fn run(
     rec: &mut RequestRecord,
 ) -> Result<CallResponse, GatewayError> {
     let execute = gw.config.upstream.execute_timeout.get();
-    let request = CallRequest {
-        tool: route.name.as_str().into(),
-        arguments,
-        user: (&*principal.user).into(),
-        roles: principal.roles.iter().map(|r| r.as_str().into()).collect(),
-        request_id: Some(rec.request_id.as_str().into()),
-        deadline_ms: Some(execute.as_millis() as u64),
-        principal: Some((&*principal.id).into()),
-        grant: None,
+    let grant = Grant {
+        principal: principal.id.to_string(),
+        user: principal.user.to_string(),
+        roles: principal.roles.to_vec(),
+        request_id: rec.request_id.clone(),
+        // The call's own bound plus a little clock skew between gateway and sandbox.
+        expires_at_ms: unix_ms() + gw.upstreams.request_timeout().as_millis() as u64 + 30_000,
+        tool: Some(route.name.clone()),
     };
-    let body = bytes::Bytes::from(serde_json::to_vec(&request).unwrap_or_default());
+    let request_id = rec.request_id.as_str();
+    // Each replica gets the grant signed with its own token.
+    let body_for = |key: Option<&[u8]>| {
+        let signed = key.map(|k| grant.sign(k));
+        let request = CallRequest {
+            tool: route.name.as_str().into(),
+            arguments,
+            user: (&*principal.user).into(),
+            roles: principal.roles.iter().map(|r| r.as_str().into()).collect(),
+            request_id: Some(request_id.into()),
+            deadline_ms: Some(execute.as_millis() as u64),
+            principal: Some((&*principal.id).into()),
+            grant: signed.as_deref().map(Into::into),
+        };
+        bytes::Bytes::from(serde_json::to_vec(&request).unwrap_or_default())
+    };
     let upstreams = &gw.upstreams;
     let trace = &rec.trace;
     let started = Instant::now();
@@ -217,7 +232,7 @@ async fn run(
                 // The sandbox's spans go under this attempt's span; with traces off here, the
                 // client's own context is passed through so the sandbox can still join it.
                 let injected = mcp_telemetry::propagation::inject(&span);
-                let body = body.clone();
+                let body = body_for(sandbox.grant_key());
                 async move {
                     let headers: Vec<(&'static str, &str)> = match &injected {
                         Some(h) => h.pairs().collect(),
@@ -259,6 +274,12 @@ async fn run(
         sandbox: sandbox.clone(),
         detail: e.to_string(),
     })
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn audit_arguments(mode: ArgumentAudit, arguments: Option<&RawValue>, rec: &mut RequestRecord) {

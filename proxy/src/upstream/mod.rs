@@ -72,11 +72,18 @@ pub struct Target {
     peer: ArcSwapOption<HttpPeer>,
     /// `Bearer <token>` when the sandbox requires its token.
     authorization: Option<String>,
+    /// The token itself: the key call grants for this sandbox are signed with.
+    grant_key: Option<Vec<u8>>,
     healthy: AtomicBool,
     failures: AtomicU32,
 }
 
 impl Target {
+    /// The key to sign this sandbox's call grants with, when it requires its token.
+    pub fn grant_key(&self) -> Option<&[u8]> {
+        self.grant_key.as_deref()
+    }
+
     fn peer(&self) -> Option<Arc<HttpPeer>> {
         self.peer.load_full()
     }
@@ -146,15 +153,18 @@ impl Upstreams {
                 // Resolved by `resolve` (at start and on every catalog refresh).
                 SandboxUrl::Host { .. } => None,
             };
-            let authorization = s
+            let token = s
                 .token_file
                 .as_deref()
                 .map(|path| read_token(&s.name, path))
                 .transpose()?;
+            let grant_key = token.as_ref().map(|t| t.as_bytes().to_vec());
+            let authorization = token.map(|t| format!("Bearer {t}"));
             upstreams.targets.push(Target {
                 name: s.name.clone(),
                 url: s.url.clone(),
                 authorization,
+                grant_key,
                 peer: ArcSwapOption::from(peer.map(Arc::new)),
                 // Unknown until the first catalog fetch says otherwise.
                 healthy: AtomicBool::new(false),
@@ -388,7 +398,7 @@ impl Upstreams {
     }
 }
 
-/// Reads a sandbox token file into the header value sent with every request.
+/// Reads a sandbox token file: one token of printable characters.
 fn read_token(sandbox: &str, path: &std::path::Path) -> Result<String, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
@@ -403,7 +413,7 @@ fn read_token(sandbox: &str, path: &std::path::Path) -> Result<String, String> {
             path.display()
         ));
     }
-    Ok(format!("Bearer {token}"))
+    Ok(token.to_owned())
 }
 
 enum Exchange {

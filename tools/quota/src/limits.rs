@@ -77,7 +77,7 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
 /// A byte count for people: `100 MiB`, `64 KiB`, `1500 bytes`.
 pub fn format_bytes(bytes: u64) -> String {
     for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if bytes >= scale && bytes % scale == 0 {
+        if bytes >= scale && bytes.is_multiple_of(scale) {
             return format!("{} {unit}", bytes / scale);
         }
     }
