@@ -303,6 +303,26 @@ struct Replaced<'a> {
     bytes: u64,
 }
 
+/// Listings of a directory that others change at the same time, tried at most this often.
+const LISTING_ATTEMPTS: u32 = 64;
+
+/// The entries of `dir`, all of them. Under WASI, a listing looks up each entry as it goes;
+/// one removed meanwhile (a finished write's reservation or temporary file) ends the listing
+/// with `NotFound` and the entries after it unread. A partial listing would under-count, so
+/// the listing starts over until one completes.
+pub fn read_dir_all(dir: &Path) -> io::Result<Vec<fs::DirEntry>> {
+    let mut attempt = 1;
+    loop {
+        match fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>() {
+            Ok(entries) => return Ok(entries),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < LISTING_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Adds what is under `dir` to `usage`; at the root, [`RESERVATIONS_DIR`] is skipped. Links
 /// are counted as files, not followed. Notes the size of `replaced`'s file if it is found.
 fn measure(
@@ -311,8 +331,7 @@ fn measure(
     mut replaced: Option<&mut Replaced<'_>>,
     usage: &mut Usage,
 ) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
+    for entry in read_dir_all(dir)? {
         if at_root && entry.file_name() == RESERVATIONS_DIR {
             continue;
         }
@@ -345,8 +364,7 @@ fn measure(
 fn live_reservations(dir: &Path) -> io::Result<Reserved> {
     let now = SystemTime::now();
     let mut sum = Reserved::default();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
+    for entry in read_dir_all(dir)? {
         let name = entry.file_name();
         let Some((bytes, entries)) = parse_reservation(&name.to_string_lossy()) else {
             continue;

@@ -261,7 +261,7 @@ fn walk(
     hide_bookkeeping: bool,
     visit: &mut dyn FnMut(&str, &fs::Metadata) -> bool,
 ) -> io::Result<bool> {
-    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    let mut entries = workspace_quota::read_dir_all(dir)?;
     entries.sort_by_key(|entry| entry.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -270,10 +270,20 @@ fn walk(
         if hide_bookkeeping && hidden {
             continue;
         }
-        let meta = entry.metadata()?;
+        // Gone since the listing (deleted, or a temporary file renamed): not there any more.
+        let gone = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if gone(&e) => continue,
+            Err(e) => return Err(e),
+        };
         let relative = format!("{prefix}{name}");
         if meta.is_dir() {
-            let empty = fs::read_dir(entry.path())?.next().is_none();
+            let empty = match workspace_quota::read_dir_all(&entry.path()) {
+                Ok(children) => children.is_empty(),
+                Err(e) if gone(&e) => continue,
+                Err(e) => return Err(e),
+            };
             if empty && !visit(&relative, &meta) {
                 return Ok(false);
             }
