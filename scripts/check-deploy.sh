@@ -202,7 +202,11 @@ guide_set=(--set route.enabled=true --set monitoring.serviceMonitor.enabled=true
 "$helm" template mcp-gateway "$chart" --namespace mcp-shared "${guide_set[@]}" >"$work/guide.yaml"
 "$helm" template mcp-gateway "$chart" --namespace mcp-shared "${guide_set[@]}" --set topology=separate \
     >"$work/guide-separate.yaml"
-for f in guide guide-separate; do
+# The Argo CD Application's own values render too (deploy/argocd/application.yaml).
+"$py" "$checks/guide.py" "$work/guide.yaml" --argo-values "$work/argo-values.yaml"
+"$helm" template mcp-gateway "$chart" --namespace mcp-shared -f "$work/argo-values.yaml" >"$work/guide-argo.yaml" ||
+    die "the Argo CD Application's values do not render"
+for f in guide guide-separate guide-argo; do
     "$py" "$checks/checks.py" validate --kube-versions "$KUBE_VERSIONS" \
         --crd-validator "$checks/crds.mjs" --node-modules "$tools/node/node_modules" "$work/$f.yaml"
 done

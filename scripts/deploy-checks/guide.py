@@ -377,12 +377,40 @@ def check_logs(text: str, audit_log: Path) -> int:
     return ran
 
 
+def check_argo() -> None:
+    """deploy/argocd/application.yaml deploys this chart as the guide expects (the values it sets
+    are rendered by scripts/check-deploy.sh: `guide.py --argo-values OUT` writes them)."""
+    app = yaml.safe_load(ARGO.read_text())
+    src, dst = app["spec"]["source"], app["spec"]["destination"]
+    want = {"metadata.name": (app["metadata"]["name"], "mcp-gateway"),
+            "metadata.namespace": (app["metadata"]["namespace"], "openshift-gitops"),
+            "spec.source.path": (src.get("path"), str(CHART.relative_to(REPO))),
+            "spec.source.helm.releaseName": ((src.get("helm") or {}).get("releaseName"), "mcp-gateway"),
+            "spec.destination.namespace": (dst.get("namespace"), NAMESPACE)}
+    for field, (got, expected) in want.items():
+        if got != expected:
+            problem(f"{rel(ARGO)}: {field} is {got!r}, expected {expected!r}")
+    values = (src.get("helm") or {}).get("valuesObject") or {}
+    for secret in (("session", "existingSecret"), ("sandbox", "auth", "existingSecret")):
+        node = values
+        for k in secret:
+            node = (node or {}).get(k) if isinstance(node, dict) else None
+        if not node:
+            problem(f"{rel(ARGO)}: set {'.'.join(secret)}: Argo CD re-runs the chart's hooks, which would regenerate it")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("rendered", type=Path, nargs="+", help="the chart rendered as release mcp-gateway, per topology")
     ap.add_argument("--audit-log", type=Path)
+    ap.add_argument("--argo-values", type=Path, help="write the Argo CD Application's values here and exit")
     args = ap.parse_args()
+    if args.argo_values:
+        app = yaml.safe_load(ARGO.read_text())
+        args.argo_values.write_text(yaml.safe_dump(app["spec"]["source"]["helm"]["valuesObject"]))
+        return 0
     text = DOC.read_text()
+    check_argo()
     chart = Chart([d for f in args.rendered for d in load_docs(f)])
     n_promql = check_promql(text)
     n_alerts = check_alerts(text)
