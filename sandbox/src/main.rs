@@ -1,5 +1,5 @@
 //! `mcp-sandbox`: the command line. `serve` runs the sandbox host; `tool check` checks a built
-//! tool before it is deployed.
+//! tool before it is deployed; `workspaces migrate` moves name-keyed workspaces to principals.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use mcp_contract::units::{ByteSize, Span};
 use mcp_sandbox::check::{self, CheckOptions};
 use mcp_sandbox::runtime::{EngineSettings, Runtime};
 use mcp_sandbox::server::{self, Listen};
-use mcp_sandbox::service::{Sandbox, ServiceSettings, watch};
+use mcp_sandbox::service::{Sandbox, ServiceSettings, Workspaces, watch, workspace_migration};
 use mcp_sandbox::telemetry::{self, LogFormat};
 use mcp_sandbox::token::AccessToken;
 use mcp_sandbox::toolset::Sources;
@@ -37,6 +37,37 @@ enum Command {
     /// Work with tool components.
     #[command(subcommand)]
     Tool(ToolCommand),
+    /// Manage the per-caller workspaces.
+    #[command(subcommand)]
+    Workspaces(WorkspacesCommand),
+}
+
+#[derive(Subcommand)]
+enum WorkspacesCommand {
+    /// Move workspaces keyed by user name (made before principals) to their owners'
+    /// principals. Safe to run while the sandbox serves, and to run again.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    /// Root of the per-user workspaces (as given to `serve`).
+    #[arg(
+        long,
+        env = "MCP_SANDBOX_WORKSPACES",
+        default_value = "target/workspaces"
+    )]
+    workspaces: PathBuf,
+    /// Whose the user's workspace is, e.g. alice=oidc:https://idp.example/realms/mcp#<sub> or
+    /// alice=key:<key id> (repeatable).
+    #[arg(long = "map", value_name = "USER=PRINCIPAL")]
+    map: Vec<String>,
+    /// A file of USER=PRINCIPAL lines (`#` comments allowed).
+    #[arg(long)]
+    map_file: Option<PathBuf>,
+    /// Print what would be moved; move nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -153,6 +184,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await.map(|()| true),
             Command::Tool(ToolCommand::Check(args)) => tool_check(args).await,
+            Command::Workspaces(WorkspacesCommand::Migrate(args)) => workspaces_migrate(args),
         }
     });
     match result {
@@ -245,6 +277,32 @@ async fn tool_check(args: CheckArgs) -> anyhow::Result<bool> {
     };
     let mut out = std::io::stdout().lock();
     check::run(opts, &mut out).await
+}
+
+fn workspaces_migrate(args: MigrateArgs) -> anyhow::Result<bool> {
+    let mut map = args
+        .map
+        .iter()
+        .map(|m| workspace_migration::parse_mapping(m))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    if let Some(file) = &args.map_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let more = workspace_migration::parse_mapping_file(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        map.extend(more);
+    }
+    anyhow::ensure!(
+        !map.is_empty(),
+        "nothing to migrate: give --map USER=PRINCIPAL or --map-file FILE"
+    );
+    let workspaces = Workspaces::new(args.workspaces).context("opening the workspaces")?;
+    let done = workspaces.migrate(&map, args.dry_run);
+    for migration in &done {
+        println!("{migration}");
+    }
+    Ok(!done.iter().any(|m| m.outcome.is_problem()))
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight calls then get a bounded time to finish.

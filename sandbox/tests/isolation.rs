@@ -87,9 +87,10 @@ fn each_user_sees_only_their_own_workspace() {
         listing.body
     );
     // On the host, the two users have distinct directories under the workspace root.
-    let root = sb.dir.path().join("workspaces");
-    assert!(root.join("alice/secret.txt").exists());
-    assert!(!root.join("bob/secret.txt").exists());
+    let ws = mcp_sandbox::service::Workspaces::new(sb.dir.path().join("workspaces")).unwrap();
+    let dir_of = |user| ws.path_for(mcp_sandbox::service::Owner::User(user));
+    assert!(dir_of("alice").join("secret.txt").exists());
+    assert!(!dir_of("bob").join("secret.txt").exists());
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod workspace;
 use std::path::PathBuf;
 
 use common::{Answer, Sandbox, Setup};
+use mcp_sandbox::service::{Owner, Workspaces};
 use mcp_testkit::TempDir;
 
 /// A sandbox serving the `examples` and `log-analysis` tool sets (and more if asked) to role
@@ -61,11 +62,14 @@ impl Fixture {
         }
     }
 
-    /// The host directory of `user`'s workspace (a plain user name is used as it is).
+    /// The host directory of `user`'s workspace (calls without a principal are keyed by user
+    /// name), created if needed.
     pub fn workspace_of(&self, user: &str) -> PathBuf {
-        let dir = self.sb.dir.path().join("workspaces").join(user);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        let root = self.sb.dir.path().join("workspaces");
+        Workspaces::new(root)
+            .unwrap()
+            .dir_for(Owner::User(user))
+            .unwrap()
     }
 }
 

@@ -61,6 +61,25 @@ pub struct Mount {
     pub host: PathBuf,
     pub guest: String,
     pub access: Access,
+    /// When not empty, only callers holding one of these roles get `access` read-write.
+    pub write_roles: Vec<String>,
+}
+
+impl Mount {
+    /// The access a caller with `roles` gets: read-write only if the mount grants it and the
+    /// caller holds one of its `write_roles` (when it names any); read-only otherwise.
+    pub fn access_for(&self, roles: &[String]) -> Access {
+        let may_write = self.write_roles.is_empty()
+            || self
+                .write_roles
+                .iter()
+                .any(|w| roles.iter().any(|r| r == w));
+        if may_write {
+            self.access
+        } else {
+            Access::ReadOnly
+        }
+    }
 }
 
 /// Everything a call runs with besides its component and arguments.
@@ -242,7 +261,7 @@ impl Runtime {
             wasi.env(k, v);
         }
         for m in &mounts {
-            let perms = match m.access {
+            let perms = match m.access_for(&context.scope.caller.roles) {
                 Access::ReadOnly => FsPerms::ReadOnly,
                 Access::ReadWrite => FsPerms::ReadWrite,
             };

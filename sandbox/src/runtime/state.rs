@@ -19,6 +19,9 @@ pub struct Caller {
     pub user: String,
     pub roles: Vec<String>,
     pub request_id: String,
+    /// The caller's immutable, issuer-scoped id (`oidc:<issuer>#<sub>`, `key:<key id>`); what
+    /// per-caller state (the workspace) is keyed on. `None` only without a gateway (dev).
+    pub principal: Option<String>,
 }
 
 /// State shared by every call in one call tree (a top-level call and the tool calls it makes
@@ -199,6 +202,7 @@ mod tests {
             user: "alice".into(),
             roles: vec![],
             request_id: "r1".into(),
+            principal: None,
         };
         let scope = CallScope::new(caller, 2, 1);
         assert!(scope.take_nested());

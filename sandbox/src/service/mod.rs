@@ -24,7 +24,11 @@ use crate::telemetry;
 use crate::toolset::manifest::Access;
 use crate::toolset::{self, Catalog, LoadError, Sources, ToolHandle};
 pub use admission::{Admission, Rejected};
-pub use workspaces::Workspaces;
+pub use workspaces::{Owner, Workspaces};
+/// Moving name-keyed workspaces to principals (`mcp-sandbox workspaces migrate`).
+pub mod workspace_migration {
+    pub use super::workspaces::{Migration, Outcome, parse_mapping, parse_mapping_file};
+}
 
 /// Settings of the service, fixed at start.
 #[derive(Debug, Clone)]
@@ -151,6 +155,7 @@ impl Sandbox {
             user: req.user.to_string(),
             roles: req.roles.iter().map(|r| r.to_string()).collect(),
             request_id: req.request_id.as_deref().unwrap_or("").to_owned(),
+            principal: req.principal.as_deref().map(str::to_owned),
         };
         let checked = check_call(&loaded, &caller, tool_name, req.arguments.map(|a| a.get()));
         let (tool, arguments) = match checked {
@@ -239,7 +244,8 @@ impl Sandbox {
         let component = &tool.component;
         let mut mounts = component.mounts.clone();
         if let Some(access) = component.workspace {
-            match self.workspace_mount(&scope.caller.user, access) {
+            let owner = Owner::of(scope.caller.principal.as_deref(), &scope.caller.user);
+            match self.workspace_mount(owner, access) {
                 Ok(m) => mounts.push(m),
                 Err(e) => {
                     return crate::runtime::RunReport::failed(CallError::new(
@@ -270,16 +276,17 @@ impl Sandbox {
             .await
     }
 
-    fn workspace_mount(&self, user: &str, access: Access) -> std::io::Result<Mount> {
+    fn workspace_mount(&self, owner: Owner<'_>, access: Access) -> std::io::Result<Mount> {
         let ws = self.workspaces.as_ref().ok_or_else(|| {
             std::io::Error::other(
                 "the tool needs a workspace but the sandbox runs without --workspaces",
             )
         })?;
         Ok(Mount {
-            host: ws.dir_for(user)?,
+            host: ws.dir_for(owner)?,
             guest: "/workspace".into(),
             access,
+            write_roles: Vec::new(),
         })
     }
 }

@@ -134,6 +134,11 @@ pub struct DirGrant {
     pub guest: String,
     #[serde(default = "Access::read_only")]
     pub mode: Access,
+    /// With `mode: read-write`, the roles a caller needs one of to get it read-write; callers
+    /// without one get it read-only (enforced by the host, whatever the component does).
+    /// Empty: every caller gets `mode`.
+    #[serde(default)]
+    pub write_roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -276,6 +276,7 @@ fn load_component(
             host,
             guest: grant.guest.clone(),
             access: grant.mode,
+            write_roles: grant.write_roles.clone(),
         });
     }
     Ok(ComponentHandle {
@@ -301,6 +302,7 @@ async fn describe(
         user: "mcp-sandbox".into(),
         roles: vec![],
         request_id: "describe".into(),
+        principal: None,
     };
     let now = Instant::now();
     let timeout = DESCRIBE_TIMEOUT.max(component.limits.timeout.get());

@@ -71,7 +71,11 @@ fn quotas_name_their_limit() {
         json!({"path": "more.txt", "content": "y".repeat(2000)}),
     );
     assert_fails(&a, "tool_error", "workspace quota reached");
-    assert_fails(&a, "tool_error", "of its 100 MiB (104857600 bytes, MCP_WORKSPACE_MAX_BYTES)");
+    assert_fails(
+        &a,
+        "tool_error",
+        "of its 100 MiB (104857600 bytes, MCP_WORKSPACE_MAX_BYTES)",
+    );
     assert!(!dir.join("more.txt").exists());
     let a = fx.sb.call(
         "write_file",
