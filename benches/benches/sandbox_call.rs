@@ -76,6 +76,7 @@ async fn start(tools: &std::path::Path, pooling: bool) -> Arc<Sandbox> {
         max_concurrent: 16,
         max_queue: 1024,
         queue_timeout: Duration::from_secs(30),
+        grant_key: None,
     };
     std::fs::create_dir_all(&settings.sources.toolsets).unwrap();
     std::fs::copy(

@@ -198,6 +198,21 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let token = args
+        .auth_token_file
+        .as_deref()
+        .map(AccessToken::from_file)
+        .transpose()?;
+    // Closed by default: beyond loopback (or a user-only unix socket), anyone who can reach
+    // the port could call tools as anyone.
+    if token.is_none() && !matches!(args.listen, Listen::Unix(_)) && !is_loopback(&args.listen) {
+        anyhow::bail!(
+            "refusing to serve the tool API on {} without a token: pass --auth-token-file \
+             (MCP_SANDBOX_AUTH_TOKEN_FILE) with the token the gateway holds as \
+             sandboxes[].token_file, or listen on a loopback address or a unix: socket",
+            listen_shown(&args.listen)
+        );
+    }
     let telemetry = telemetry::init(args.log_format)?;
     let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
     let engine = EngineSettings {
@@ -219,6 +234,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_concurrent: args.max_concurrent,
         max_queue: args.max_queue,
         queue_timeout: args.queue_timeout.get(),
+        grant_key: token.as_ref().map(AccessToken::grant_key),
     };
     let sandbox = Sandbox::new(settings, runtime).context("preparing the sandbox")?;
     // Load before serving: a sandbox that cannot load its tool sets should not start at all.
@@ -231,14 +247,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.policy.clone(),
     ];
     watch::spawn(sandbox.clone(), watched, interval);
-    let token = args
-        .auth_token_file
-        .as_deref()
-        .map(AccessToken::from_file)
-        .transpose()?;
-    if token.is_none() && !matches!(args.listen, Listen::Unix(_)) && !is_loopback(&args.listen) {
-        tracing::warn!(listen = ?args.listen, "the tool API is open to anyone who can reach this address: set --auth-token-file");
-    }
     let router = server::router(sandbox, Some(metrics), args.max_body.as_usize(), token);
     server::serve(
         router,
@@ -253,6 +261,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("flushing trace spans")?;
     tracing::info!("sandbox stopped");
     Ok(())
+}
+
+fn listen_shown(listen: &Listen) -> String {
+    match listen {
+        Listen::Tcp(addr) => addr.to_string(),
+        Listen::Unix(path) => format!("unix:{}", path.display()),
+    }
 }
 
 fn is_loopback(listen: &Listen) -> bool {

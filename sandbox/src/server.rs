@@ -2,6 +2,10 @@
 //!
 //! Thin: it parses the request, hands it to [`Sandbox::call`], and writes the answer. Probes
 //! (`/health`, `/ready`) and `/metrics` live here too.
+//!
+//! The tool API serves programs, never browsers: a request with an `Origin` header is refused
+//! (403), and a call must be `Content-Type: application/json` (415), so a web page cannot
+//! reach it with a "simple" cross-site request.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,7 +63,8 @@ pub fn router(
 ) -> Router {
     let mut api = Router::new()
         .route(TOOLS_PATH, get(list_tools))
-        .route(CALL_PATH, post(call_tool));
+        .route(CALL_PATH, post(call_tool))
+        .layer(axum::middleware::from_fn(programs_only));
     if let Some(token) = token {
         api = api.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
@@ -152,6 +157,42 @@ async fn call_tool(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -
     respond(resp)
 }
 
+/// Refuses browser-origin requests and calls that are not JSON, before anything else is read.
+async fn programs_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.headers().contains_key(header::ORIGIN) {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden,
+            "this is the sandbox's tool API for its gateway, not for browsers: requests with an \
+             Origin header are refused",
+        );
+    }
+    if req.method() == axum::http::Method::POST && !is_json(req.headers()) {
+        return refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::BadRequest,
+            "a call must be sent with Content-Type: application/json",
+        );
+    }
+    next.run(req).await
+}
+
+/// `application/json`, with or without parameters (e.g. `; charset=utf-8`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn refusal(status: StatusCode, kind: ErrorKind, message: &str) -> Response {
+    let body = CallResponse::failure("", CallError::new(kind, message), CallStats::default());
+    let mut r = respond(body);
+    *r.status_mut() = status;
+    r
+}
+
 /// A request without the gateway's token: counted, and answered without detail.
 fn unauthorized() -> Response {
     metrics::counter!("mcp_sandbox_unauthorized_requests_total").increment(1);
@@ -215,6 +256,21 @@ async fn render_metrics(State(s): State<AppState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_json_content_types_are_calls() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, v.parse().unwrap());
+            is_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!with("application/jsonx"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
 
     #[test]
     fn listen_addresses_parse() {

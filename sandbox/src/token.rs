@@ -1,7 +1,10 @@
 //! The shared secret the gateway presents to the sandbox (`Authorization: Bearer ...`), for
 //! deployments where the sandbox is reachable over the network: without it, anyone who can
-//! reach the sandbox could call tools with any user and roles. Only a SHA-256 digest of the
-//! token is kept, and presented tokens are compared with it in constant time.
+//! reach the sandbox could call tools with any user and roles. Presented tokens are compared
+//! with the token's SHA-256 digest in constant time.
+//!
+//! The same token is the key the gateway signs call grants with ([`mcp_contract::grant`]), so
+//! the token (trimmed) is also kept, as [`AccessToken::grant_key`].
 
 use std::path::Path;
 
@@ -29,6 +32,13 @@ pub enum TokenError {
 #[derive(Clone)]
 pub struct AccessToken {
     digest: [u8; 32],
+    key: std::sync::Arc<[u8]>,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
 }
 
 impl AccessToken {
@@ -47,7 +57,13 @@ impl AccessToken {
         }
         Ok(Self {
             digest: Sha256::digest(token.as_bytes()).into(),
+            key: std::sync::Arc::from(token.as_bytes()),
         })
+    }
+
+    /// The key call grants are signed with: the token itself, trimmed.
+    pub fn grant_key(&self) -> std::sync::Arc<[u8]> {
+        self.key.clone()
     }
 
     /// Whether an `Authorization` header value carries this token.
@@ -77,6 +93,8 @@ mod tests {
         assert!(!token.admits(Some(format!("Bearer {secret}x").as_bytes())));
         assert!(!token.admits(Some(format!("bearer {secret}").as_bytes())));
         assert!(!token.admits(Some(b"Bearer ")));
+        assert_eq!(&*token.grant_key(), secret.as_bytes());
+        assert_eq!(format!("{token:?}"), "AccessToken(..)");
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //!   per_user_tool: 120/min
 //!   tools: { execute_code: 30/min }
 //!   users: { ci-bot: 6000/min }
+//! capacity:                     # each caller's share of a sandbox's slots and queue
+//!   share: 50%
+//!   roles: { mcp-admin: 100% }
+//!   users: { ci-bot: 75% }
 //! ```
 //!
 //! The role `"*"` means any authenticated caller.
@@ -23,7 +27,7 @@ mod model;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use model::{RateLimits, RoleName};
+pub use model::{Capacity, Percent, RateLimits, RoleName};
 
 use crate::units::Rate;
 
@@ -61,6 +65,7 @@ pub struct AccessPolicy {
     toolsets: HashMap<String, Rule>,
     tools: HashMap<String, Rule>,
     rate_limits: RateLimits,
+    capacity: Capacity,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +119,7 @@ impl AccessPolicy {
                 .map(|(k, v)| (k.into(), rule(v)))
                 .collect(),
             rate_limits: raw.rate_limits,
+            capacity: raw.capacity,
         })
     }
 
@@ -158,6 +164,23 @@ impl AccessPolicy {
             .or(self.rate_limits.per_user_tool)
     }
 
+    /// The share of a sandbox's execution slots and queue a caller may hold: their user
+    /// override, else the largest of their roles' overrides, else the default share; `None`
+    /// when the policy sets none of these (the sandbox then applies its own default).
+    pub fn capacity_share<R: AsRef<str>>(&self, user: &str, roles: &[R]) -> Option<Percent> {
+        let c = &self.capacity;
+        c.users
+            .get(user)
+            .copied()
+            .or_else(|| {
+                roles
+                    .iter()
+                    .filter_map(|r| c.roles.get(r.as_ref()).copied())
+                    .max_by_key(|p| p.get())
+            })
+            .or(c.share)
+    }
+
     /// Names of the tool sets and tools that rules mention, for diagnostics (`doctor`).
     pub fn mentioned(&self) -> (Vec<&str>, Vec<&str>) {
         let mut sets: Vec<&str> = self.toolsets.keys().map(String::as_str).collect();
@@ -189,6 +212,27 @@ rate_limits:
 
     fn policy() -> AccessPolicy {
         AccessPolicy::from_yaml(POLICY).unwrap()
+    }
+
+    #[test]
+    fn capacity_shares_resolve_user_then_roles_then_default() {
+        let p = AccessPolicy::from_yaml(
+            "capacity:\n  share: 50%\n  roles: { ops: 80, dev: '30%' }\n  users: { bot: 10% }\n",
+        )
+        .unwrap();
+        let share = |user, roles: &[&str]| p.capacity_share(user, roles).map(Percent::get);
+        assert_eq!(share("bot", &["ops"]), Some(10));
+        assert_eq!(share("alice", &["dev", "ops"]), Some(80));
+        assert_eq!(share("alice", &["dev"]), Some(30));
+        assert_eq!(share("alice", &[]), Some(50));
+        assert_eq!(policy().capacity_share("alice", &["mcp-user"]), None);
+        assert_eq!(Percent::new(50).unwrap().of(16), 8);
+        assert_eq!(Percent::new(1).unwrap().of(4), 1);
+        for bad in ["0%", "101", "half"] {
+            let e =
+                AccessPolicy::from_yaml(&format!("capacity: {{ share: {bad} }}\n")).unwrap_err();
+            assert!(e.contains("1% to 100%"), "{bad}: {e}");
+        }
     }
 
     #[test]

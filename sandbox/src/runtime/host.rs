@@ -21,21 +21,35 @@ const HOST_INTERFACE: &str = "mcp:gateway/host@0.1.0";
 const LOG_MESSAGE_CAP: usize = 4 * 1024;
 /// Log lines one call may write; later ones are dropped (and counted in one final line).
 const LOG_LINES_CAP: u32 = 256;
+/// A caller keeps 1/this of its fuel when it calls a tool, to handle the result with.
+const FUEL_RESERVE_DIVISOR: u64 = 8;
+/// Longest tool name a guest may ask for; longer ones are unknown without a lookup.
+const TOOL_NAME_CAP: usize = 128;
 
 pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     let mut host = linker.instance(HOST_INTERFACE)?;
 
     host.func_wrap_async(
         "call-tool",
-        |store: StoreContextMut<'_, CallState>, (tool, arguments): (String, String)| {
+        |mut store: StoreContextMut<'_, CallState>, (tool, arguments): (String, String)| {
             Box::new(async move {
+                // A name no tool has: answer without logging or looking it up at length.
+                if tool.len() > TOOL_NAME_CAP {
+                    let shown = untrusted(&tool, 64);
+                    return Ok((Err(WitCallError::NotFound(format!("no tool named '{shown}...'"))),));
+                }
+                // The tree shares one fuel budget: the callee gets at most what is left here
+                // (less a reserve, so this call can still handle the callee running out), and
+                // what it burns is taken from this call's fuel when it returns.
+                let fuel_left = store.get_fuel().unwrap_or(0);
+                let fuel_left = fuel_left - fuel_left / FUEL_RESERVE_DIVISOR;
                 let cx = &store.data().context;
                 let budget = cx.host_call_timeout.min(cx.remaining());
                 let span = child_span!(&cx.span, "host_call", host.function = "call-tool",
                     gen_ai.tool.name = %tool, sandbox.depth = cx.depth + 1,
                     error.type = tracing::field::Empty, otel.status_code = tracing::field::Empty);
-                let call = cx.dispatcher.clone().call_nested(cx, span.clone(), &tool, &arguments);
-                let result = match tokio::time::timeout(budget, tracing::Instrument::instrument(call, span.clone())).await {
+                let call = cx.dispatcher.clone().call_nested(cx, span.clone(), &tool, &arguments, fuel_left);
+                let outcome = match tokio::time::timeout(budget, tracing::Instrument::instrument(call, span.clone())).await {
                     Ok(r) => r,
                     Err(_) => Err(WitCallError::Aborted(AbortReason {
                         kind: "timeout".into(),
@@ -43,8 +57,14 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
                             "the call to tool '{tool}' did not finish within {} ms (host-call timeout or the caller's deadline)",
                             budget.as_millis()
                         ),
-                    })),
+                    }))
+                    .into(),
                 };
+                if outcome.fuel_consumed > 0 {
+                    let left = store.get_fuel().unwrap_or(0);
+                    store.set_fuel(left.saturating_sub(outcome.fuel_consumed))?;
+                }
+                let result = outcome.result;
                 if let Err(e) = &result {
                     span.record("error.type", error_type(e));
                     span.record("otel.status_code", "error");
@@ -76,7 +96,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
                 }
                 return Ok(());
             }
-            emit(state, level, truncate(&message, LOG_MESSAGE_CAP), truncate(&fields, LOG_MESSAGE_CAP));
+            emit(state, level, &untrusted(&message, LOG_MESSAGE_CAP), &untrusted(&fields, LOG_MESSAGE_CAP));
             Ok(())
         },
     )?;
@@ -139,6 +159,24 @@ fn error_type(e: &WitCallError) -> &str {
     }
 }
 
+/// A string a guest (or any caller) chose, made safe for a log line: at most `cap` bytes, with
+/// control characters (newlines included) escaped so it cannot forge lines or fields.
+pub fn untrusted(s: &str, cap: usize) -> std::borrow::Cow<'_, str> {
+    let s = truncate(s, cap);
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn truncate(s: &str, cap: usize) -> &str {
     if s.len() <= cap {
         return s;
@@ -174,7 +212,17 @@ fn emit(state: &CallState, level: LogLevel, message: &str, fields: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::truncate;
+    use super::{truncate, untrusted};
+
+    #[test]
+    fn untrusted_strings_are_bounded_and_cannot_forge_lines() {
+        assert_eq!(untrusted("plain", 64), "plain");
+        assert_eq!(
+            untrusted("ok\n{\"level\":\"ERROR\"}\r\u{1b}[31m", 64),
+            "ok\\n{\"level\":\"ERROR\"}\\r\\u{1b}[31m"
+        );
+        assert_eq!(untrusted(&"x".repeat(100), 10).len(), 10);
+    }
 
     #[test]
     fn truncation_respects_char_boundaries() {

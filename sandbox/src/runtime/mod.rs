@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mcp_contract::sandbox_api::{CallError, ErrorKind};
+use mcp_contract::units::ByteSize;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -30,8 +31,9 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 pub use bindings::{AbortReason, CallError as WitCallError, LogLevel, ToolDescriptor, ToolSummary};
 pub use cache::{CompileError, Origin};
 pub use engine::{EPOCH_TICK, EngineSettings};
+pub use host::untrusted;
 pub use outcome::DeadlineExceeded;
-pub use state::{CallContext, CallScope, Caller, Deadline, Dispatcher};
+pub use state::{CallContext, CallScope, Caller, Deadline, Dispatcher, NestedOutcome};
 
 use crate::toolset::manifest::{Access, Limits};
 use cache::ComponentCache;
@@ -203,7 +205,7 @@ impl Runtime {
         let run = invoke(&mut store, prepared, tool, arguments, &limits);
         let mut result = match until_deadline(run, &deadline).await {
             Some(Ok(result)) => result,
-            Some(Err(e)) => Err(outcome::classify(&e, &limits, &stderr.contents())),
+            Some(Err(e)) => Err(classify(&e, &limits, &stderr.contents())),
             // The guest was blocked in a host call past its deadline; dropping the future
             // tears the instance down.
             None => Err(outcome::deadline_error(&limits)),
@@ -277,7 +279,7 @@ impl Runtime {
         }
         let state = CallState::new(
             wasi.build(),
-            CallLimiter::new(limits.memory.as_usize()),
+            CallLimiter::new(limits.memory.as_usize(), context.scope.memory.clone()),
             limits.fuel,
             context,
         );
@@ -352,6 +354,23 @@ async fn until_deadline<F: std::future::Future>(
             out = &mut fut => return Some(out),
             () = tokio::time::sleep_until(wake.into()) => {}
         }
+    }
+}
+
+/// [`outcome::classify`], plus the call tree's memory budget, which only the runtime knows.
+fn classify(e: &wasmtime::Error, limits: &Limits, stderr: &[u8]) -> CallError {
+    match e.downcast_ref::<limiter::TreeMemoryExceeded>() {
+        Some(t) => CallError::new(
+            ErrorKind::MemoryLimit,
+            format!(
+                "tried to grow its memory by {} bytes while its call tree (the tool calls made \
+                 from one request) already held {} of the {} the tree may use, and was stopped",
+                t.wanted,
+                ByteSize(t.in_use as u64),
+                ByteSize(t.budget as u64)
+            ),
+        ),
+        None => outcome::classify(e, limits, stderr),
     }
 }
 

@@ -11,7 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{CallError as WitCallError, ToolSummary};
-use super::limiter::CallLimiter;
+use super::limiter::{CallLimiter, TreeMemory};
 
 /// The authenticated caller a call runs for, as the gateway forwarded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,16 +32,35 @@ pub struct CallScope {
     nested: AtomicU32,
     pub max_nested: u32,
     pub max_depth: u32,
+    /// The linear memory every instance of the tree may hold together.
+    pub memory: Arc<TreeMemory>,
 }
 
 impl CallScope {
+    /// A scope whose memory is bounded only by each call's own cap (see
+    /// [`CallScope::with_memory_budget`]).
     pub fn new(caller: Caller, max_nested: u32, max_depth: u32) -> Self {
         Self {
             caller,
             nested: AtomicU32::new(0),
             max_nested,
             max_depth,
+            memory: TreeMemory::new(usize::MAX),
         }
+    }
+
+    /// Bounds the memory the whole tree holds at once to `bytes` (the top-level tool's cap).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory = TreeMemory::new(bytes);
+        self
+    }
+
+    /// The key per-caller state (fair share, audit) uses: the principal, else the user name.
+    pub fn caller_key(&self) -> &str {
+        self.caller
+            .principal
+            .as_deref()
+            .unwrap_or(&self.caller.user)
     }
 
     /// Takes one nested call from the budget; `false` when it is spent.
@@ -61,7 +80,8 @@ impl CallScope {
 /// Runs tool calls made from inside a guest. Implemented by the sandbox service, which knows
 /// the catalog and the policy; the runtime only forwards.
 pub trait Dispatcher: Send + Sync {
-    /// Calls `tool` with `arguments` (JSON text) on behalf of `parent`'s caller.
+    /// Calls `tool` with `arguments` (JSON text) on behalf of `parent`'s caller, with at most
+    /// `fuel` (what the parent has left: the tree shares one fuel budget).
     /// `span` is the caller's `host_call` span, under which the callee's spans go.
     fn call_nested<'a>(
         self: Arc<Self>,
@@ -69,10 +89,27 @@ pub trait Dispatcher: Send + Sync {
         span: tracing::Span,
         tool: &'a str,
         arguments: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<String, WitCallError>> + Send + 'a>>;
+        fuel: u64,
+    ) -> Pin<Box<dyn Future<Output = NestedOutcome> + Send + 'a>>;
 
     /// The tools `caller` may call.
     fn list_for(&self, caller: &Caller) -> Vec<ToolSummary>;
+}
+
+/// What a nested call produced, and the fuel it used (which the parent pays for).
+#[derive(Debug)]
+pub struct NestedOutcome {
+    pub result: Result<String, WitCallError>,
+    pub fuel_consumed: u64,
+}
+
+impl From<Result<String, WitCallError>> for NestedOutcome {
+    fn from(result: Result<String, WitCallError>) -> Self {
+        Self {
+            result,
+            fuel_consumed: 0,
+        }
+    }
 }
 
 /// A call's deadline, shared by the store (the epoch callback, `limit-deadline`) and the

@@ -2,6 +2,13 @@
 //! match the schema), admits it (bounded concurrency and queue), runs it under the tool's
 //! limits, and reports the outcome. Also serves tool calls made from inside guests
 //! ([`Dispatcher`]), under the same checks and the caller's roles.
+//!
+//! Who the caller is comes from the call grant the gateway signed with the sandbox's token
+//! ([`mcp_contract::grant`]) whenever the sandbox has one, never from the request body. What a
+//! caller may consume is bounded per caller and per call tree: arguments have a byte cap
+//! checked before they are parsed, each caller holds at most their share of the execution slots
+//! and queue ([`Admission`]), and a call tree shares the top-level tool's memory, fuel and
+//! deadline. Every tool call made from inside a guest writes an `audit` log line.
 
 mod admission;
 mod metrics;
@@ -13,17 +20,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use mcp_contract::grant::Grant;
 use mcp_contract::policy::{Access as PolicyAccess, AccessPolicy};
 use mcp_contract::sandbox_api::{CallError, CallRequest, CallResponse, CallStats, ErrorKind};
 
 use crate::runtime::{
-    AbortReason, CallContext, CallScope, CallSetup, Caller, Deadline, Dispatcher, Mount, Runtime,
-    ToolSummary, WitCallError,
+    AbortReason, CallContext, CallScope, CallSetup, Caller, Deadline, Dispatcher, Mount,
+    NestedOutcome, Runtime, ToolSummary, WitCallError, untrusted,
 };
 use crate::telemetry;
 use crate::toolset::manifest::Access;
 use crate::toolset::{self, Catalog, LoadError, Sources, ToolHandle};
-pub use admission::{Admission, Rejected};
+pub use admission::{Admission, Permit, Rejected, Share};
 pub use workspaces::{Owner, Workspaces};
 /// Moving name-keyed workspaces to principals (`mcp-sandbox workspaces migrate`).
 pub mod workspace_migration {
@@ -42,6 +50,9 @@ pub struct ServiceSettings {
     pub max_concurrent: usize,
     pub max_queue: usize,
     pub queue_timeout: Duration,
+    /// The key call grants are signed with (the sandbox's token). When set, every call must
+    /// carry a valid grant and the caller's identity comes only from it.
+    pub grant_key: Option<Arc<[u8]>>,
 }
 
 /// What is loaded now; replaced whole on reload.
@@ -151,11 +162,9 @@ impl Sandbox {
         let started = Instant::now();
         let tool_name: &str = &req.tool;
         let loaded = self.loaded.load_full();
-        let caller = Caller {
-            user: req.user.to_string(),
-            roles: req.roles.iter().map(|r| r.to_string()).collect(),
-            request_id: req.request_id.as_deref().unwrap_or("").to_owned(),
-            principal: req.principal.as_deref().map(str::to_owned),
+        let caller = match self.caller_of(req) {
+            Ok(c) => c,
+            Err(e) => return self.finish(tool_name, Err(e), CallStats::default(), started),
         };
         let checked = check_call(&loaded, &caller, tool_name, req.arguments.map(|a| a.get()));
         let (tool, arguments) = match checked {
@@ -163,11 +172,21 @@ impl Sandbox {
             Err(e) => return self.finish(tool_name, Err(e), CallStats::default(), started),
         };
         let queue_span = telemetry::child_span!(&span, "queue_wait");
-        let permit = match tracing::Instrument::instrument(self.admission.enter(), queue_span).await
-        {
+        let share = self.admission.share(
+            loaded
+                .policy
+                .as_ref()
+                .and_then(|p| p.capacity_share(&caller.user, &caller.roles)),
+        );
+        let key = caller
+            .principal
+            .clone()
+            .unwrap_or_else(|| caller.user.clone());
+        let entered = self.admission.enter(&key, share);
+        let permit = match tracing::Instrument::instrument(entered, queue_span).await {
             Ok(p) => p,
             Err(why) => {
-                let e = busy_error(&self.admission, why);
+                let e = busy_error(&self.admission, &caller, why);
                 return self.finish(tool_name, Err(e), CallStats::default(), started);
             }
         };
@@ -178,14 +197,24 @@ impl Sandbox {
         if let Some(ms) = req.deadline_ms {
             budget = budget.min(Duration::from_millis(ms));
         }
-        let scope = Arc::new(CallScope::new(
-            caller,
-            limits.max_nested_calls,
-            limits.max_nesting_depth,
-        ));
+        // The whole tree of nested calls shares the top-level tool's memory cap (and its fuel
+        // and deadline, passed down as what is left).
+        let scope = Arc::new(
+            CallScope::new(caller, limits.max_nested_calls, limits.max_nesting_depth)
+                .with_memory_budget(limits.memory.as_usize()),
+        );
         let now = Instant::now();
         let report = self
-            .run_tool(&tool, &arguments, scope, 0, now, now + budget, span)
+            .run_tool(
+                &tool,
+                &arguments,
+                scope,
+                0,
+                now,
+                now + budget,
+                limits.fuel,
+                span,
+            )
             .await;
         drop(permit);
         metrics::in_use(&self.admission);
@@ -228,8 +257,56 @@ impl Sandbox {
         }
     }
 
-    /// Runs a checked call of `tool`, at nesting `depth`, ending by `deadline`. Its spans go
-    /// under `parent`.
+    /// Who the call is for: from its grant when the sandbox has a grant key, else (without a
+    /// token, in development) from the request body.
+    fn caller_of(&self, req: &CallRequest<'_>) -> Result<Caller, CallError> {
+        let request_id = req.request_id.as_deref().unwrap_or("");
+        let Some(key) = &self.settings.grant_key else {
+            return Ok(Caller {
+                user: req.user.to_string(),
+                roles: req.roles.iter().map(|r| r.to_string()).collect(),
+                request_id: request_id.to_owned(),
+                principal: req.principal.as_deref().map(str::to_owned),
+            });
+        };
+        let refused = |why: String| CallError::new(ErrorKind::Forbidden, why);
+        let token = req.grant.as_deref().ok_or_else(|| {
+            refused(
+                "was refused: the call carries no call grant, and this sandbox takes the caller's \
+                 identity only from a grant its gateway signs with the sandbox token (upgrade the \
+                 gateway, or check that both hold the same token)"
+                    .to_owned(),
+            )
+        })?;
+        let grant = Grant::verify(token, key, now_ms())
+            .map_err(|e| refused(format!("was refused: {e}")))?;
+        if grant.request_id.is_empty() || grant.request_id != request_id {
+            return Err(refused(
+                "was refused: the call grant was issued for another request".to_owned(),
+            ));
+        }
+        if grant.tool.as_deref().is_some_and(|t| t != req.tool) {
+            return Err(refused(
+                "was refused: the call grant was issued for another tool".to_owned(),
+            ));
+        }
+        Ok(Caller {
+            user: grant.user,
+            roles: grant.roles,
+            request_id: grant.request_id,
+            principal: Some(grant.principal),
+        })
+    }
+
+    /// Whether a tool call made from inside a guest may go ahead, besides the policy check:
+    /// the hook where per-tool and per-user rate limits for calls made from code plug in
+    /// (the gateway's limiter, once it lives in a crate both binaries share). Admits all now.
+    fn admit_nested(&self, _caller: &Caller, _tool: &str) -> Result<(), WitCallError> {
+        Ok(())
+    }
+
+    /// Runs a checked call of `tool`, at nesting `depth`, ending by `deadline`, with at most
+    /// `fuel`. Its spans go under `parent`.
     #[allow(clippy::too_many_arguments)]
     async fn run_tool(
         self: &Arc<Self>,
@@ -239,9 +316,12 @@ impl Sandbox {
         depth: u32,
         started: Instant,
         deadline: Instant,
+        fuel: u64,
         parent: tracing::Span,
     ) -> crate::runtime::RunReport {
         let component = &tool.component;
+        let mut limits = component.limits;
+        limits.fuel = limits.fuel.min(fuel);
         let mut mounts = component.mounts.clone();
         if let Some(access) = component.workspace {
             let owner = Owner::of(scope.caller.principal.as_deref(), &scope.caller.user);
@@ -256,7 +336,7 @@ impl Sandbox {
             }
         }
         let setup = CallSetup {
-            limits: component.limits,
+            limits,
             mounts,
             env: component.env.clone(),
             context: CallContext {
@@ -317,6 +397,19 @@ fn check_call(
         }
     }
     let text = arguments.unwrap_or("{}");
+    // A JSON tree costs tens of bytes per byte of `[0,0,...]`: refuse large arguments before
+    // building one.
+    let cap = tool.component.limits.arguments;
+    if text.len() > cap.as_usize() {
+        return Err(CallError::new(
+            ErrorKind::InvalidArguments,
+            format!(
+                "arguments for tool '{tool_name}' are {} bytes, past its limit of {cap}; send \
+                 less (or raise `limits.arguments` in its tool set manifest)",
+                text.len()
+            ),
+        ));
+    }
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         CallError::new(
             ErrorKind::InvalidArguments,
@@ -359,8 +452,17 @@ fn check_output(
     }
 }
 
-fn busy_error(admission: &Admission, why: Rejected) -> CallError {
+fn busy_error(admission: &Admission, caller: &Caller, why: Rejected) -> CallError {
     let message = match why {
+        Rejected::ShareFull(share) => format!(
+            "was not run: user '{}' already has {} calls running and {} waiting, their share \
+             ({}%) of this sandbox's {} execution slots; retry when one of them finishes",
+            untrusted(&caller.user, 128),
+            share.slots,
+            share.queue,
+            share.percent,
+            admission.max_concurrent()
+        ),
         Rejected::QueueFull => format!(
             "was not run: the sandbox is busy ({} calls running, {} queued, both at their limits); retry shortly",
             admission.max_concurrent(),
@@ -380,62 +482,13 @@ impl Dispatcher for Sandbox {
         span: tracing::Span,
         tool: &'a str,
         arguments: &'a str,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<String, WitCallError>> + Send + 'a>,
-    > {
+        fuel: u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedOutcome> + Send + 'a>> {
         Box::pin(async move {
-            let scope = &parent.scope;
-            if parent.depth + 1 > scope.max_depth {
-                return Err(WitCallError::LimitExceeded(format!(
-                    "tool calls may nest at most {} deep; '{}' calling '{tool}' would exceed that",
-                    scope.max_depth, parent.tool
-                )));
-            }
-            if !scope.take_nested() {
-                return Err(WitCallError::LimitExceeded(format!(
-                    "this call may make at most {} tool calls and has made them all",
-                    scope.max_nested
-                )));
-            }
-            let loaded = self.loaded.load_full();
-            let (handle, args) = check_call(&loaded, &scope.caller, tool, Some(arguments))
-                .map_err(|e| match e.kind {
-                    ErrorKind::UnknownTool => {
-                        WitCallError::NotFound(format!("no tool named '{tool}'"))
-                    }
-                    ErrorKind::Forbidden => {
-                        WitCallError::Forbidden(format!("tool '{tool}' {}", e.message))
-                    }
-                    _ => WitCallError::InvalidArguments(e.message),
-                })?;
-            let child_budget = handle.component.limits.timeout.get();
-            let now = Instant::now();
-            let deadline = (now + child_budget).min(parent.deadline.get());
-            let report = Box::pin(self.run_tool(
-                &handle,
-                &args,
-                scope.clone(),
-                parent.depth + 1,
-                now,
-                deadline,
-                span,
-            ))
-            .await;
-            metrics::nested_call(
-                &handle.entry.name,
-                report.outcome.as_ref().err().map(|e| e.kind),
-            );
-            match report.outcome.and_then(|v| check_output(&handle, v)) {
-                Ok(v) => Ok(v.to_string()),
-                Err(e) => Err(match e.kind {
-                    ErrorKind::ToolError => WitCallError::Failed(e.message),
-                    ErrorKind::InvalidArguments => WitCallError::InvalidArguments(e.message),
-                    kind => WitCallError::Aborted(AbortReason {
-                        kind: kind.as_str().to_owned(),
-                        message: format!("tool '{tool}' {}", e.message),
-                    }),
-                }),
-            }
+            let started = Instant::now();
+            let outcome = self.nested(parent, span, tool, arguments, fuel).await;
+            audit_nested(parent, tool, &outcome, started.elapsed());
+            outcome
         })
     }
 
@@ -459,4 +512,121 @@ impl Dispatcher for Sandbox {
             })
             .collect()
     }
+}
+
+impl Sandbox {
+    /// A tool call made from inside a guest: checked like a call from the gateway (with the
+    /// tree's caller), run within what is left of the tree's budgets.
+    async fn nested(
+        self: Arc<Self>,
+        parent: &CallContext,
+        span: tracing::Span,
+        tool: &str,
+        arguments: &str,
+        fuel: u64,
+    ) -> NestedOutcome {
+        let result = async {
+            let scope = &parent.scope;
+            if parent.depth + 1 > scope.max_depth {
+                return Err(WitCallError::LimitExceeded(format!(
+                    "tool calls may nest at most {} deep; '{}' calling '{tool}' would exceed that",
+                    scope.max_depth, parent.tool
+                )));
+            }
+            if !scope.take_nested() {
+                return Err(WitCallError::LimitExceeded(format!(
+                    "this call may make at most {} tool calls and has made them all",
+                    scope.max_nested
+                )));
+            }
+            self.admit_nested(&scope.caller, tool)?;
+            let loaded = self.loaded.load_full();
+            let (handle, args) = check_call(&loaded, &scope.caller, tool, Some(arguments))
+                .map_err(|e| match e.kind {
+                    ErrorKind::UnknownTool => {
+                        WitCallError::NotFound(format!("no tool named '{tool}'"))
+                    }
+                    ErrorKind::Forbidden => {
+                        WitCallError::Forbidden(format!("tool '{tool}' {}", e.message))
+                    }
+                    _ => WitCallError::InvalidArguments(e.message),
+                })?;
+            let child_budget = handle.component.limits.timeout.get();
+            let now = Instant::now();
+            let deadline = (now + child_budget).min(parent.deadline.get());
+            let report = Box::pin(self.run_tool(
+                &handle,
+                &args,
+                scope.clone(),
+                parent.depth + 1,
+                now,
+                deadline,
+                fuel,
+                span,
+            ))
+            .await;
+            Ok((handle, report))
+        }
+        .await;
+        let (handle, report) = match result {
+            Ok(ran) => ran,
+            Err(e) => return Err(e).into(),
+        };
+        metrics::nested_call(
+            &handle.entry.name,
+            report.outcome.as_ref().err().map(|e| e.kind),
+        );
+        let result = match report.outcome.and_then(|v| check_output(&handle, v)) {
+            Ok(v) => Ok(v.to_string()),
+            Err(e) => Err(match e.kind {
+                ErrorKind::ToolError => WitCallError::Failed(e.message),
+                ErrorKind::InvalidArguments => WitCallError::InvalidArguments(e.message),
+                kind => WitCallError::Aborted(AbortReason {
+                    kind: kind.as_str().to_owned(),
+                    message: format!("tool '{tool}' {}", e.message),
+                }),
+            }),
+        };
+        NestedOutcome {
+            result,
+            fuel_consumed: report.fuel_consumed,
+        }
+    }
+}
+
+/// The audit line of a tool call made from inside a guest: who (user and principal), what
+/// (tool, depth, the tool that made it), how it ended, how long it took, and the request id of
+/// the gateway call it belongs to. Strings a guest chose are bounded and escaped.
+fn audit_nested(parent: &CallContext, tool: &str, outcome: &NestedOutcome, took: Duration) {
+    let caller = &parent.scope.caller;
+    let outcome_kind = match &outcome.result {
+        Ok(_) => "ok",
+        Err(WitCallError::NotFound(_)) => "unknown_tool",
+        Err(WitCallError::Forbidden(_)) => "forbidden",
+        Err(WitCallError::InvalidArguments(_)) => "invalid_arguments",
+        Err(WitCallError::Failed(_)) => "tool_error",
+        Err(WitCallError::Aborted(reason)) => reason.kind.as_str(),
+        Err(WitCallError::LimitExceeded(_)) => "nested_call_limit",
+    };
+    tracing::info!(
+        target: "audit",
+        event = "nested_tool_call",
+        user = %untrusted(&caller.user, 256),
+        principal = %untrusted(caller.principal.as_deref().unwrap_or(""), 512),
+        tool = %untrusted(tool, 128),
+        parent_tool = %parent.tool,
+        depth = parent.depth + 1,
+        outcome = outcome_kind,
+        duration_us = took.as_micros() as u64,
+        fuel_consumed = outcome.fuel_consumed,
+        parent_request_id = %untrusted(&caller.request_id, 256),
+        "tool call from code"
+    );
+}
+
+/// Milliseconds since the Unix epoch (grant expiry is wall-clock time).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

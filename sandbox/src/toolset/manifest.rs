@@ -54,6 +54,7 @@ pub struct LimitOverrides {
     pub timeout: Option<Span>,
     pub memory: Option<ByteSize>,
     pub output: Option<ByteSize>,
+    pub arguments: Option<ByteSize>,
     pub host_call_timeout: Option<Span>,
     pub max_nested_calls: Option<u32>,
     pub max_nesting_depth: Option<u32>,
@@ -70,6 +71,9 @@ pub struct Limits {
     pub memory: ByteSize,
     /// Cap on the result's size and on what the tool writes to stdout.
     pub output: ByteSize,
+    /// Cap on the arguments of one call, as JSON text, checked before they are parsed (from
+    /// the gateway and from other tools alike). Parsing costs a multiple of this in memory.
+    pub arguments: ByteSize,
     /// Cap on each host call the tool makes (a nested tool call ends at the earlier of this and
     /// the call's own deadline).
     pub host_call_timeout: Span,
@@ -86,6 +90,7 @@ impl Default for Limits {
             timeout: Span::from_secs(30),
             memory: ByteSize::mib(64),
             output: ByteSize::mib(1),
+            arguments: ByteSize::mib(1),
             host_call_timeout: Span::from_secs(30),
             max_nested_calls: 0,
             max_nesting_depth: 0,
@@ -101,6 +106,7 @@ impl LimitOverrides {
             timeout: self.timeout.unwrap_or(base.timeout),
             memory: self.memory.unwrap_or(base.memory),
             output: self.output.unwrap_or(base.output),
+            arguments: self.arguments.unwrap_or(base.arguments),
             host_call_timeout: self.host_call_timeout.unwrap_or(base.host_call_timeout),
             max_nested_calls: self.max_nested_calls.unwrap_or(base.max_nested_calls),
             max_nesting_depth: self.max_nesting_depth.unwrap_or(base.max_nesting_depth),
@@ -213,7 +219,7 @@ components:
     capabilities:
       dirs: [{ host: ../../samples, guest: /logs }]
   - file: workspace.wasm
-    limits: { memory: 128MiB }
+    limits: { memory: 128MiB, arguments: 10MiB }
     capabilities: { workspace: read-write }
 "#,
         )
@@ -222,6 +228,8 @@ components:
         assert_eq!(base.timeout, Span::from_secs(5));
         let ws = m.components[1].limits.apply(base);
         assert_eq!(ws.memory, ByteSize::mib(128));
+        assert_eq!(ws.arguments, ByteSize::mib(10));
+        assert_eq!(base.arguments, ByteSize::mib(1));
         assert_eq!(ws.timeout, Span::from_secs(5));
         let caps = m.components[0].capabilities.as_ref().unwrap();
         assert_eq!(caps.dirs[0].mode, Access::ReadOnly);

@@ -93,6 +93,11 @@ fn tools() -> Toolbox {
             "Call another tool through the host; returns its result or the call error as JSON",
             protocol::call,
         ))
+        .tool(Tool::new(
+            "call_with_zeros",
+            "Call a tool through the host with arguments {field: [0,0,...]} of `count` elements",
+            protocol::call_with_zeros,
+        ))
         .tool(
             Tool::new(
                 "wrong_output",
@@ -133,6 +138,7 @@ mod tests {
                 "panic",
                 "chameleon",
                 "call",
+                "call_with_zeros",
                 "wrong_output",
             ]
         );
