@@ -21,10 +21,15 @@ mkdir -p "$state/keys"
 if [[ ! -s "$state/session.key" ]]; then
     (umask 077 && head -c 32 /dev/urandom | base64 > "$state/session.key")
 fi
+# The sandbox serves only callers holding this token (the gateway: deploy/local/gateway.yaml's
+# sandboxes[].token_file), and takes each caller's identity from grants signed with it.
+if [[ ! -s "$state/sandbox.token" ]]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/sandbox.token")
+fi
 
 echo "==> starting mcp-sandbox on 127.0.0.1:$sandbox_port (log: $state/sandbox.log)" >&2
 "$bin/mcp-sandbox" serve --listen "127.0.0.1:$sandbox_port" --workspaces "$state/workspaces" \
-    > "$state/sandbox.log" 2>&1 &
+    --auth-token-file "$state/sandbox.token" > "$state/sandbox.log" 2>&1 &
 sandbox_pid=$!
 trap 'kill -INT "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
