@@ -133,3 +133,42 @@ fn smoke_fails_when_the_gateway_is_not_ready_or_not_there() {
         "{out}"
     );
 }
+
+#[test]
+fn smoke_checks_an_oidc_token_and_an_api_key_together() {
+    // A real OIDC provider (the stand-in for Keycloak): the token path is checked end to end,
+    // and a forged token is refused by a gateway that does verify tokens.
+    let idp = mcp_testkit::oidc::OidcProvider::start();
+    let stack = Stack::start(Options {
+        config: format!(
+            "oidc: {{issuer: '{}', audience: mcp-gateway, refresh_min_interval: 1s}}",
+            idp.issuer()
+        ),
+        ..Options::default()
+    });
+    stack.wait_ready();
+    let token = idp.token(mcp_testkit::oidc::TestClient::McpAdmin);
+    let (_, key) = stack.create_key("smoke", &["mcp-admin"], "1d");
+    let (code, out) = smoke(&[
+        &stack.url(),
+        "--token",
+        &token,
+        "--api-key",
+        &key,
+        "--tool",
+        "echo",
+        "--arguments",
+        r#"{"text":"hi"}"#,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "PASS  token: initialize",
+        "PASS  token: tools/list",
+        "PASS  token: tools/call",
+        "PASS  api key: tools/call",
+        "PASS  refuses a forged token",
+        "OK: 11 checks passed",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+}
