@@ -96,6 +96,11 @@ pub enum GatewayError {
     #[error("tool '{tool}' could not be completed: {error}. It may or may not have taken effect.")]
     Upstream { tool: String, error: UpstreamError },
 
+    /// The gateway is shutting down: a new request is refused, or a call still running when
+    /// the shutdown timeout passed is answered (the tool may or may not have finished).
+    #[error("{}", shutting_down_text(tool.as_deref()))]
+    ShuttingDown { tool: Option<String> },
+
     // --- the sandbox answered, but not with a result
     #[error("sandbox '{sandbox}' sent an unreadable answer: {detail}")]
     BadUpstreamAnswer { sandbox: String, detail: String },
@@ -152,6 +157,7 @@ impl GatewayError {
         "rate_limit_store_unavailable",
         "busy",
         "unavailable",
+        "shutting_down",
         "bad_upstream_response",
         "sandbox_failed",
     ];
@@ -239,6 +245,7 @@ impl GatewayError {
             E::NoReplica { .. } | E::Upstream { .. } => {
                 (503, code::UNAVAILABLE, Status::Error, "unavailable")
             }
+            E::ShuttingDown { .. } => (503, code::UNAVAILABLE, Status::Error, "shutting_down"),
             E::BadUpstreamAnswer { .. } => (
                 502,
                 code::INTERNAL_ERROR,
@@ -271,6 +278,10 @@ impl GatewayError {
             }
             E::RateStoreUnavailable | E::NoReplica { .. } | E::Upstream { .. } => {
                 headers.push(("retry-after", "1".into()))
+            }
+            E::ShuttingDown { .. } => {
+                headers.push(("retry-after", "1".into()));
+                headers.push(("connection", "close".into()));
             }
             E::Busy { .. } => {
                 headers.push(("retry-after", "1".into()));
@@ -341,6 +352,18 @@ pub fn supported_versions() -> Vec<&'static str> {
 
 fn supported_list() -> String {
     supported_versions().join(", ")
+}
+
+fn shutting_down_text(tool: Option<&str>) -> String {
+    match tool {
+        None => {
+            "this gateway replica is shutting down; retry (another replica will serve it)".into()
+        }
+        Some(t) => format!(
+            "this gateway replica shut down before tool '{t}' finished; it may or may not have \
+             taken effect"
+        ),
+    }
 }
 
 fn scope_text(scope: Scope) -> &'static str {
@@ -460,6 +483,10 @@ mod tests {
             },
             E::SandboxFailed {
                 message: "bad request".into(),
+            },
+            E::ShuttingDown { tool: None },
+            E::ShuttingDown {
+                tool: Some("execute_code".into()),
             },
         ]
     }

@@ -32,6 +32,11 @@ pub struct Gateway {
     /// response closes its connection, so no client reuses an idle keep-alive connection just as
     /// the process drops it.
     draining: std::sync::atomic::AtomicBool,
+    /// Set once the drain delay after SIGTERM is over: new MCP requests are refused (503).
+    closing: std::sync::atomic::AtomicBool,
+    /// Flipped when `shutdown_timeout` passes with calls still running: they are answered
+    /// with a clear error instead of being cut by the process exit.
+    cut: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {
@@ -103,6 +108,8 @@ impl Gateway {
             audit,
             metrics,
             draining: std::sync::atomic::AtomicBool::new(false),
+            closing: std::sync::atomic::AtomicBool::new(false),
+            cut: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -120,9 +127,30 @@ impl Gateway {
         }
     }
 
-    /// Ready to serve: the policy is loaded (always, once built) and a sandbox answers.
+    /// Stops admitting new MCP requests (they get 503 and go to another replica).
+    pub fn stop_admitting(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Answers every call still running with a clear error (the shutdown timeout passed).
+    pub fn cut_in_flight(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// Resolves once [`Self::cut_in_flight`] was called.
+    pub async fn cut(&self) {
+        let mut rx = self.cut.subscribe();
+        let _ = rx.wait_for(|cut| *cut).await;
+    }
+
+    /// Ready to serve: not draining, and a sandbox answers.
     pub fn is_ready(&self) -> bool {
-        self.upstreams.targets().iter().any(|t| t.is_healthy())
+        !self.is_draining() && self.upstreams.targets().iter().any(|t| t.is_healthy())
     }
 
     /// Runs the periodic work until the process ends.

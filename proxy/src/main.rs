@@ -260,8 +260,10 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
     let conf = ServerConf {
         threads: server_cfg.threads,
         upgrade_sock: upgrade_sock.display().to_string(),
-        grace_period_seconds: Some(server_cfg.grace_period.get().as_secs()),
-        graceful_shutdown_timeout_seconds: Some(server_cfg.shutdown_timeout.get().as_secs()),
+        // The drain (`Drain` below) is over by the time pingora hears of the shutdown: nothing
+        // is left in flight for its own grace period to wait for.
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(2),
         ..ServerConf::default()
     };
     let opt = pingora::server::configuration::Opt {
@@ -304,6 +306,7 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
         front.add_listener(ListenerConfig::tcp(admin.to_string()).l4_buffer(l4_buffer));
     }
     server.add_service(front);
+    let drain_gw = gw.clone();
     server.add_service(background_service(
         "gateway",
         Background { gw, tls: reloader },
@@ -313,7 +316,13 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
     if let Some(admin) = admin_listen {
         println!("mcp-gateway admin listener (metrics) on http://{admin}");
     }
-    server.run(pingora::server::RunArgs::default());
+    server.run(pingora::server::RunArgs {
+        shutdown_signal: Box::new(Drain {
+            gw: drain_gw,
+            delay: server_cfg.grace_period.get(),
+            timeout: server_cfg.shutdown_timeout.get(),
+        }),
+    });
     // Queued spans get a short, bounded chance to leave before the process does.
     telemetry.shutdown(SPAN_FLUSH_BOUND);
     std::process::exit(0)
@@ -338,28 +347,72 @@ impl BackgroundService for Background {
                 }
             }
         };
-        let gw = self.gw.clone();
-        let drain = async move {
-            // pingora handles these signals itself (SIGTERM: graceful stop; SIGQUIT: hand the
-            // sockets to an upgraded process); this only starts closing connections at once.
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut quit)) =
-                (signal(SignalKind::terminate()), signal(SignalKind::quit()))
-            else {
-                return std::future::pending().await;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = quit.recv() => {}
-            }
-            gw.start_draining();
-            std::future::pending::<()>().await
-        };
         tokio::select! {
             _ = self.gw.clone().run_background() => {}
             _ = certs => {}
-            _ = drain => {}
             _ = shutdown.changed() => {}
         }
+    }
+}
+
+/// When the process stops, and how. SIGINT stops at once; SIGQUIT hands the listening sockets
+/// to an upgraded process (`serve --upgrade`). SIGTERM drains without losing a call:
+/// `/ready` answers 503 at once and responses close their connections; requests are still
+/// served for `server.grace_period` while load balancers take the replica out; then new MCP
+/// requests get 503 (clients retry elsewhere) and the calls in flight run to their end, for at
+/// most `server.shutdown_timeout`, after which those still running are answered with a clear
+/// error. Only then is pingora told to stop.
+struct Drain {
+    gw: Arc<Gateway>,
+    delay: std::time::Duration,
+    timeout: std::time::Duration,
+}
+
+#[async_trait]
+impl pingora::server::ShutdownSignalWatch for Drain {
+    async fn recv(&self) -> pingora::server::ShutdownSignal {
+        use pingora::server::ShutdownSignal;
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::quit()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for signals; stopping");
+            return ShutdownSignal::FastShutdown;
+        };
+        tokio::select! {
+            _ = int.recv() => return ShutdownSignal::FastShutdown,
+            _ = quit.recv() => {
+                self.gw.start_draining();
+                return ShutdownSignal::GracefulUpgrade;
+            }
+            _ = term.recv() => {}
+        }
+        let gw = &self.gw;
+        gw.start_draining();
+        tracing::info!(delay = ?self.delay, "SIGTERM: unready; still serving while endpoints update");
+        tokio::time::sleep(self.delay).await;
+        gw.stop_admitting();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let in_flight = gw.admission.in_flight();
+        tracing::info!(in_flight, timeout = ?self.timeout, "draining: waiting for calls in flight");
+        while gw.admission.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if gw.admission.in_flight() > 0 {
+            tracing::warn!(
+                in_flight = gw.admission.in_flight(),
+                "shutdown timeout passed: answering the calls still running with an error"
+            );
+            gw.cut_in_flight();
+            let answered = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+            while gw.admission.in_flight() > 0 && tokio::time::Instant::now() < answered {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        // The replies just written get a moment to leave before the sockets close.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        ShutdownSignal::GracefulTerminate
     }
 }

@@ -145,6 +145,50 @@ fn sigterm_lets_calls_in_flight_finish() {
     );
 }
 
+#[test]
+fn sigterm_serves_calls_longer_than_the_grace_period_and_answers_those_past_the_timeout() {
+    // The stack's gateway drains with server.grace_period 3 s and shutdown_timeout 5 s.
+    let mut s = Stack::start(Options {
+        hostile_limits: "{ timeout: 20s }",
+        ..Options::default()
+    });
+    let (_, admin) = s.create_key("root", &["mcp-admin"], "1d");
+    let short = sleep_call(s.mcp_url(), admin.clone(), 2000);
+    let long = sleep_call(s.mcp_url(), admin.clone(), 6000);
+    let too_long = sleep_call(s.mcp_url(), admin.clone(), 15000);
+    let addr = s.sandbox_addrs[0].clone();
+    mcp_testkit::wait_for("three calls in flight", Duration::from_secs(10), || {
+        reqwest::blocking::get(format!("http://{addr}/metrics"))
+            .and_then(|r| r.text())
+            .ok()?
+            .lines()
+            .find(|l| l.starts_with("mcp_sandbox_instances_in_use "))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .filter(|n| *n >= 3.0)
+            .map(|_| ())
+    });
+    let started = Instant::now();
+    s.gateway.signal(libc::SIGTERM);
+    // Unready at once, so load balancers stop sending; still serving during the grace period.
+    mcp_testkit::wait_for("/ready to answer 503", Duration::from_secs(2), || {
+        (s.get("/ready").status == 503).then_some(())
+    });
+    let (status, text, _) = short.join().unwrap();
+    assert_eq!(status, 200, "a 2 s call completes: {text}");
+    let (status, text, took) = long.join().unwrap();
+    assert_eq!(status, 200, "a 6 s call, longer than the grace period, completes: {text}");
+    assert!(text.contains("slept"), "{text}");
+    assert!(took >= Duration::from_secs(6));
+    let (status, text, took) = too_long.join().unwrap();
+    assert_eq!(status, 503, "past the shutdown timeout the call is answered: {text}");
+    assert!(text.contains("shut down before tool 'sleep_ms' finished"), "{text}");
+    assert!(took < Duration::from_secs(12), "answered at the timeout, not at its end: {took:?}");
+    mcp_testkit::wait_for("the gateway to exit", Duration::from_secs(10), || {
+        (!s.gateway.is_running()).then_some(())
+    });
+    assert!(started.elapsed() < Duration::from_secs(13), "{:?}", started.elapsed());
+}
+
 /// Drives steady traffic from `threads` keep-alive clients until stopped; counts outcomes.
 struct Load {
     stop: Arc<AtomicBool>,

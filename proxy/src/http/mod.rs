@@ -154,6 +154,9 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
         }
     }
 
+    if gw.is_closing() {
+        return fail(session, rec, GatewayError::ShuttingDown { tool: None });
+    }
     // The caller's share of requests in flight and bytes buffered, held until the reply.
     let _admitted = match gw
         .admission
@@ -214,6 +217,7 @@ fn fail(session: &mut Session, rec: &mut RequestRecord, e: GatewayError) -> Repl
             | GatewayError::BodyTimeout
             | GatewayError::BodyUnreadable { .. }
             | GatewayError::Overloaded { .. }
+            | GatewayError::ShuttingDown { .. }
     ) {
         session.set_keepalive(None);
     }

@@ -223,41 +223,46 @@ async fn run(
     let upstreams = &gw.upstreams;
     let trace = &rec.trace;
     let started = Instant::now();
-    let sent = upstreams
-        .with_failover(
-            |excluded| route.pick(upstreams, excluded),
-            |target| {
-                let sandbox = upstreams.target(target);
-                let span = trace.upstream(sandbox, CALL_PATH);
-                // The sandbox's spans go under this attempt's span; with traces off here, the
-                // client's own context is passed through so the sandbox can still join it.
-                let injected = mcp_telemetry::propagation::inject(&span);
-                let body = body_for(sandbox.grant_key());
-                async move {
-                    let headers: Vec<(&'static str, &str)> = match &injected {
-                        Some(h) => h.pairs().collect(),
-                        None => traceparent
-                            .map(|t| ("traceparent", t))
-                            .into_iter()
-                            .collect(),
-                    };
-                    let sent = upstreams
-                        .send(
-                            target,
-                            "POST",
-                            CALL_PATH,
-                            Some(body),
-                            &headers,
-                            upstreams.request_timeout(),
-                        )
-                        .instrument(span.clone())
-                        .await;
-                    RequestTrace::upstream_done(&span, sent.as_ref().map(|a| a.status));
-                    sent
-                }
-            },
-        )
-        .await;
+    let failover = upstreams.with_failover(
+        |excluded| route.pick(upstreams, excluded),
+        |target| {
+            let sandbox = upstreams.target(target);
+            let span = trace.upstream(sandbox, CALL_PATH);
+            // The sandbox's spans go under this attempt's span; with traces off here, the
+            // client's own context is passed through so the sandbox can still join it.
+            let injected = mcp_telemetry::propagation::inject(&span);
+            let body = body_for(sandbox.grant_key());
+            async move {
+                let headers: Vec<(&'static str, &str)> = match &injected {
+                    Some(h) => h.pairs().collect(),
+                    None => traceparent
+                        .map(|t| ("traceparent", t))
+                        .into_iter()
+                        .collect(),
+                };
+                let sent = upstreams
+                    .send(
+                        target,
+                        "POST",
+                        CALL_PATH,
+                        Some(body),
+                        &headers,
+                        upstreams.request_timeout(),
+                    )
+                    .instrument(span.clone())
+                    .await;
+                RequestTrace::upstream_done(&span, sent.as_ref().map(|a| a.status));
+                sent
+            }
+        },
+    );
+    // A call still running when the gateway's shutdown timeout passes is answered, not cut.
+    let sent = tokio::select! {
+        sent = failover => sent,
+        () = gw.cut() => {
+            return Err(GatewayError::ShuttingDown { tool: Some(route.name.clone()) });
+        }
+    };
     rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
     let (target, answer) = sent.map_err(|f| match f {
         Failover::NoReplica => GatewayError::NoReplica {
