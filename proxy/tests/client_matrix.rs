@@ -58,8 +58,10 @@ fn matrix_modules() -> PathBuf {
 enum Judge {
     /// A client script's JSON line (py_client.py, ts_client.mjs, fastmcp_client.py).
     Session { protocol: Option<&'static str> },
-    /// `types_check.py`: every entry "ok".
+    /// `types_check.py`: every entry of every version "ok".
     Types,
+    /// `conformance.mjs`: every scenario "ok".
+    Verdicts,
     /// The Inspector CLI: exit 0, and for tools/list no schema finding.
     Inspector(InspectorStep),
 }
@@ -87,7 +89,7 @@ struct Outcome {
     elapsed: Duration,
 }
 
-fn runs(url: &str, auth: &'static str, token: &str) -> Vec<Run> {
+fn runs(url: &str, auth: &'static str, token: &str, forward_port: u16) -> Vec<Run> {
     let py = peers().join("venv/bin/python");
     let fastmcp = peers().join("fastmcp/bin/python");
     let env = vec![
@@ -229,6 +231,19 @@ fn runs(url: &str, auth: &'static str, token: &str) -> Vec<Run> {
         args: vec![s("types_check.py"), url.into()],
         env: env.clone(),
         judge: Judge::Types,
+    });
+    out.push(Run {
+        client: "conformance suite",
+        mode: "applicable server scenarios".into(),
+        auth,
+        program: node22(),
+        args: vec![s("conformance.mjs"), url.into()],
+        env: [
+            env.clone(),
+            vec![("MATRIX_FORWARD_PORT".to_owned(), forward_port.to_string())],
+        ]
+        .concat(),
+        judge: Judge::Verdicts,
     });
     let inspector = matrix_modules()
         .join("@modelcontextprotocol/inspector/clients/launcher/build/index.js")
@@ -405,6 +420,24 @@ fn judge(how: Judge, out: &Output) -> Result<(), String> {
                 Err(bad.join("\n"))
             }
         }
+        Judge::Verdicts => {
+            let v = serde_json::from_str::<Value>(stdout.trim())
+                .map_err(|e| format!("{e}: {}{}", tail(&stdout), tail(&stderr)))?;
+            let bad: Vec<String> = v
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, verdict)| *verdict != "ok")
+                .map(|(scenario, verdict)| format!("{scenario}: {verdict}"))
+                .collect();
+            if v.as_object().is_none_or(|o| o.is_empty()) {
+                Err(format!("no scenario ran: {stdout}"))
+            } else if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(bad.join("\n"))
+            }
+        }
         Judge::Inspector(step) => judge_inspector(step, out.status.code(), &stdout, &stderr),
     }
 }
@@ -509,20 +542,26 @@ fn judge_inspector(
 fn every_official_client_works_with_an_api_key_and_an_oidc_token() {
     let started = Instant::now();
     let idp = OidcProvider::start();
+    // The conformance suite's loopback forwarders (one per auth), whose origins a browser on
+    // this machine would send: the DNS-rebinding scenario expects them accepted.
+    let forward = [mcp_testkit::free_port(), mcp_testkit::free_port()];
     let s = Stack::start(Options {
         policy: POLICY.into(),
         toolsets: &["examples", "code"],
         config: format!(
-            "oidc: {{issuer: '{}', audience: mcp-gateway}}",
-            idp.issuer()
+            "oidc: {{issuer: '{}', audience: mcp-gateway}}\n\
+             allowed_origins: ['http://127.0.0.1:{}', 'http://127.0.0.1:{}']",
+            idp.issuer(),
+            forward[0],
+            forward[1]
         ),
         ..Options::default()
     });
     let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
     let jwt = idp.token(TestClient::McpUser);
     let url = s.mcp_url();
-    let mut all = runs(&url, "API key", &key);
-    all.extend(runs(&url, "OIDC", &jwt));
+    let mut all = runs(&url, "API key", &key, forward[0]);
+    all.extend(runs(&url, "OIDC", &jwt, forward[1]));
     let stack_ready = started.elapsed();
 
     let queue = Mutex::new(all.iter().enumerate().collect::<Vec<_>>());
