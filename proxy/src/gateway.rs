@@ -178,6 +178,7 @@ impl Gateway {
                 _ = catalog_tick.tick() => self.refresh_catalog().await,
                 _ = second.tick() => {
                     let _ = self.policy.reload_if_changed();
+                    self.export_idp_health();
                     let reloads = self.key_reloads();
                     if reloads != key_reloads {
                         key_reloads = reloads;
@@ -208,6 +209,24 @@ impl Gateway {
                     sandbox: &change.sandbox,
                     blocked: change.blocked,
                 });
+        }
+    }
+
+    /// `mcp_idp_up{issuer}`: 1 while the identity provider's signing keys are cached and the
+    /// last fetch of them succeeded, else 0 (the `KeycloakDown` alert fires on it); and the
+    /// time of the last successful fetch.
+    fn export_idp_health(&self) {
+        let Some(oidc) = &self.config.oidc else { return };
+        let state = self.auth.jwks_state();
+        let up = state.is_ready() && !state.is_failing();
+        let issuer = oidc.issuer.clone();
+        metrics::gauge!("mcp_idp_up", "issuer" => issuer.clone()).set(if up { 1.0 } else { 0.0 });
+        if let Some(t) = state
+            .last_success
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        {
+            metrics::gauge!("mcp_idp_last_success_timestamp_seconds", "issuer" => issuer)
+                .set(t.as_secs_f64());
         }
     }
 

@@ -150,10 +150,21 @@ fn tokens_from_the_real_oidc_provider_authenticate_with_their_roles() {
         .find(|l| l["user"] == "alice" && l["tool"] == "call_echo_twice")
         .expect("audited");
     assert_eq!(line["auth"], "jwt");
+    // The audit line keys the caller on issuer and subject, and keeps the name for humans.
+    let principal = line["principal"].as_str().unwrap_or_default();
+    assert!(
+        principal.starts_with(&format!("oidc:{}#", idp.issuer())),
+        "{line}"
+    );
     assert!(
         !s.audit_text().contains(&alice),
         "audit log contains a token"
     );
+    // The identity provider's health is exported for the KeycloakDown alert.
+    let up = format!("mcp_idp_up{{issuer=\"{}\"}} 1", idp.issuer());
+    mcp_testkit::wait_for("mcp_idp_up", std::time::Duration::from_secs(5), || {
+        s.metrics().contains(&up).then_some(())
+    });
 }
 
 #[test]

@@ -52,6 +52,18 @@ fn describe() {
     );
     describe_counter!("mcp_auth_failures_total", "Rejected credentials, by reason");
     describe_counter!(
+        "mcp_requests_shed_total",
+        "MCP requests refused because a caller's share or the gateway's budget of requests in flight or buffered bytes was used up"
+    );
+    describe_gauge!(
+        "mcp_idp_up",
+        "1 while the identity provider's signing keys are cached and their last fetch succeeded"
+    );
+    describe_gauge!(
+        "mcp_idp_last_success_timestamp_seconds",
+        "When the identity provider's signing keys were last fetched successfully"
+    );
+    describe_counter!(
         "mcp_rate_limited_total",
         "Requests refused by a rate limit, by scope"
     );
