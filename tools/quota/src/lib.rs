@@ -40,10 +40,12 @@
 //! Every other one had made its reservation before that read, and removes it only once its
 //! file is in place; so the last one counted each other write, as a reservation or (if it was
 //! already gone) as a file its walk found. Its check therefore covered the sum of them all;
-//! writes that checked earlier were checked against less, which is safe. At worst two racing writes both refuse
-//! (each sees the other's reservation) and the caller retries; they never both pass when only
-//! one fits. A reservation left by a call killed mid-write (timeout, trap) stops counting after
-//! [`STALE_RESERVATION`] and is removed by the next write.
+//! writes that checked earlier were checked against less, which is safe. Racing writes may
+//! refuse each other (each sees the other's reservation), but never both pass when only one
+//! fits. A write refused only because of the caller's other writes in flight (it would fit
+//! without them) tries again a few times after a short random wait, since those may fail and
+//! free their room. A reservation left by a call killed mid-write (timeout, trap) stops
+//! counting after [`STALE_RESERVATION`] and is removed by the next write.
 
 mod limits;
 
@@ -245,12 +247,34 @@ impl Quota {
         need: Need,
     ) -> Result<Reservation, QuotaError> {
         self.check_file_size(what, need.bytes)?;
+        let mut attempt = 1;
+        loop {
+            match self.try_reserve(what, target, need) {
+                Ok(reservation) => return Ok(reservation),
+                Err((_, true)) if attempt < CONTENDED_ATTEMPTS => {
+                    attempt += 1;
+                    back_off(attempt);
+                }
+                Err((error, _)) => return Err(error),
+            }
+        }
+    }
+
+    /// One attempt of [`Quota::reserve`]. A refusal says whether only the caller's other
+    /// writes in flight stood in the way (the write would fit without them).
+    fn try_reserve(
+        &self,
+        what: &str,
+        target: &Path,
+        need: Need,
+    ) -> Result<Reservation, (QuotaError, bool)> {
         let io = |e: io::Error| {
             QuotaError::Io(format!(
                 "could not check the workspace quota for {what}: {e}"
             ))
         };
         let dir = self.root.join(RESERVATIONS_DIR);
+        let io = |e| (io(e), false);
         fs::create_dir_all(&dir).map_err(io)?;
         let nonce = RandomState::new().hash_one(SystemTime::now());
         let path = dir.join(format!("{nonce:016x}-{}-{}", need.bytes, need.entries));
@@ -276,25 +300,41 @@ impl Quota {
         // The target's old content is counted by the walk and replaced by this write.
         let bytes_after = (used.bytes + reserved.bytes).saturating_sub(replaced.bytes);
         if need.bytes > replaced.bytes && bytes_after > self.limits.max_bytes {
-            return Err(QuotaError::Bytes {
+            let alone = bytes_after - others.bytes <= self.limits.max_bytes;
+            let error = QuotaError::Bytes {
                 what: what.to_owned(),
                 bytes: need.bytes,
                 used: used.bytes,
                 in_flight: others.bytes,
                 max: self.limits.max_bytes,
-            });
+            };
+            return Err((error, alone));
         }
-        if need.entries > 0 && used.entries() + reserved.entries > self.limits.max_entries {
-            return Err(QuotaError::Entries {
+        let entries_after = used.entries() + reserved.entries;
+        if need.entries > 0 && entries_after > self.limits.max_entries {
+            let alone = entries_after - others.entries <= self.limits.max_entries;
+            let error = QuotaError::Entries {
                 what: what.to_owned(),
                 needs: need.entries,
                 used,
                 in_flight: others.entries,
                 max: self.limits.max_entries,
-            });
+            };
+            return Err((error, alone));
         }
         Ok(reservation)
     }
+}
+
+/// Attempts of a write that only the caller's other writes in flight stand in the way of.
+const CONTENDED_ATTEMPTS: u32 = 8;
+
+/// Waits a little before attempt `attempt` (2 or more): a random share of 2^attempt ms, so
+/// that writes that refused each other do not meet again.
+fn back_off(attempt: u32) {
+    let ceiling = 1u64 << attempt.min(8);
+    let jitter = RandomState::new().hash_one(SystemTime::now()) % ceiling;
+    std::thread::sleep(Duration::from_millis(1 + jitter));
 }
 
 /// The file a write replaces, and its size as the walk found it.
