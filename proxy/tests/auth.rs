@@ -306,6 +306,17 @@ fn policy_changes_apply_without_restart_and_bad_ones_are_refused() {
         s.tool_names(&viewer).contains(&"echo".to_owned()),
         "the last good policy stays in force"
     );
+    // Offboarding: a valid credential of a denied user stops working within seconds.
+    let (_, mallory) = s.create_key("mallory", &["mcp-user"], "1d");
+    assert_eq!(ping(&s, Some(&mallory)).status, 200);
+    let offboarded = format!("{}deny:\n  users: [mallory]\n", common::DEFAULT_POLICY);
+    std::fs::write(&s.policy_path, offboarded).unwrap();
+    let r = mcp_testkit::wait_for("the deny list", Duration::from_secs(10), || {
+        let r = ping(&s, Some(&mallory));
+        (r.status == 401).then_some(r)
+    });
+    assert!(r.text.contains("withdrawn"), "{}", r.text);
+    assert_eq!(ping(&s, Some(&viewer)).status, 200, "others are not affected");
 }
 
 #[test]

@@ -14,6 +14,9 @@
 //!   per_user_tool: 120/min
 //!   tools: { execute_code: 30/min }
 //!   users: { ci-bot: 6000/min }
+//! deny:                         # offboarded callers, refused at once on every replica
+//!   principals: ['oidc:https://idp.example/realms/mcp#f3a1...']
+//!   users: [mallory]
 //! capacity:                     # each caller's share of a sandbox's slots and queue
 //!   share: 50%
 //!   roles: { mcp-admin: 100% }
@@ -27,7 +30,7 @@ mod model;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use model::{Capacity, Percent, RateLimits, RoleName};
+pub use model::{Capacity, Deny, Percent, RateLimits, RoleName};
 
 use crate::units::Rate;
 
@@ -66,6 +69,7 @@ pub struct AccessPolicy {
     tools: HashMap<String, Rule>,
     rate_limits: RateLimits,
     capacity: Capacity,
+    deny: Deny,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +124,7 @@ impl AccessPolicy {
                 .collect(),
             rate_limits: raw.rate_limits,
             capacity: raw.capacity,
+            deny: raw.deny,
         })
     }
 
@@ -181,6 +186,12 @@ impl AccessPolicy {
             .or(c.share)
     }
 
+    /// Whether the caller is on the deny list (by principal id or user name).
+    pub fn is_denied(&self, principal: &str, user: &str) -> bool {
+        self.deny.principals.iter().any(|p| p == principal)
+            || self.deny.users.iter().any(|u| u == user)
+    }
+
     /// Names of the tool sets and tools that rules mention, for diagnostics (`doctor`).
     pub fn mentioned(&self) -> (Vec<&str>, Vec<&str>) {
         let mut sets: Vec<&str> = self.toolsets.keys().map(String::as_str).collect();
@@ -212,6 +223,18 @@ rate_limits:
 
     fn policy() -> AccessPolicy {
         AccessPolicy::from_yaml(POLICY).unwrap()
+    }
+
+    #[test]
+    fn denied_callers_are_matched_by_principal_or_user() {
+        let p = AccessPolicy::from_yaml(
+            "deny:\n  principals: ['oidc:https://idp#42']\n  users: [mallory]\n",
+        )
+        .unwrap();
+        assert!(p.is_denied("oidc:https://idp#42", "alice"));
+        assert!(p.is_denied("apikey:mallory", "mallory"));
+        assert!(!p.is_denied("oidc:https://idp#43", "alice"));
+        assert!(!policy().is_denied("oidc:https://idp#42", "mallory"));
     }
 
     #[test]

@@ -20,6 +20,19 @@ pub(super) struct RawPolicy {
     pub rate_limits: RateLimits,
     #[serde(default)]
     pub capacity: Capacity,
+    #[serde(default)]
+    pub deny: Deny,
+}
+
+/// Callers refused even with a valid credential (offboarded users whose tokens have not
+/// expired yet): by principal id (`oidc:<issuer>#<sub>`, `apikey:<user>`) or by user name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deny {
+    #[serde(default)]
+    pub principals: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

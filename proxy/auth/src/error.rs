@@ -56,6 +56,10 @@ pub enum AuthError {
     UnknownKey(Credential),
     #[error("the API key has been revoked: ask the gateway's administrator for a new key")]
     Revoked,
+    /// The caller is on the policy's deny list (offboarded): valid credentials no longer
+    /// honoured, on every replica, as soon as the policy reloads.
+    #[error("access for this user has been withdrawn: ask the gateway's administrator")]
+    Denied,
     /// The identity provider's keys could not be fetched and the token's key is not cached.
     /// The detail (URL and cause) is for logs; it is not part of the Display text.
     #[error(
@@ -128,7 +132,7 @@ impl AuthError {
             Self::BadSignature(_) | Self::DisallowedAlgorithm(_) => "bad_signature",
             Self::WrongAudience => "wrong_audience",
             Self::WrongIssuer => "wrong_issuer",
-            Self::Revoked => "revoked",
+            Self::Revoked | Self::Denied => "revoked",
             Self::UnknownKey(_) | Self::KeysUnavailable(_) => "unknown_key",
         }
     }
@@ -200,6 +204,7 @@ mod tests {
             AuthError::UnknownKey(Credential::Token),
             AuthError::UnknownKey(Credential::ApiKey),
             AuthError::Revoked,
+            AuthError::Denied,
             AuthError::KeysUnavailable("http://idp/jwks: connection refused".into()),
         ]
     }
