@@ -262,7 +262,10 @@ fn nested_calls_share_the_top_level_fuel_budget() {
     let used = a.body["stats"]["fuel_consumed"].as_u64().unwrap();
     // The hostile tool set's fuel is 100M a call; before, the callee had 100M of its own.
     assert!(used <= 100_000_000, "the tree used {used}");
-    assert!(used > 80_000_000, "the callee ran on the caller's fuel: {used}");
+    assert!(
+        used > 80_000_000,
+        "the callee ran on the caller's fuel: {used}"
+    );
 }
 
 /// Calls made from code write an audit line each, with their caller, tool, outcome, depth and
