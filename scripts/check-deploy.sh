@@ -157,12 +157,13 @@ done
 # Invalid values must fail the render (values.schema.json or the chart's own checks).
 for bad in "topology=mesh" "apiKeys.enabled=false" "gateway.config.listen=x" "tls.enabled=true" \
     "oidc.enabled=true" "gateway.config.upstream.request_timeout=10" "gateway.port=80" \
-    "route.enabled=true,tls.enabled=true,tls.secretName=x"; do
+    "route.enabled=true,tls.enabled=true,tls.secretName=x" "gateway.terminationGracePeriodSeconds=20" \
+    "gateway.config.server.shutdown_timeout=10s"; do
     if "$helm" template mcp "$chart" --set "$bad" >/dev/null 2>"$work/bad.log"; then
         die "helm template accepted --set $bad"
     fi
 done
-echo "  rejected as expected: 8 invalid value sets"
+echo "  rejected as expected: 10 invalid value sets"
 
 step "schemas: Kubernetes $KUBE_VERSIONS (strict), prometheus-operator CRDs, OpenShift Route"
 for s in "${scenarios[@]}"; do

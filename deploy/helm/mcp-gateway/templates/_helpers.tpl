@@ -168,6 +168,16 @@ gateway's config takes IP:PORT, not host names).
 {{- end -}}
 {{- end -}}
 
+{{/* A duration value ("30s", "5m", "1h", or "1m30s"-free simple forms) in seconds; -1 when it is
+another form (then the checks that need it are skipped; the gateway validates it at start). */}}
+{{- define "mcp.seconds" -}}
+{{- $v := toString . -}}
+{{- if regexMatch "^[0-9]+s$" $v -}}{{- trimSuffix "s" $v -}}
+{{- else if regexMatch "^[0-9]+m$" $v -}}{{- mul (trimSuffix "m" $v | int) 60 -}}
+{{- else if regexMatch "^[0-9]+h$" $v -}}{{- mul (trimSuffix "h" $v | int) 3600 -}}
+{{- else -}}-1{{- end -}}
+{{- end -}}
+
 {{/* Fails the render on combinations that cannot work, naming the value to change. */}}
 {{- define "mcp.validate" -}}
 {{- if not (has .Values.topology (list "sidecar" "separate")) -}}
@@ -175,6 +185,17 @@ gateway's config takes IP:PORT, not host names).
 {{- end -}}
 {{- if and (eq .Values.topology "sidecar") (eq .Values.sandbox.sidecarListen "tcp") (eq (int .Values.sandbox.port) (int .Values.gateway.port)) -}}
 {{- fail "sandbox.port: a tcp sidecar shares the pod with the gateway; use another port than gateway.port" -}}
+{{- end -}}
+{{- $server := .Values.gateway.config.server | default dict -}}
+{{- $upstream := .Values.gateway.config.upstream | default dict -}}
+{{- $grace := include "mcp.seconds" ($server.grace_period | default "1s") | int -}}
+{{- $drain := include "mcp.seconds" ($server.shutdown_timeout | default "10s") | int -}}
+{{- $exec := include "mcp.seconds" ($upstream.execute_timeout | default "30s") | int -}}
+{{- if and (ge $grace 0) (ge $drain 0) (gt (add $grace $drain) (int .Values.gateway.terminationGracePeriodSeconds)) -}}
+{{- fail (printf "gateway.terminationGracePeriodSeconds: %d is shorter than server.grace_period + shutdown_timeout (%ds): Kubernetes would kill requests still draining" (int .Values.gateway.terminationGracePeriodSeconds) (add $grace $drain)) -}}
+{{- end -}}
+{{- if and (ge $drain 0) (ge $exec 0) (lt $drain $exec) -}}
+{{- fail (printf "gateway.config.server.shutdown_timeout: %ds is shorter than upstream.execute_timeout (%ds): a rolling update would cut the longest tool calls" $drain $exec) -}}
 {{- end -}}
 {{- if and .Values.gateway.adminPort (eq (int .Values.gateway.adminPort) (int .Values.gateway.port)) -}}
 {{- fail "gateway.adminPort: use another port than gateway.port (or 0 to serve /metrics on it)" -}}
