@@ -168,8 +168,8 @@ gateway's config takes IP:PORT, not host names).
 {{- end -}}
 {{- end -}}
 
-{{/* A duration value ("30s", "5m", "1h", or "1m30s"-free simple forms) in seconds; -1 when it is
-another form (then the checks that need it are skipped; the gateway validates it at start). */}}
+{{/* A duration of one unit ("30s", "5m", "1h") in seconds; -1 for any other form (the checks
+that need it are then skipped; the gateway itself validates every duration at start). */}}
 {{- define "mcp.seconds" -}}
 {{- $v := toString . -}}
 {{- if regexMatch "^[0-9]+s$" $v -}}{{- trimSuffix "s" $v -}}
