@@ -420,12 +420,16 @@ fn legacy_workspaces_move_to_principals_only_by_the_operators_map() {
     )
     .result();
 
+    // Mappings come as flags and from a file.
+    let map_file = sb.dir.path().join("who-is-who.txt");
+    std::fs::write(&map_file, "# user=principal\ncarol=key:k-carol\n").unwrap();
     let migrate = |extra: &[&str]| {
         let out = std::process::Command::new(mcp_testkit::bin("mcp-sandbox"))
             .args(["workspaces", "migrate", "--workspaces"])
             .arg(&root)
             .args(["--map", &format!("alice={OIDC_ALICE}")])
-            .args(["--map", "carol=key:k-carol"])
+            .arg("--map-file")
+            .arg(&map_file)
             .args(extra)
             .output()
             .unwrap();
