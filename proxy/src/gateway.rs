@@ -216,7 +216,9 @@ impl Gateway {
     /// last fetch of them succeeded, else 0 (the `KeycloakDown` alert fires on it); and the
     /// time of the last successful fetch.
     fn export_idp_health(&self) {
-        let Some(oidc) = &self.config.oidc else { return };
+        let Some(oidc) = &self.config.oidc else {
+            return;
+        };
         let state = self.auth.jwks_state();
         let up = state.is_ready() && !state.is_failing();
         let issuer = oidc.issuer.clone();
@@ -245,8 +247,9 @@ impl Gateway {
         metrics::counter!("mcp_api_key_reloads_total").absolute(stats.reloads_total);
         metrics::counter!("mcp_api_key_reload_errors_total").absolute(stats.reload_errors_total);
         for record in keys.records() {
-            // Revoked keys can no longer expire "soon": they are left out of the gauge.
-            if record.revoked.is_some() {
+            // Revoked keys can no longer expire "soon", and rotated ones are being replaced:
+            // both are left out of the gauge (APIKeyExpiringSoon is about keys in force).
+            if record.revoked.is_some() || record.replaced_by.is_some() {
                 continue;
             }
             if let Some(expires) = record.expires {

@@ -20,7 +20,7 @@ pub mod mcp;
 pub mod observe;
 pub mod ops;
 pub mod policy;
-pub mod ratelimit;
+pub use mcp_ratelimit as ratelimit;
 pub mod reply;
 pub mod tls;
 pub mod upstream;

@@ -61,7 +61,7 @@ fn a_users_limit_holds_across_two_gateway_processes() {
 }
 
 #[test]
-fn when_redis_is_down_fail_open_allows_and_fail_closed_refuses() {
+fn when_redis_is_down_fail_open_falls_back_to_local_buckets_and_fail_closed_refuses() {
     let mut redis = RedisServer::start();
     let open = options(&redis, "fail_open");
     let closed_extra = options(&redis, "fail_closed").config;
@@ -77,6 +77,12 @@ fn when_redis_is_down_fail_open_allows_and_fail_closed_refuses() {
     redis.stop();
     let r = s.rpc_at(&s.gateway, &key, "tools/call", echo.clone());
     assert_eq!(r.status, 200, "fail open: {}", r.text);
+    // Failing open never means unlimited: this replica's own buckets keep the limit
+    // (echo: 4/min) until Redis is back.
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| s.rpc_at(&s.gateway, &key, "tools/call", echo.clone()).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429], "local fallback buckets");
     let r = s.rpc_at(&closed, &key, "tools/call", echo.clone());
     assert_eq!(r.status, 503, "fail closed: {}", r.text);
     assert!(

@@ -245,39 +245,7 @@ pub struct RateLimitStore {
     pub redis: RedisConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisConfig {
-    /// e.g. `redis://redis.mcp.svc:6379/0` (`rediss://` for TLS).
-    pub url: String,
-    #[serde(default = "default_key_prefix")]
-    pub key_prefix: String,
-    /// Longest a rate-limit check may wait for Redis.
-    #[serde(default = "default_redis_timeout")]
-    pub timeout: Span,
-    /// What to do when Redis cannot answer in time.
-    #[serde(default)]
-    pub on_unavailable: FailPolicy,
-}
-
-fn default_key_prefix() -> String {
-    "mcp-gateway".into()
-}
-
-fn default_redis_timeout() -> Span {
-    Span::from_millis(100)
-}
-
-/// Behaviour when the shared rate-limit store is unreachable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailPolicy {
-    /// Allow the request (limits are not enforced during the outage; counted in a metric).
-    #[default]
-    FailOpen,
-    /// Refuse the request with 503 until Redis answers again.
-    FailClosed,
-}
+pub use mcp_ratelimit::{FailPolicy, RedisConfig};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

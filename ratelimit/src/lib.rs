@@ -2,11 +2,14 @@
 //! per bucket, no timers). `60/min` allows a burst of 60 and refills one token a second.
 //!
 //! Buckets live in this process ([`LocalLimiter`]) or, when several replicas must share limits,
-//! in Redis ([`RedisLimiter`]), behind the same [`Limiter`] interface.
+//! in Redis ([`RedisLimiter`]), behind the same [`Limiter`] interface. The gateway checks the
+//! calls clients make; the sandbox checks the calls programs make from code and skills with the
+//! same buckets, so a limit holds for the whole call tree. This crate owns the buckets only:
+//! which rate applies comes from the access policy.
 
 mod redis;
 
-pub use self::redis::RedisLimiter;
+pub use self::redis::{FailPolicy, RedisConfig, RedisLimiter};
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
@@ -138,8 +141,11 @@ impl Limiter {
 
     /// Forgets idle local buckets (Redis keys expire by themselves).
     pub fn sweep(&self) {
-        if let Limiter::Local(l) = self {
-            l.sweep(Instant::now());
+        match self {
+            Limiter::Local(l) => {
+                l.sweep(Instant::now());
+            }
+            Limiter::Redis(r) => r.sweep(),
         }
     }
 }

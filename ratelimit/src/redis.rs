@@ -3,18 +3,55 @@
 //! The same GCRA as [`super::LocalLimiter`], run atomically in a Lua script on Redis's own clock,
 //! so replicas with skewed clocks still agree. One key per bucket, expiring when the bucket is
 //! full again. When Redis cannot be reached (or answers too slowly), the configured policy
-//! decides: fail open (allow, and count it) or fail closed (refuse with 503).
+//! decides: fall back to this process's own buckets (`fail_open`: limits still hold, per
+//! replica) or refuse with 503 (`fail_closed`).
 
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use mcp_contract::units::Rate;
+use mcp_contract::units::{Rate, Span};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{Limited, Scope};
-use crate::config::{FailPolicy, RedisConfig};
+use super::{Limited, LocalLimiter, Scope};
+
+/// Where shared buckets live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// e.g. `redis://redis.mcp.svc:6379/0` (`rediss://` for TLS).
+    pub url: String,
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    /// Longest a rate-limit check may wait for Redis.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout: Span,
+    /// What to do when Redis cannot answer in time.
+    #[serde(default)]
+    pub on_unavailable: FailPolicy,
+}
+
+fn default_key_prefix() -> String {
+    "mcp-gateway".into()
+}
+
+fn default_redis_timeout() -> Span {
+    Span::from_millis(100)
+}
+
+/// Behaviour when the shared rate-limit store is unreachable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailPolicy {
+    /// Keep enforcing limits from this process's own buckets (per replica) until Redis
+    /// answers again; counted in a metric. Never lets a caller past every limit.
+    #[default]
+    FailOpen,
+    /// Refuse the request with 503 until Redis answers again.
+    FailClosed,
+}
 
 /// GCRA on the server's clock. KEYS[1]: bucket; ARGV[1]: emission interval (µs); ARGV[2]:
 /// period (µs). Returns 0 when allowed, else the microseconds until a token is free.
@@ -41,6 +78,8 @@ pub struct RedisLimiter {
     prefix: String,
     timeout: Duration,
     on_unavailable: FailPolicy,
+    /// Buckets of this process, used while Redis is unavailable (`fail_open`).
+    fallback: LocalLimiter,
 }
 
 impl RedisLimiter {
@@ -55,6 +94,7 @@ impl RedisLimiter {
             prefix: cfg.key_prefix.clone(),
             timeout: cfg.timeout.get(),
             on_unavailable: cfg.on_unavailable,
+            fallback: LocalLimiter::new(),
         })
     }
 
@@ -119,12 +159,30 @@ impl RedisLimiter {
                 retry_after: Duration::from_micros(wait_us),
                 store_unavailable: false,
             }),
-            Ok(Err(e)) => self.unavailable(scope, &e),
-            Err(_) => self.unavailable(scope, &format!("no answer within {:?}", self.timeout)),
+            Ok(Err(e)) => self.unavailable(scope, user, tool, rate, &e),
+            Err(_) => self.unavailable(
+                scope,
+                user,
+                tool,
+                rate,
+                &format!("no answer within {:?}", self.timeout),
+            ),
         }
     }
 
-    fn unavailable(&self, scope: Scope, why: &str) -> Result<(), Limited> {
+    /// Forgets idle fallback buckets.
+    pub fn sweep(&self) {
+        self.fallback.sweep(std::time::Instant::now());
+    }
+
+    fn unavailable(
+        &self,
+        scope: Scope,
+        user: &str,
+        tool: &str,
+        rate: Rate,
+        why: &str,
+    ) -> Result<(), Limited> {
         let policy = match self.on_unavailable {
             FailPolicy::FailOpen => "fail_open",
             FailPolicy::FailClosed => "fail_closed",
@@ -132,7 +190,10 @@ impl RedisLimiter {
         metrics::counter!("mcp_rate_limit_store_errors_total", "policy" => policy).increment(1);
         warn_rarely(why, policy);
         match self.on_unavailable {
-            FailPolicy::FailOpen => Ok(()),
+            FailPolicy::FailOpen => {
+                self.fallback
+                    .check(scope, user, tool, rate, std::time::Instant::now())
+            }
             FailPolicy::FailClosed => Err(Limited {
                 scope,
                 retry_after: Duration::from_secs(1),
