@@ -316,7 +316,11 @@ fn policy_changes_apply_without_restart_and_bad_ones_are_refused() {
         (r.status == 401).then_some(r)
     });
     assert!(r.text.contains("withdrawn"), "{}", r.text);
-    assert_eq!(ping(&s, Some(&viewer)).status, 200, "others are not affected");
+    assert_eq!(
+        ping(&s, Some(&viewer)).status,
+        200,
+        "others are not affected"
+    );
 }
 
 #[test]

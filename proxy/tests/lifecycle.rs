@@ -176,17 +176,33 @@ fn sigterm_serves_calls_longer_than_the_grace_period_and_answers_those_past_the_
     let (status, text, _) = short.join().unwrap();
     assert_eq!(status, 200, "a 2 s call completes: {text}");
     let (status, text, took) = long.join().unwrap();
-    assert_eq!(status, 200, "a 6 s call, longer than the grace period, completes: {text}");
+    assert_eq!(
+        status, 200,
+        "a 6 s call, longer than the grace period, completes: {text}"
+    );
     assert!(text.contains("slept"), "{text}");
     assert!(took >= Duration::from_secs(6));
     let (status, text, took) = too_long.join().unwrap();
-    assert_eq!(status, 503, "past the shutdown timeout the call is answered: {text}");
-    assert!(text.contains("shut down before tool 'sleep_ms' finished"), "{text}");
-    assert!(took < Duration::from_secs(12), "answered at the timeout, not at its end: {took:?}");
+    assert_eq!(
+        status, 503,
+        "past the shutdown timeout the call is answered: {text}"
+    );
+    assert!(
+        text.contains("shut down before tool 'sleep_ms' finished"),
+        "{text}"
+    );
+    assert!(
+        took < Duration::from_secs(12),
+        "answered at the timeout, not at its end: {took:?}"
+    );
     mcp_testkit::wait_for("the gateway to exit", Duration::from_secs(10), || {
         (!s.gateway.is_running()).then_some(())
     });
-    assert!(started.elapsed() < Duration::from_secs(13), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(13),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Drives steady traffic from `threads` keep-alive clients until stopped; counts outcomes.

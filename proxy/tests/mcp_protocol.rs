@@ -182,14 +182,24 @@ fn transport_headers_are_checked() {
     let r = s.post_raw(
         Some(&key),
         &meta("2099-01-01"),
-        &[("mcp-protocol-version", "2099-01-01"), ("mcp-method", "tools/list")],
+        &[
+            ("mcp-protocol-version", "2099-01-01"),
+            ("mcp-method", "tools/list"),
+        ],
     );
     assert_eq!((r.status, r.rpc_code()), (400, Some(-32022)), "{}", r.text);
-    assert!(r.json()["error"]["data"]["supported"].as_array().is_some_and(|v| v.len() == 4));
+    assert!(
+        r.json()["error"]["data"]["supported"]
+            .as_array()
+            .is_some_and(|v| v.len() == 4)
+    );
     let r = s.post_raw(
         Some(&key),
         &meta("2026-07-28"),
-        &[("mcp-protocol-version", "2026-07-28"), ("mcp-method", "tools/list")],
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+        ],
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.result()["resultType"], "complete");

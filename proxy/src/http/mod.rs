@@ -137,7 +137,11 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     };
     rec.user = Some(principal.user.clone());
     rec.principal = Some(principal.id.clone());
-    if gw.policy.current().is_denied(&principal.id, &principal.user) {
+    if gw
+        .policy
+        .current()
+        .is_denied(&principal.id, &principal.user)
+    {
         // Offboarded: the credential is valid but no longer honoured (policy `deny:`).
         return unauthorized(gw, session, rec, AuthError::Denied);
     }
