@@ -65,6 +65,10 @@ struct MigrateArgs {
     /// A file of USER=PRINCIPAL lines (`#` comments allowed).
     #[arg(long)]
     map_file: Option<PathBuf>,
+    /// Map every legacy workspace not mapped otherwise to PREFIX + its user name, e.g.
+    /// `apikey:` where every user has been an API-key user.
+    #[arg(long, value_name = "PREFIX")]
+    all_with_prefix: Option<String>,
     /// Print what would be moved; move nothing.
     #[arg(long)]
     dry_run: bool,
@@ -308,11 +312,22 @@ fn workspaces_migrate(args: MigrateArgs) -> anyhow::Result<bool> {
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         map.extend(more);
     }
+    let workspaces = Workspaces::new(args.workspaces).context("opening the workspaces")?;
+    if let Some(prefix) = &args.all_with_prefix {
+        let legacy = workspaces
+            .legacy_users()
+            .context("listing the legacy workspaces")?;
+        for user in legacy {
+            if !map.iter().any(|(mapped, _)| *mapped == user) {
+                map.push((user.clone(), format!("{prefix}{user}")));
+            }
+        }
+    }
     anyhow::ensure!(
         !map.is_empty(),
-        "nothing to migrate: give --map USER=PRINCIPAL or --map-file FILE"
+        "nothing to migrate: give --map USER=PRINCIPAL, --map-file FILE or --all-with-prefix \
+         PREFIX (and check --workspaces)"
     );
-    let workspaces = Workspaces::new(args.workspaces).context("opening the workspaces")?;
     let done = workspaces.migrate(&map, args.dry_run);
     for migration in &done {
         println!("{migration}");

@@ -476,6 +476,24 @@ fn legacy_workspaces_move_to_principals_only_by_the_operators_map() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("skipped  alice"));
+    // Where every user has been an API-key user, one flag maps what is left by name.
+    std::fs::create_dir_all(root.join("dave")).unwrap();
+    std::fs::write(root.join("dave/notes.txt"), "dave's notes").unwrap();
+    let out = std::process::Command::new(mcp_testkit::bin("mcp-sandbox"))
+        .args(["workspaces", "migrate", "--workspaces"])
+        .arg(&root)
+        .args(["--all-with-prefix", "apikey:"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("moved    dave -> apikey:dave"), "{report}");
+    assert!(
+        report.contains("moved    carol -> apikey:carol"),
+        "{report}"
+    );
+    let dave = Who("dave", Some("apikey:dave"), ANALYST);
+    let a = sb.call(dave, "read_file", json!({"path": "notes.txt"}));
+    assert_eq!(a.result()["content"], "dave's notes");
 }
 
 #[test]

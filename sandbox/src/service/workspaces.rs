@@ -27,7 +27,9 @@
 //!   (it is the same identity, keyed the same way as before).
 //! - For calls **with** a principal, the operator says whose each legacy workspace is:
 //!   `mcp-sandbox workspaces migrate --map alice=oidc:https://idp/realms/x#<sub>` (or
-//!   `--map-file` with one `user=principal` a line, `--dry-run` to see the plan). It moves the
+//!   `--map-file` with one `user=principal` a line, `--dry-run` to see the plan; where every
+//!   user is of one kind, e.g. API keys only, `--all-with-prefix apikey:` maps each legacy
+//!   workspace `<name>` to `apikey:<name>`). It moves the
 //!   directory (a rename; files, checkpoints and skills go with it), and refuses when the
 //!   principal already has a workspace with something in it. Unmapped legacy workspaces stay
 //!   where they are, reachable by nobody but the operator.
@@ -113,6 +115,21 @@ impl Workspaces {
         create_private_dir(dir.parent().unwrap_or(&self.root))?;
         create_private_dir(&dir)?;
         Ok(dir)
+    }
+
+    /// The user names of the legacy workspaces that can be told from their directory name
+    /// (plain names; a hashed `_<hash>` name cannot be turned back into its user's name).
+    pub fn legacy_users(&self) -> io::Result<Vec<String>> {
+        let mut users: Vec<String> = std::fs::read_dir(&self.root)?
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let name = entry.file_name().into_string().ok()?;
+                let plain = legacy_dir_name(&name) == name;
+                (plain && entry.file_type().ok()?.is_dir()).then_some(name)
+            })
+            .collect();
+        users.sort();
+        Ok(users)
     }
 
     /// Moves the legacy workspace of each `(user, principal)` to the principal's. With
@@ -525,6 +542,18 @@ mod tests {
             assert!(parse_mapping(bad).is_err(), "{bad:?}");
         }
         let file = "# who is who\nalice=key:a\n\nbob=oidc:i#b\n";
+        let r = Root::new("legacy-users");
+        for dir in [
+            "alice",
+            "bob@example.com",
+            "_0123456789abcdef0123456789abcdef",
+        ] {
+            std::fs::create_dir_all(r.0.join(dir)).unwrap();
+        }
+        std::fs::write(r.0.join("stray-file"), "").unwrap();
+        r.1.dir_for(Owner::Principal("key:x")).unwrap();
+        r.1.dir_for(Owner::User("carol")).unwrap();
+        assert_eq!(r.1.legacy_users().unwrap(), ["alice", "bob@example.com"]);
         assert_eq!(parse_mapping_file(file).unwrap().len(), 2);
         let error = parse_mapping_file("alice=key:a\nbroken\n").unwrap_err();
         assert!(error.starts_with("line 2:"), "{error}");
