@@ -11,6 +11,8 @@ profile="${PROFILE:-debug}"
 gateway_port="${GATEWAY_PORT:-8080}"
 sandbox_port="${SANDBOX_PORT:-7070}"
 state="target/local"
+# shellcheck source=scripts/prereqs.sh
+source scripts/prereqs.sh
 
 echo "==> building the wasm tools and the binaries ($profile)" >&2
 scripts/build-tools.sh

@@ -9,6 +9,10 @@ cd "$repo"
 
 step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
+step "prerequisites (wasm32-wasip2 target, cmake)"
+# shellcheck source=scripts/prereqs.sh
+source scripts/prereqs.sh
+
 step "peers (OIDC provider, MCP SDKs, OTLP receiver)"
 scripts/setup-peers.sh --with-phoenix
 
