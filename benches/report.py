@@ -32,7 +32,7 @@ from tools import log_store
 lines = []
 for service in %r:
     found = log_store.search_logs(service=service, log_level='ERROR', limit=1000)
-    top = Counter(re.sub(r'[0-9]+', 'N', e['message']) for e in found['entries']).most_common(3)
+    top = Counter(re.sub(r'\S*[0-9]\S*', '#', e['message']) for e in found['entries']).most_common(3)
     lines.append(f"{service}: {found['total_matched']} errors; " + '; '.join(f'{m} (x{n})' for m, n in top))
 print('\\n'.join(lines))
 """ % (SERVICES,)
