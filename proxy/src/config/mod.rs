@@ -346,6 +346,10 @@ pub struct ServerConfig {
     pub grace_period: Span,
     /// Then wait at most this long for in-flight requests.
     pub shutdown_timeout: Span,
+    /// How long an idle keep-alive client connection is kept open between requests (the
+    /// operations guide's `KEEPALIVE_TIMEOUT`); it also bounds each read of the next request's
+    /// headers.
+    pub keepalive_timeout: Span,
 }
 
 impl Default for ServerConfig {
@@ -356,6 +360,7 @@ impl Default for ServerConfig {
             upgrade_sock: None,
             grace_period: Span::from_secs(1),
             shutdown_timeout: Span::from_secs(10),
+            keepalive_timeout: Span::from_secs(60),
         }
     }
 }

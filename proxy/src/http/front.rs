@@ -44,6 +44,16 @@ impl ProxyHttp for HttpFront {
             // then close the connection so the client's next request opens a new one (to the
             // new process) instead of racing the close of an idle keep-alive connection.
             session.set_keepalive(None);
+        } else {
+            let idle = self
+                .gw
+                .config
+                .server
+                .keepalive_timeout
+                .get()
+                .as_secs()
+                .max(1);
+            session.set_keepalive(Some(idle));
         }
         ctx.rec.request_id = new_request_id();
         ctx.rec.client_request_id = client_request_id(session);
