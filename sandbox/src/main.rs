@@ -174,8 +174,12 @@ struct CheckArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Guests that spin keep every worker busy, yielding once per epoch tick; the I/O driver is
+    // otherwise polled only every 61 task polls (~300 ms of spinning), so another caller's
+    // request would wait that long to be read. Poll it on every tick instead.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .event_interval(1)
         .build()
     {
         Ok(rt) => rt,

@@ -73,6 +73,20 @@ fn zeros_attack(hostile_limits: &'static str) -> (serde_json::Value, u64) {
     (a.result().clone(), growth)
 }
 
+/// A schema mismatch quotes the offending value: the error stays short however large it is.
+#[test]
+fn schema_errors_do_not_echo_large_arguments() {
+    let sb = Sandbox::start(Setup::default());
+    let zeros = vec!["0"; 200_000].join(",");
+    let body = format!(
+        r#"{{"tool":"echo","arguments":{{"text":[{zeros}]}},"user":"alice","roles":["tester"],"request_id":"r"}}"#
+    );
+    let a = sb.post_raw(body.as_bytes());
+    assert_eq!(a.kind(), "invalid_arguments", "{}", a.body);
+    assert!(a.message().len() < 4096, "{} bytes", a.message().len());
+    assert!(a.message().ends_with("(cut)"), "{}", a.message());
+}
+
 /// The guest builds 16 MiB of arguments in its own (capped) memory; the host copies them once
 /// and refuses them by size, never building a tree of them.
 #[test]
@@ -100,6 +114,13 @@ fn measure_a_nested_argument_attack_without_the_cap() {
         "{ fuel: 2000000000, timeout: 60s, memory: 64MiB, arguments: 64MiB, max_nested_calls: 4, max_nesting_depth: 2 }",
     );
     assert_eq!(result["error_kind"], "invalid_arguments", "{result}");
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .contains("do not match its input schema"),
+        "{result}"
+    );
     assert!(growth > 200 * MIB, "grew only {} MiB", growth / MIB);
 }
 
@@ -175,10 +196,13 @@ fn a_caller_spinning_many_programs_saturates_only_their_share() {
         percentile(&baseline, 0.5),
         base_p99
     );
-    // The spinning programs hold 2 of the 4 slots and share the 2 cores with the victim; the
-    // victim never waits for a slot, so its latency stays far under one spin (3 s).
+    // The spinning programs hold 2 of the 4 slots and share the 2 cores with the victim,
+    // yielding every epoch tick (5 ms); the victim never waits for a slot, so its wait is
+    // bounded by its share of the CPU: a few ticks, far under one spin (3 s). (Measured alone:
+    // p99 ~1.5 ms before the attack, 12-65 ms under it; ~470 ms before the server polled its
+    // I/O on every tick.)
     assert!(
-        p99 < Duration::from_millis(750).max(base_p99 * 3),
+        p99 < Duration::from_millis(300).max(base_p99 * 3),
         "victim p99 {p99:?} under attack (baseline {base_p99:?})"
     );
     let busy: Vec<_> = answers.iter().filter(|a| a.kind() == "busy").collect();

@@ -425,15 +425,26 @@ fn validate_arguments(tool: &ToolHandle, value: &serde_json::Value) -> Result<()
     if problems.is_empty() {
         return Ok(());
     }
+    // A problem quotes the offending value, which can be as large as the arguments: keep the
+    // message short enough for an error (and a log line).
+    let described = problems.join("; ");
+    let shown = untrusted(&described, PROBLEMS_CAP);
+    let cut = if shown.len() < described.len() {
+        " (cut)"
+    } else {
+        ""
+    };
     Err(CallError::new(
         ErrorKind::InvalidArguments,
         format!(
-            "arguments for tool '{}' do not match its input schema: {}",
+            "arguments for tool '{}' do not match its input schema: {shown}{cut}",
             tool.entry.name,
-            problems.join("; ")
         ),
     ))
 }
+
+/// Longest description of schema mismatches in an error message.
+const PROBLEMS_CAP: usize = 2048;
 
 fn check_output(
     tool: &ToolHandle,
