@@ -618,3 +618,60 @@ fn every_official_client_works_with_an_api_key_and_an_oidc_token() {
         failures.join("\n\n")
     );
 }
+
+/// Interactive sign-in as a desktop client does it: `mcp-remote` without a header finds the
+/// identity provider in the gateway's protected-resource metadata, registers itself (dynamic
+/// client registration), and sends the user to sign in with authorization code + PKCE; the
+/// user's steps (login, consent) are scripted, and the resulting token is the user's.
+#[test]
+fn mcp_remote_signs_in_with_authorization_code_and_pkce() {
+    let root = mcp_testkit::repo_root();
+    let logs = mcp_testkit::TempDir::new().unwrap();
+    let idp = mcp_testkit::ProcBuilder::new("node".as_ref(), logs.path())
+        .arg(root.join("testkit/peers/oidc_interactive.mjs"))
+        .env("NODE_PATH", root.join(".peers/node/node_modules"))
+        .env("PORT", mcp_testkit::free_port().to_string())
+        .start(Duration::from_secs(30));
+    let s = Stack::start(Options {
+        policy: POLICY.into(),
+        toolsets: &["examples", "code"],
+        config: format!("oidc: {{issuer: '{}', audience: mcp-gateway}}", idp.url()),
+        ..Options::default()
+    });
+    let home = mcp_testkit::TempDir::new().unwrap();
+    let home = home.path().display().to_string();
+    let run = Run {
+        client: "mcp-remote (stdio)",
+        mode: "OAuth: registration, code + PKCE".into(),
+        auth: "sign-in",
+        program: node22(),
+        args: vec![
+            script("ts_client.mjs").display().to_string(),
+            "mcp-remote".into(),
+            s.mcp_url(),
+            "oauth".into(),
+        ],
+        env: vec![
+            ("MCP_TOKEN".into(), String::new()),
+            ("NODE_PATH".into(), matrix_modules().display().to_string()),
+            (
+                "MCP_REMOTE_BIN".into(),
+                matrix_modules()
+                    .join("mcp-remote/dist/proxy.js")
+                    .display()
+                    .to_string(),
+            ),
+            ("HOME".into(), home.clone()),
+            ("MCP_REMOTE_CONFIG_DIR".into(), home),
+            ("SIGNIN_USER".into(), "alice".into()),
+        ],
+        judge: Judge::Session { protocol: None },
+    };
+    let o = execute(&run);
+    if let Err(e) = &o.verdict {
+        panic!("{e}\nprovider log:\n{}", idp.stderr());
+    }
+    // The calls ran as the signed-in user.
+    let audit = s.audit_text();
+    assert!(audit.contains("alice"), "{audit}");
+}

@@ -24,6 +24,44 @@ if (sdk === "v1" || sdk === "mcp-remote") {
   ({ Client, StreamableHTTPClientTransport: Transport } = await import(require.resolve("@modelcontextprotocol/client")));
 }
 
+/// Follows an authorization URL as a user would in a browser: the provider's login form, its
+/// consent form, then the redirect to the client's loopback callback (which completes the
+/// client's code exchange). Cookies are kept per origin; redirects are followed by hand.
+async function signIn(start) {
+  const jar = new Map();
+  const cookieHeader = () => [...jar.values()].join("; ");
+  async function go(url, init = {}) {
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}), cookie: cookieHeader() } });
+      for (const c of r.headers.getSetCookie?.() ?? []) jar.set(c.split("=")[0], c.split(";")[0]);
+      const loc = r.headers.get("location");
+      if (r.status >= 300 && r.status < 400 && loc) {
+        url = new URL(loc, url).toString();
+        init = {};
+        continue;
+      }
+      return { url, status: r.status, body: await r.text() };
+    }
+    throw new Error("too many redirects");
+  }
+  const user = process.env.SIGNIN_USER ?? "alice";
+  let page = await go(start);
+  for (const prompt of ["login", "consent"]) {
+    const action = page.body.match(/<form[^>]*action="([^"]+)"/)?.[1];
+    if (!action) {
+      if (prompt === "consent") break; // no consent asked: already redirected
+      throw new Error(`no ${prompt} form at ${page.url}: ${page.body.slice(0, 300)}`);
+    }
+    const form = new URLSearchParams({ prompt, login: user, password: "any" });
+    page = await go(new URL(action, page.url).toString(), {
+      method: "POST",
+      body: form,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+  }
+  out.signin = { final_url: page.url.split("?")[0], status: page.status };
+}
+
 const options = {};
 if (mode === "auto") options.versionNegotiation = { mode: "auto" };
 else if (mode.startsWith("pin-")) options.versionNegotiation = { mode: { pin: mode.slice(4) } };
@@ -35,17 +73,28 @@ else if (mode.startsWith("legacy-")) {
 
 const out = { sdk, mode };
 let transport;
+let stderr = "";
 if (sdk === "mcp-remote") {
   const { StdioClientTransport } = require("@modelcontextprotocol/sdk/client/stdio.js");
-  // The token reaches mcp-remote through its environment, as in a desktop client's config.
+  // MODE default: the token reaches mcp-remote through its environment, as in a desktop
+  // client's config. MODE oauth: no header; mcp-remote registers itself with the identity
+  // provider the gateway names and prints the sign-in URL, which signIn() follows as a user
+  // (login SIGNIN_USER, consent) up to mcp-remote's loopback callback.
+  const header = mode === "oauth" ? [] : ["--header", "Authorization:${AUTH_HEADER}"];
   transport = new StdioClientTransport({
     command: process.execPath,
-    args: [process.env.MCP_REMOTE_BIN, url, "--header", "Authorization:${AUTH_HEADER}", "--transport", "http-only"],
+    args: [process.env.MCP_REMOTE_BIN, url, ...header, "--transport", "http-only"],
     env: { ...process.env, AUTH_HEADER: `Bearer ${token}` },
     stderr: "pipe",
   });
-  let stderr = "";
-  transport.stderr?.on("data", (d) => { stderr = (stderr + d).slice(-3000); });
+  let signingIn = null;
+  transport.stderr?.on("data", (d) => {
+    stderr = (stderr + d).slice(-6000);
+    // Once its callback server listens: the URL is printed before that.
+    const m = mode === "oauth" && !signingIn && /Waiting for authorization/.test(stderr) &&
+      stderr.match(/(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)/);
+    if (m) signingIn = signIn(m[1]).catch((e) => { out.signin_error = String(e); });
+  });
   process.on("exit", () => { if (out.error) process.stderr.write(stderr); });
 } else {
   transport = new Transport(new URL(url), {
@@ -54,6 +103,17 @@ if (sdk === "mcp-remote") {
 }
 const client = new Client({ name: `matrix-ts-${sdk}`, version: "0.1.0" }, options);
 try {
+  if (sdk === "mcp-remote" && mode === "oauth") {
+    // mcp-remote signs in before it proxies; a request sent meanwhile would be lost, so the
+    // client connects once the proxy says it is up (or fails after the deadline).
+    await transport.start();
+    const deadline = Date.now() + 45_000;
+    while (!/Proxy established/.test(stderr)) {
+      if (Date.now() > deadline) throw new Error(`mcp-remote did not sign in: ${out.signin_error ?? ""}\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    transport.start = async () => {};
+  }
   await client.connect(transport);
   out.protocol = transport.protocolVersion ?? client.getNegotiatedProtocolVersion?.() ?? null;
   out.server = client.getServerVersion()?.name ?? null;
