@@ -92,8 +92,15 @@ struct Outcome {
 fn runs(url: &str, auth: &'static str, token: &str, forward_port: u16) -> Vec<Run> {
     let py = peers().join("venv/bin/python");
     let fastmcp = peers().join("fastmcp/bin/python");
+    // Clients that keep state under the home directory (mcp-remote) keep it out of the real one.
+    let home = std::env::temp_dir()
+        .join("mcp-matrix-home")
+        .display()
+        .to_string();
     let env = vec![
         ("MCP_TOKEN".to_owned(), token.to_owned()),
+        ("HOME".to_owned(), home.clone()),
+        ("MCP_REMOTE_CONFIG_DIR".to_owned(), home),
         (
             "NODE_PATH".to_owned(),
             matrix_modules().display().to_string(),
