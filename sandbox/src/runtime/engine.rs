@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use mcp_contract::units::ByteSize;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances. A guest that runs past its deadline is stopped within about
 /// one tick, and a busy guest yields to other tasks once per tick.
@@ -21,10 +21,16 @@ pub struct EngineSettings {
     pub max_instances: u32,
     /// The largest linear memory any tool may be granted.
     pub max_memory: ByteSize,
-    /// Bytes of each memory slot kept resident (zeroed instead of unmapped) between calls.
-    /// Measured on 2 cores with a trivial tool: 64 KiB gives p50 ~32 µs per call; 1 MiB costs
-    /// ~20 µs more per call in `memset` (benches/benches/sandbox_call.rs).
+    /// Bytes of each memory slot kept resident (zeroed instead of unmapped) between calls,
+    /// when the kernel cannot tell which pages a call dirtied (no `PAGEMAP_SCAN`, Linux < 6.7):
+    /// then the lowest `keep_resident` bytes are `memset` whole. Measured on 2 cores with a
+    /// trivial tool: 64 KiB gives p50 ~32 µs per call; 1 MiB costs ~20 µs more per call in
+    /// `memset` (benches/benches/sandbox_call.rs).
     pub keep_resident: ByteSize,
+    /// Bytes of each memory slot reset in place between calls when the kernel reports which
+    /// pages a call dirtied (`PAGEMAP_SCAN`): only those pages are restored from the memory
+    /// image, the rest stay mapped (see `pooling_config` for why this matters).
+    pub keep_resident_scanned: ByteSize,
 }
 
 impl Default for EngineSettings {
@@ -34,6 +40,7 @@ impl Default for EngineSettings {
             max_instances: 64,
             max_memory: ByteSize::mib(512),
             keep_resident: ByteSize::kib(64),
+            keep_resident_scanned: ByteSize::mib(32),
         }
     }
 }
@@ -77,10 +84,23 @@ fn pooling_config(settings: &EngineSettings) -> PoolingAllocationConfig {
         .max_memory_size(settings.max_memory.as_usize())
         .max_component_instance_size(4 << 20)
         .max_core_instance_size(2 << 20)
-        // Reuse warm slots without returning their pages to the kernel, so concurrent calls
-        // do not serialise on `madvise`/page faults.
-        .linear_memory_keep_resident(settings.keep_resident.as_usize())
         .table_keep_resident(64 << 10);
+    // Reuse warm slots without returning their pages to the kernel. A slot reset with
+    // `madvise(DONTNEED)` loses the private copies of the component's memory image, so the next
+    // call copy-on-write faults them in again; a fault on a page already mapped read-only must
+    // flush it from the TLB of every other core running this process (an IPI: a VM exit under
+    // a hypervisor), so kernel time per call grows with the cores in use. With `PAGEMAP_SCAN`
+    // the pool restores only the pages a call dirtied, in place, up to `keep_resident_scanned`
+    // bytes, and the next call touches them without a fault. Measured (benches/RESULTS.md,
+    // 2 cores): echo goes from 5 faults and ~80 us CPU per call to 0 faults and ~55 us;
+    // execute_code (CPython, a ~20 MiB interpreter snapshot) from ~550 to ~455 faults, since
+    // wasmtime 48 scans at most 32 dirty runs per reset and decommits the rest.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes)
+            .linear_memory_keep_resident(settings.keep_resident_scanned.as_usize());
+    } else {
+        pool.linear_memory_keep_resident(settings.keep_resident.as_usize());
+    }
     pool
 }
 
