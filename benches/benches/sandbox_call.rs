@@ -77,6 +77,7 @@ async fn start(tools: &std::path::Path, pooling: bool) -> Arc<Sandbox> {
         max_queue: 1024,
         queue_timeout: Duration::from_secs(30),
         grant_key: None,
+        rate_limit_store: None,
     };
     std::fs::create_dir_all(&settings.sources.toolsets).unwrap();
     std::fs::copy(

@@ -332,3 +332,41 @@ fn users_and_roles_stay_isolated_inside_code() {
     let listed = exec(&s, &cody, "import tools\n[t for t in tools.list()]");
     assert!(!listed.to_string().contains("search_logs"), "{listed}");
 }
+
+#[test]
+fn rate_limits_hold_for_calls_made_from_code() {
+    // echo may be called 3 times a minute per caller, whether by the client or from code:
+    // gateway and sandbox count in the same buckets in the shared Redis.
+    let redis = mcp_testkit::redis::RedisServer::start();
+    let s = Stack::start(Options {
+        policy: format!("{POLICY}rate_limits:\n  tools: {{ echo: 3/min }}\n"),
+        toolsets: &["examples", "code"],
+        config: format!("rate_limit_store: {{redis: {{url: '{}'}}}}", redis.url()),
+        env: vec![("MCP_SANDBOX_RATE_LIMIT_REDIS".into(), redis.url())],
+        ..Options::default()
+    });
+    let (_, ana) = s.create_key("ana", &["analyst"], "1d");
+    assert_eq!(
+        tool(&s, &ana, "echo", json!({"text": "direct"}))["text"],
+        "direct"
+    );
+    let r = exec(
+        &s,
+        &ana,
+        "from tools import echo\nout = []\nfor i in range(5):\n    try:\n        echo.echo(text=str(i))\n        out.append('ok')\n    except Exception as e:\n        out.append(str(e))\nout",
+    );
+    let calls = r["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(calls.len(), 5, "{r}");
+    assert_eq!(
+        calls.iter().filter(|c| *c == "ok").count(),
+        2,
+        "one direct call and two from code use the 3/min: {r}"
+    );
+    assert!(
+        calls.last().and_then(Value::as_str).is_some_and(|e| e.contains("rate limit")),
+        "{r}"
+    );
+    // Another caller is not affected.
+    let (_, ben) = s.create_key("ben", &["analyst"], "1d");
+    assert_eq!(tool(&s, &ben, "echo", json!({"text": "b"}))["text"], "b");
+}

@@ -80,7 +80,10 @@ fn when_redis_is_down_fail_open_falls_back_to_local_buckets_and_fail_closed_refu
     // Failing open never means unlimited: this replica's own buckets keep the limit
     // (echo: 4/min) until Redis is back.
     let statuses: Vec<u16> = (0..4)
-        .map(|_| s.rpc_at(&s.gateway, &key, "tools/call", echo.clone()).status)
+        .map(|_| {
+            s.rpc_at(&s.gateway, &key, "tools/call", echo.clone())
+                .status
+        })
         .collect();
     assert_eq!(statuses, [200, 200, 200, 429], "local fallback buckets");
     let r = s.rpc_at(&closed, &key, "tools/call", echo.clone());

@@ -33,6 +33,18 @@ pub struct RedisConfig {
     pub on_unavailable: FailPolicy,
 }
 
+impl RedisConfig {
+    /// A store at `url` with the defaults (the gateway's key prefix, 100 ms, fail open).
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            key_prefix: default_key_prefix(),
+            timeout: default_redis_timeout(),
+            on_unavailable: FailPolicy::default(),
+        }
+    }
+}
+
 fn default_key_prefix() -> String {
     "mcp-gateway".into()
 }

@@ -70,6 +70,7 @@ pub async fn run(opts: CheckOptions, out: &mut impl Write) -> anyhow::Result<boo
         max_queue: 0,
         queue_timeout: Duration::from_secs(1),
         grant_key: None,
+        rate_limit_store: None,
     };
     let engine = EngineSettings {
         max_instances: 8,

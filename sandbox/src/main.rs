@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the tool sets over HTTP to the gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with tool components.
     #[command(subcommand)]
     Tool(ToolCommand),
@@ -144,6 +144,11 @@ struct ServeArgs {
     /// API; set it whenever the sandbox is reachable by anything but its gateway.
     #[arg(long, env = "MCP_SANDBOX_AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
+    /// The gateway's Redis (its `rate_limit_store.redis.url`, with the default key prefix):
+    /// calls made from code then count in the same rate-limit buckets as the gateway's, across
+    /// replicas. Without it, this process keeps its own buckets.
+    #[arg(long, env = "MCP_SANDBOX_RATE_LIMIT_REDIS")]
+    rate_limit_redis: Option<String>,
     /// Log format on stderr.
     #[arg(
         long,
@@ -190,7 +195,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await.map(|()| true),
+            Command::Serve(args) => serve(*args).await.map(|()| true),
             Command::Tool(ToolCommand::Check(args)) => tool_check(args).await,
             Command::Workspaces(WorkspacesCommand::Migrate(args)) => workspaces_migrate(args),
         }
@@ -243,6 +248,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_queue: args.max_queue,
         queue_timeout: args.queue_timeout.get(),
         grant_key: token.as_ref().map(AccessToken::grant_key),
+        rate_limit_store: args
+            .rate_limit_redis
+            .clone()
+            .map(mcp_ratelimit::RedisConfig::new),
     };
     let sandbox = Sandbox::new(settings, runtime).context("preparing the sandbox")?;
     // Load before serving: a sandbox that cannot load its tool sets should not start at all.

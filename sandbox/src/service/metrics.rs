@@ -9,6 +9,10 @@ use metrics::{
 use super::Admission;
 
 pub fn describe() {
+    metrics::describe_counter!(
+        "mcp_sandbox_nested_rate_limited_total",
+        "Tool calls made from code or skills refused by the caller's rate limits"
+    );
     describe_histogram!(
         "mcp_sandbox_duration_seconds",
         Unit::Seconds,
@@ -86,6 +90,11 @@ pub fn call_finished(sandbox: &str, tool: &str, kind: Option<ErrorKind>, stats: 
     if let Some(k) = kind.filter(|k| k.is_limit()) {
         counter!("mcp_sandbox_limit_hits_total", "tool" => tool, "kind" => k.as_str()).increment(1);
     }
+}
+
+/// A call made from code refused by a rate limit (`scope`: `user` or `user_tool`).
+pub fn nested_rate_limited(scope: &'static str) {
+    counter!("mcp_sandbox_nested_rate_limited_total", "scope" => scope).increment(1);
 }
 
 pub fn nested_call(tool: &str, kind: Option<ErrorKind>) {

@@ -53,6 +53,9 @@ pub struct ServiceSettings {
     /// The key call grants are signed with (the sandbox's token). When set, every call must
     /// carry a valid grant and the caller's identity comes only from it.
     pub grant_key: Option<Arc<[u8]>>,
+    /// Where the rate-limit buckets of calls made from code live: the gateway's Redis (so a
+    /// limit holds for the whole call tree, across replicas), or `None` for this process.
+    pub rate_limit_store: Option<mcp_ratelimit::RedisConfig>,
 }
 
 /// What is loaded now; replaced whole on reload.
@@ -69,6 +72,8 @@ pub struct Sandbox {
     ready: std::sync::atomic::AtomicBool,
     workspaces: Option<Workspaces>,
     admission: Admission,
+    /// Rate limits of calls made from code and skills, with the gateway's buckets.
+    limiter: mcp_ratelimit::Limiter,
 }
 
 /// A load or reload that failed; the previous state stays in force.
@@ -93,7 +98,14 @@ impl Sandbox {
             settings.queue_timeout,
         );
         metrics::describe();
+        let limiter = match &settings.rate_limit_store {
+            Some(redis) => mcp_ratelimit::Limiter::Redis(Box::new(
+                mcp_ratelimit::RedisLimiter::new(redis).map_err(std::io::Error::other)?,
+            )),
+            None => mcp_ratelimit::Limiter::Local(mcp_ratelimit::LocalLimiter::new()),
+        };
         Ok(Arc::new(Self {
+            limiter,
             loaded: ArcSwap::from_pointee(Loaded {
                 catalog: Catalog::empty(&settings.name),
                 policy: None,
@@ -299,9 +311,45 @@ impl Sandbox {
     }
 
     /// Whether a tool call made from inside a guest may go ahead, besides the policy check:
-    /// the hook where per-tool and per-user rate limits for calls made from code plug in
-    /// (the gateway's limiter, once it lives in a crate both binaries share). Admits all now.
-    fn admit_nested(&self, _caller: &Caller, _tool: &str) -> Result<(), WitCallError> {
+    /// the caller's per-user and per-tool rates from the policy, counted in the same buckets
+    /// (keyed on the principal) as the calls the gateway admits, so calls made from code and
+    /// skills cannot go past a limit a client is held to.
+    async fn admit_nested(&self, caller: &Caller, tool: &str) -> Result<(), WitCallError> {
+        let loaded = self.loaded.load_full();
+        let Some(policy) = &loaded.policy else {
+            return Ok(());
+        };
+        let who = caller.principal.as_deref().unwrap_or(&caller.user);
+        let checks = [
+            (
+                mcp_ratelimit::Scope::User,
+                "",
+                policy.user_rate(&caller.user),
+            ),
+            (mcp_ratelimit::Scope::UserTool, tool, policy.tool_rate(tool)),
+        ];
+        for (scope, on, rate) in checks {
+            let Some(rate) = rate else { continue };
+            if let Err(limited) = self.limiter.check(scope, who, on, rate).await {
+                metrics::nested_rate_limited(scope.as_str());
+                let secs = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                return Err(WitCallError::LimitExceeded(if limited.store_unavailable {
+                    "rate limits cannot be checked right now (the shared store is unreachable)"
+                        .to_owned()
+                } else {
+                    match scope {
+                        mcp_ratelimit::Scope::User => format!(
+                            "rate limit exceeded for your requests (calls made from code count \
+                             too); retry after {secs} s"
+                        ),
+                        mcp_ratelimit::Scope::UserTool => format!(
+                            "rate limit exceeded for your calls of tool '{tool}' (calls made from \
+                             code count too); retry after {secs} s"
+                        ),
+                    }
+                }));
+            }
+        }
         Ok(())
     }
 
@@ -550,7 +598,7 @@ impl Sandbox {
                     scope.max_nested
                 )));
             }
-            self.admit_nested(&scope.caller, tool)?;
+            self.admit_nested(&scope.caller, tool).await?;
             let loaded = self.loaded.load_full();
             let (handle, args) = check_call(&loaded, &scope.caller, tool, Some(arguments))
                 .map_err(|e| match e.kind {
