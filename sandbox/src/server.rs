@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -52,6 +51,7 @@ impl std::str::FromStr for Listen {
 struct AppState {
     sandbox: Arc<Sandbox>,
     metrics: Option<PrometheusHandle>,
+    max_body: usize,
 }
 
 /// The API routes (and only those: probes and metrics stay open) require `token` when set.
@@ -87,7 +87,11 @@ pub fn router(
         .route("/ready", get(ready))
         .route("/metrics", get(render_metrics))
         .layer(DefaultBodyLimit::max(max_body))
-        .with_state(AppState { sandbox, metrics })
+        .with_state(AppState {
+            sandbox,
+            metrics,
+            max_body,
+        })
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -140,7 +144,31 @@ async fn list_tools(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn call_tool(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn call_tool(State(s): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let too_large = |read: &str| {
+        refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::BadRequest,
+            &format!(
+                "the call request is too large ({read}); a call may be at most {} bytes",
+                s.max_body
+            ),
+        )
+    };
+    // Refused from its declared length, before a byte of it is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared.filter(|&n| n > s.max_body as u64) {
+        return too_large(&format!("{len} bytes"));
+    }
+    let body = match axum::body::to_bytes(body, s.max_body).await {
+        Ok(b) => b,
+        Err(_) => return too_large("more than that was sent"),
+    };
     let req: CallRequest<'_> = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {

@@ -73,6 +73,34 @@ fn zeros_attack(hostile_limits: &'static str) -> (serde_json::Value, u64) {
     (a.result().clone(), growth)
 }
 
+/// A body past the sandbox's limit is refused as a JSON `bad_request` naming the limit, from
+/// its declared length, before it is read (a raw connection: an HTTP client still writing the
+/// body would race the server's answer).
+#[test]
+fn an_oversized_call_body_is_refused_with_its_limit() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::start(Setup {
+        extra_args: vec!["--max-body", "1MiB"],
+        ..Setup::default()
+    });
+    let mut conn = std::net::TcpStream::connect(sb.proc.addr()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/call HTTP/1.1\r\nhost: sandbox\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{{\"tool\":\"echo\",",
+        2 << 20
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    assert!(body.contains(r#""kind":"bad_request""#), "{answer}");
+    assert!(body.contains("at most 1048576 bytes"), "{answer}");
+    sb.assert_still_serving();
+}
+
 /// A schema mismatch quotes the offending value: the error stays short however large it is.
 #[test]
 fn schema_errors_do_not_echo_large_arguments() {
