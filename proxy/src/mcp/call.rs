@@ -48,7 +48,12 @@ pub async fn call_tool(
 ) -> Result<Value, GatewayError> {
     let params = parse_params(params)?;
     let name: &str = &params.name;
-    rec.tool = Some(name.chars().take(MAX_RECORDED_NAME).collect());
+    rec.tool = Some(
+        name.chars()
+            .take(MAX_RECORDED_NAME)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect(),
+    );
     let route = authorize(gw, principal, name, rec)?;
     rate_limit(gw, principal, name, rec).await?;
     audit_arguments(gw.config.audit.arguments, params.arguments, rec);

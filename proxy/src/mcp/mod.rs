@@ -76,6 +76,16 @@ pub fn error_reply(e: &GatewayError, id: Option<&RawValue>, rec: &mut RequestRec
     reply
 }
 
+/// A client-chosen string as it may enter logs and the audit line: at most 64 characters
+/// (methods and tool names are far shorter), control characters replaced. JSON encoding
+/// escapes the rest.
+fn bounded(s: &str) -> String {
+    s.chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// The principal's key for session binding: auth method and user.
 pub fn session_principal(p: &Principal) -> String {
     format!("{}:{}", p.method.as_str(), p.user)
@@ -104,13 +114,13 @@ async fn dispatch(
     let req = match jsonrpc::parse(inc.body) {
         Ok(Message::Request(r)) => r,
         Ok(Message::Notification { method }) => {
-            rec.method = Some(method.into_owned());
+            rec.method = Some(bounded(&method));
             return Reply::empty(202);
         }
         Ok(Message::Response) => return Reply::empty(202),
         Err(e) => return error_reply(&e.into(), None, rec),
     };
-    rec.method = Some(req.method.to_string());
+    rec.method = Some(bounded(&req.method));
     rec.trace.record_rpc(req.id.get(), inc.protocol_version);
     let era = Era::of(inc.protocol_version);
     let served = match transport::check(gw, principal, inc, &req, era, rec) {
