@@ -363,7 +363,10 @@ fn rate_limits_hold_for_calls_made_from_code() {
         "one direct call and two from code use the 3/min: {r}"
     );
     assert!(
-        calls.last().and_then(Value::as_str).is_some_and(|e| e.contains("rate limit")),
+        calls
+            .last()
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.contains("rate limit")),
         "{r}"
     );
     // Another caller is not affected.
