@@ -108,8 +108,14 @@ class Proc:
 
     def cpu_seconds(self):
         """User + system CPU time of the process so far (all its threads)."""
+        s = self.stat()
+        return s["user_s"] + s["sys_s"]
+
+    def stat(self):
+        """User and system CPU seconds and minor page faults so far, from /proc/<pid>/stat."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return {"user_s": int(fields[11]) / CLOCK_TICKS, "sys_s": int(fields[12]) / CLOCK_TICKS,
+                "minflt": int(fields[7])}
 
     def vm_hwm_kib(self):
         """Peak resident set size (VmHWM) in KiB."""
@@ -192,8 +198,9 @@ class Stack:
             timeout=600,
         )
 
-    def gateway(self, name, sandboxes, toolsets, oidc_issuer=None, env=None, audit="off"):
-        """Starts mcp-gateway in front of `sandboxes` (Procs), granting `toolsets`."""
+    def gateway(self, name, sandboxes, toolsets, oidc_issuer=None, env=None, audit="off", extra=""):
+        """Starts mcp-gateway in front of `sandboxes` (Procs), granting `toolsets`; `extra` is
+        more YAML for its configuration."""
         port = free_port()
         listed = ", ".join(f"{{name: sb{i}, url: '{s.url}'}}" for i, s in enumerate(sandboxes))
         oidc = (
@@ -207,7 +214,7 @@ class Stack:
             f"keys: {{dir: keys}}\n"
             f"session: {{secret_file: session.key}}\n"
             f"audit: {{output: {audit}}}\n"
-            f"server: {{threads: 2, grace_period: 0s, shutdown_timeout: 1s}}\n" + oidc
+            f"server: {{threads: 2, grace_period: 0s, shutdown_timeout: 1s}}\n" + oidc + extra
         )
         gw = self.start(name, [self.bin / "mcp-gateway", "serve", "--config", config], env=env)
         wait_until(f"{name} /ready", lambda: http("GET", f"{gw.url}/ready")[0] == 200, 60)
