@@ -41,6 +41,13 @@ pub enum KeyStoreError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    /// Anyone could add a key: the directory is writable by all users (without the sticky bit).
+    #[error(
+        "API key directory {} is writable by every user (mode {mode:o}), so anyone on the host \
+         could add a key: chmod o-w it",
+        dir.display()
+    )]
+    WorldWritable { dir: PathBuf, mode: u32 },
 }
 
 /// A key file that could not be used in a reload.
@@ -107,7 +114,15 @@ pub struct KeyStore {
     invalid_loads: AtomicU64,
     reloads: AtomicU64,
     reload_errors: AtomicU64,
+    /// When a request last made the store reload (ms since `opened`): such reloads happen at
+    /// most every [`ON_DEMAND_RELOAD_GAP_MS`], so requests naming an id whose file cannot be
+    /// loaded cannot keep workers busy re-reading the directory.
+    last_on_demand_ms: AtomicU64,
+    opened: std::time::Instant,
 }
+
+/// Least time between two reloads a request triggers (the watcher catches the rest).
+const ON_DEMAND_RELOAD_GAP_MS: u64 = 250;
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +141,7 @@ impl KeyStore {
             dir: dir.to_owned(),
             source,
         })?;
+        check_permissions(dir)?;
         let store = Arc::new(Self {
             dir: dir.to_owned(),
             snapshot: ArcSwap::from_pointee(HashMap::new()),
@@ -133,6 +149,9 @@ impl KeyStore {
             invalid_loads: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             reload_errors: AtomicU64::new(0),
+            // Far in the past, so the first on-demand reload is never held back.
+            last_on_demand_ms: AtomicU64::new(0),
+            opened: std::time::Instant::now(),
         });
         let report = store.reload();
         if let Some(error) = report.error {
@@ -253,10 +272,14 @@ impl KeyStore {
     pub fn verify(&self, presented: &str) -> Result<Principal, AuthError> {
         let (id, secret) = apikey::parse_presented(presented)?;
         let mut snapshot = self.snapshot.load_full();
-        if !snapshot.contains_key(&id) && self.dir.join(format!("{id}.json")).is_file() {
+        if !snapshot.contains_key(&id)
+            && self.dir.join(format!("{id}.json")).is_file()
+            && self.may_reload_on_demand()
+        {
             // A key created moments ago (here or by another replica sharing the directory) may
             // not be loaded yet: load it now rather than wait for the watcher. Only ids whose
-            // file exists trigger this, so unknown ids cost one `stat`.
+            // file exists trigger this, so unknown ids cost one `stat`; and at most one such
+            // reload runs per 250 ms.
             self.reload();
             snapshot = self.snapshot.load_full();
         }
@@ -278,6 +301,17 @@ impl KeyStore {
             return Err(AuthError::Expired(Credential::ApiKey));
         }
         Ok(key.principal.clone())
+    }
+
+    /// Claims the next on-demand reload slot, if [`ON_DEMAND_RELOAD_GAP_MS`] has passed.
+    fn may_reload_on_demand(&self) -> bool {
+        let now = self.opened.elapsed().as_millis() as u64 + ON_DEMAND_RELOAD_GAP_MS;
+        let last = self.last_on_demand_ms.load(Ordering::Acquire);
+        now >= last + ON_DEMAND_RELOAD_GAP_MS
+            && self
+                .last_on_demand_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
     }
 
     /// The records in force, sorted by id.
@@ -335,6 +369,26 @@ impl LoadedKey {
             principal,
         }
     }
+}
+
+/// Refuses a key directory every user may write to (unless sticky): whoever can add a file
+/// there can add a key.
+fn check_permissions(dir: &Path) -> Result<(), KeyStoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(dir)
+        .map_err(|source| KeyStoreError::Dir {
+            dir: dir.to_owned(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        return Err(KeyStoreError::WorldWritable {
+            dir: dir.to_owned(),
+            mode: mode & 0o7777,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -251,3 +251,29 @@ fn unknown_ids_and_wrong_secrets_take_about_the_same_time() {
         "wrong secret {a:?} vs unknown id {b:?}"
     );
 }
+
+#[test]
+fn a_world_writable_key_directory_is_refused_and_a_sticky_one_is_not() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let e = KeyStore::open(dir.path()).unwrap_err();
+    assert!(e.to_string().contains("writable by every user"), "{e}");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+    assert!(KeyStore::open(dir.path()).is_ok());
+}
+
+#[test]
+fn requests_naming_an_unloadable_key_file_reload_at_most_every_250_ms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(dir.path()).unwrap();
+    // A key file that exists but cannot be loaded: every request naming it would reload.
+    let key = NewKey::generate();
+    fs::write(dir.path().join(format!("{}.json", key.id)), "{ not json").unwrap();
+    let before = store.stats().reloads_total;
+    for _ in 0..50 {
+        assert!(store.verify(&key.reveal()).is_err());
+    }
+    let reloads = store.stats().reloads_total - before;
+    assert_eq!(reloads, 1, "one reload, then throttled");
+}
