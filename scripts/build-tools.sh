@@ -94,3 +94,6 @@ done
 
 # The execute_code tool (Python, built with componentize-py): target/tools/code.wasm.
 "$repo/scripts/build-python.sh"
+
+# The execute_javascript tool (JavaScript, built with componentize-js): target/tools/javascript.wasm.
+"$repo/scripts/build-javascript.sh"

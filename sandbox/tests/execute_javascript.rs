@@ -1,0 +1,272 @@
+//! The `execute_javascript` tool (code/javascript, built into `javascript.wasm` by
+//! scripts/build-javascript.sh), served by the real sandbox with the `javascript` and `examples`
+//! tool sets: programs log, return values, call other tools through the host (which authorizes
+//! them with the caller's roles); their exceptions fail the call with the report as the failure's
+//! detail; what the sandbox denies (network, environment, files, time, memory) fails cleanly, and
+//! the next call still works.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Answer, Sandbox, Setup};
+use serde_json::{Value, json};
+
+/// Slack for process scheduling and HTTP on a loaded 2-core CI machine.
+const MARGIN: Duration = Duration::from_millis(1500);
+
+fn start() -> Sandbox {
+    Sandbox::start(Setup {
+        toolsets: &["examples", "javascript"],
+        ..Setup::default()
+    })
+}
+
+fn run(sb: &Sandbox, code: &str) -> Answer {
+    sb.call(
+        "execute_javascript",
+        json!({"language": "javascript", "code": code}),
+    )
+}
+
+/// The report of a program that ran: the result, or for a program that threw, the failure's
+/// detail (a `tool_error` whose detail is the report with `success` false).
+fn report(a: &Answer) -> &Value {
+    let r = if a.body["ok"] == true {
+        a.result()
+    } else {
+        assert_eq!(a.kind(), "tool_error", "{}", a.body);
+        &a.body["error"]["detail"]
+    };
+    assert_eq!(r["success"], a.body["ok"], "{}", a.body);
+    for field in [
+        "success",
+        "output",
+        "truncated",
+        "duration_ms",
+        "fuel_used",
+        "tool_calls",
+    ] {
+        assert!(!r[field].is_null(), "report without {field}: {r}");
+    }
+    r
+}
+
+fn assert_still_runs_programs(sb: &Sandbox) {
+    let a = run(sb, "console.log('ok')\n6 * 7");
+    let r = report(&a);
+    assert_eq!(
+        (&r["success"], &r["result"], &r["output"]),
+        (&json!(true), &json!(42), &json!("ok\n")),
+        "{r}"
+    );
+    sb.assert_still_serving();
+}
+
+#[test]
+fn console_log_goes_to_output_and_the_last_expression_is_the_result() {
+    let sb = start();
+    let a = run(
+        &sb,
+        "console.log('hello, world', 1, {a: [1, 2]})\nconst x = 6\nx * 7",
+    );
+    let r = report(&a);
+    assert_eq!(r["output"], "hello, world 1 { a: [ 1, 2 ] }\n", "{r}");
+    assert_eq!(r["result"], 42, "{r}");
+    assert_eq!(
+        (&r["truncated"], &r["tool_calls"], &r["error"]),
+        (&json!(false), &json!(0), &Value::Null)
+    );
+    assert!(r["fuel_used"].as_u64().unwrap() > 0, "{r}");
+    // An awaited promise is the result; so is what the program returns; no value is null.
+    let a = run(&sb, "const p = Promise.resolve({ids: new Set([1, 2])})\np");
+    assert_eq!(report(&a)["result"], json!({"ids": [1, 2]}));
+    let a = run(&sb, "if (true) {\n  return 'early'\n}\n'late'");
+    assert_eq!(report(&a)["result"], "early");
+    let a = run(&sb, "let y = 1");
+    assert_eq!(report(&a)["result"], Value::Null);
+    // The standard built-ins work.
+    let a = run(
+        &sb,
+        "const m = 'ERROR api\\nINFO x\\nERROR db'.match(/ERROR (\\w+)/g)\n\
+         [m.length, JSON.parse('[1,2]')[1], new Date(0).toISOString(), Math.hypot(3, 4), \
+         [3, 1, 2].sort().join(''), typeof Math.random()]",
+    );
+    assert_eq!(
+        report(&a)["result"],
+        json!([2, 2, "1970-01-01T00:00:00.000Z", 5, "123", "number"])
+    );
+}
+
+#[test]
+fn an_exception_fails_the_call_with_the_report_as_detail() {
+    let sb = start();
+    let a = run(&sb, "console.log('before')\nthrow new TypeError('boom')");
+    assert_eq!(a.kind(), "tool_error", "{}", a.body);
+    let r = report(&a);
+    assert_eq!(
+        (&r["success"], &r["error"], &r["output"]),
+        (&json!(false), &json!("TypeError: boom"), &json!("before\n")),
+        "{r}"
+    );
+    let a = run(&sb, "this is not javascript");
+    let r = report(&a);
+    assert!(
+        r["error"].as_str().unwrap().starts_with("SyntaxError"),
+        "{r}"
+    );
+    assert_still_runs_programs(&sb);
+}
+
+#[test]
+fn programs_call_tools_through_the_host() {
+    let sb = start();
+    let program = r#"
+const a = await tools.call('echo', {text: 'hi'})
+const b = await tools.echo.echo({text: 'there'})
+const upper = await tools.text_transform.text_transform({text: 'abc', operation: 'upper'})
+let invalid
+try {
+  await tools.call('text_transform', {text: 'abc', operation: 'sideways'})
+} catch (e) {
+  invalid = e.kind
+}
+const listed = tools.list().map((t) => t.name)
+let failure
+try {
+  await tools.call('no_such_tool', {})
+} catch (e) {
+  failure = [e instanceof ToolError, e.kind, e.tool]
+}
+({texts: [a.text, b.text, upper.result], listed: listed.includes('echo'), failure, invalid})
+"#;
+    let a = run(&sb, program);
+    let r = report(&a);
+    assert_eq!(r["result"]["texts"], json!(["hi", "there", "ABC"]), "{r}");
+    assert_eq!(r["result"]["invalid"], "invalid_arguments", "{r}");
+    assert_eq!(r["result"]["listed"], true, "{r}");
+    assert_eq!(
+        r["result"]["failure"],
+        json!([true, "not_found", "no_such_tool"]),
+        "{r}"
+    );
+    assert!(r["tool_calls"].as_u64().unwrap() >= 3, "{r}");
+    assert!(
+        a.body["stats"]["nested_calls"].as_u64().unwrap() >= 2,
+        "{}",
+        a.body
+    );
+}
+
+#[test]
+fn a_tool_the_caller_may_not_use_throws_forbidden() {
+    // `coder` may run code but not the examples.
+    let sb = Sandbox::start(Setup {
+        toolsets: &["examples", "javascript"],
+        extra_policy: "tools:\n  execute_javascript: { roles: [tester, coder] }\n",
+        ..Setup::default()
+    });
+    let program = r#"
+const listed = tools.list().map((t) => t.name)
+let forbidden
+try {
+  await tools.call('echo', {text: 'hi'})
+} catch (e) {
+  forbidden = [e.name, e.kind, e.message]
+}
+({listed, forbidden, echo: tools.echo === undefined})
+"#;
+    let a = sb.call_as(
+        "execute_javascript",
+        json!({"language": "javascript", "code": program}),
+        "bob",
+        &["coder"],
+    );
+    let r = &report(&a)["result"];
+    assert_eq!(r["listed"], json!(["execute_javascript"]), "{r}");
+    assert_eq!(r["forbidden"][0], "ToolError", "{r}");
+    assert_eq!(r["forbidden"][1], "forbidden", "{r}");
+    assert!(r["forbidden"][2].as_str().unwrap().contains("bob"), "{r}");
+    assert_eq!(r["echo"], true, "{r}");
+}
+
+#[test]
+fn an_endless_loop_stops_at_timeout_s() {
+    let sb = start();
+    let a = sb.call(
+        "execute_javascript",
+        json!({"language": "javascript", "code": "while (true) {}", "timeout_s": 2}),
+    );
+    assert_eq!(a.kind(), "timeout", "{}", a.body);
+    assert!(a.elapsed >= Duration::from_secs(2), "{:?}", a.elapsed);
+    assert!(
+        a.elapsed < Duration::from_secs(2) + MARGIN,
+        "{:?}",
+        a.elapsed
+    );
+    assert_still_runs_programs(&sb);
+}
+
+#[test]
+fn a_memory_bomb_ends_the_call_at_the_memory_cap() {
+    let sb = start();
+    let a = run(
+        &sb,
+        "const chunks = []\nwhile (true) chunks.push(new Uint8Array(1 << 20).fill(1))",
+    );
+    assert_eq!(a.kind(), "memory_limit", "{}", a.body);
+    let peak = a.body["stats"]["memory_peak"].as_u64().unwrap();
+    assert!(peak <= 256 << 20, "peak {peak} above the cap");
+    assert_still_runs_programs(&sb);
+}
+
+#[test]
+fn output_past_100_000_characters_is_cut_and_flagged() {
+    let sb = start();
+    let a = run(
+        &sb,
+        "for (let i = 0; i < 3000; i++) console.log('x'.repeat(99))\n'still returned'",
+    );
+    let r = report(&a);
+    assert_eq!(r["truncated"], true);
+    assert_eq!(r["output"].as_str().unwrap().chars().count(), 100_000);
+    assert_eq!(
+        (&r["success"], &r["result"]),
+        (&json!(true), &json!("still returned"))
+    );
+}
+
+#[test]
+fn no_network_no_environment_no_host_files() {
+    let sb = start();
+    let (host, port) = sb.proc.addr().rsplit_once(':').unwrap();
+    let program = format!(
+        r#"
+let network
+if (typeof fetch === 'undefined') network = 'no fetch'
+else network = await fetch('http://{host}:{port}/health').then((r) => 'reached ' + r.status, (e) => 'refused')
+[network, typeof process, typeof require, typeof Deno, typeof XMLHttpRequest, typeof WebSocket]
+"#
+    );
+    let a = run(&sb, &program);
+    let r = report(&a);
+    let result = r["result"].as_array().unwrap();
+    assert!(
+        result[0] == "no fetch" || result[0] == "refused",
+        "the program reached the network: {r}"
+    );
+    for v in &result[1..] {
+        assert_eq!(v, "undefined", "{r}");
+    }
+    // Modules cannot be loaded from the host's files: StarlingMonkey's module loader has no
+    // file system to read, and the instance traps (the call fails, the host keeps serving).
+    let a = run(&sb, "await import('/etc/passwd')");
+    assert_ne!(a.body["ok"], true, "{}", a.body);
+    assert!(
+        ["tool_error", "tool_trap"].contains(&a.kind()),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.to_string().contains("root:"), "{}", a.body);
+    assert_still_runs_programs(&sb);
+}
