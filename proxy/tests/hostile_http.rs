@@ -1,6 +1,10 @@
 //! Hostile HTTP at the gateway: huge bodies (declared and chunked), slow bodies, deep nesting,
 //! and 10,000 idle connections. Each gets a precise answer within its bound, memory stays
 //! bounded, and the gateway keeps serving.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

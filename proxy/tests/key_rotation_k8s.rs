@@ -8,6 +8,10 @@
 //!
 //! On a cluster add the kubelet's sync delay (its `syncFrequency`, 60 s by default, plus the
 //! Secret cache TTL: typically 60-90 s) in front of the bound measured here.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

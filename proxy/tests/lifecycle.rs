@@ -1,5 +1,9 @@
 //! Faults and restarts: a sandbox killed mid-call, graceful shutdown with calls in flight, and
 //! zero-downtime upgrades of the gateway under load. Nothing hangs and no request is lost.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -3,6 +3,10 @@
 //! label values on both `/metrics` endpoints (which `promtool check metrics` accepts), and
 //! one audit line per request with the documented fields, queryable with jq as the operations
 //! guide writes it. No credential ever reaches the audit log or the gateway's logs.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -4,6 +4,10 @@
 //! exporter that is down or hung never slows or fails a request.
 //!
 //! Needs `scripts/setup-peers.sh --with-phoenix`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! The operator's commands against a running stack: `doctor` reports each check and fails when
 //! a sandbox is down; `audit` summarises the audit log the gateway wrote.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! The official MCP SDK clients (Python and TypeScript) against the real gateway, with an API
 //! key and with a JWT from the real OIDC provider.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -2,6 +2,10 @@
 //! against the real gateway and sandbox: it passes on a healthy gateway with a valid key, and
 //! each failure it exists to catch (a dead key, a gateway that is not ready, a tool that fails)
 //! turns into a FAIL line and exit status 1.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

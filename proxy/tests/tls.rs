@@ -1,5 +1,9 @@
 //! HTTPS with rustls: the gateway serves the configured certificate and picks up a renewed one
 //! from the same files without a restart; a broken replacement is refused and the old one stays.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -1,6 +1,10 @@
 //! Tool-poisoning defence: the gateway pins each tool's definition (description, schemas) when it
 //! first sees it; a sandbox that later serves a changed one is flagged with a metric and an audit
 //! line, and with `block_changed_definitions` the changed tool is withheld.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! With `--auth-token-file`, the sandbox's tool API answers only requests that carry the token
 //! (compared in constant time); probes and metrics stay open for the orchestrator.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

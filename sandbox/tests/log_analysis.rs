@@ -7,6 +7,10 @@
 //! The sample logs are generated per test into a temporary directory by
 //! samples/generate_logs.py and mounted through the manifest's `${MCP_LOG_DIR:-...}`; the
 //! shared skill catalog likewise through `${MCP_SHARED_SKILLS_DIR:-...}`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -1,6 +1,10 @@
 //! Hot reload of tool sets and policy in a running `mcp-sandbox`: changes on disk are picked up
 //! (polling) or on SIGHUP; a broken change is refused, counted, and the last good state keeps
 //! serving.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

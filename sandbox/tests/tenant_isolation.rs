@@ -2,6 +2,10 @@
 //! capped before they are parsed (from the gateway and from code), each caller holds only
 //! their share of the execution slots, a call tree shares one memory budget, and every tool
 //! call made from code is audited with escaped, bounded strings.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 mod common;
 

@@ -6,6 +6,10 @@
 //!   two of each, and name-keyed workspaces move to principals only by the operator's map;
 //! - the shared skill catalog is read-only on the host for callers without a writer role,
 //!   whatever the component tries.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};

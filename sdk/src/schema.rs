@@ -298,7 +298,10 @@ mod tests {
     }
 
     #[derive(schemars::JsonSchema, serde::Serialize, serde::Deserialize)]
-    #[allow(dead_code)]
+    #[allow(
+        dead_code,
+        reason = "only its schema is generated; no value is ever built"
+    )]
     struct Everything {
         count: u32,
         offset: u64,

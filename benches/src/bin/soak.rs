@@ -87,7 +87,7 @@ fn main() -> ExitCode {
                 let http = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(30))
                     .build()
-                    .unwrap();
+                    .expect("the HTTP client builds (rustls, no system configuration read)");
                 // Open loop: each worker keeps its own schedule, so a slow answer does not lower the rate.
                 let mut next = started + interval.mul_f64(w as f64 / workers as f64);
                 let mut slot = w;
@@ -95,7 +95,10 @@ fn main() -> ExitCode {
                     std::thread::sleep(next.saturating_duration_since(Instant::now()));
                     let kind = Kind::for_slot(slot);
                     let o = send(&http, &url, kind, &user, &limited);
-                    outcomes.lock().unwrap().push(o);
+                    outcomes
+                        .lock()
+                        .expect("no worker panics holding the lock")
+                        .push(o);
                     slot += workers;
                     next += interval;
                 }
@@ -110,10 +113,14 @@ fn main() -> ExitCode {
         );
     }
     for h in handles {
-        h.join().unwrap();
+        h.join().expect("a soak worker panicked");
     }
     samples.push((started.elapsed().as_secs(), stack.resources()));
-    report(&outcomes.lock().unwrap(), &samples, seconds)
+    report(
+        &outcomes.lock().expect("no worker panics holding the lock"),
+        &samples,
+        seconds,
+    )
 }
 
 fn send(
@@ -281,27 +288,27 @@ impl Stack {
     fn start() -> Self {
         let root = mcp_testkit::repo_root();
         let tools = mcp_testkit::tools_dir();
-        let dir = TempDir::new().unwrap();
+        let dir = TempDir::new().expect("create the soak directory");
         let d = dir.path();
-        std::fs::create_dir_all(d.join("toolsets")).unwrap();
-        std::fs::create_dir_all(d.join("keys")).unwrap();
+        std::fs::create_dir_all(d.join("toolsets")).expect("create toolsets/");
+        std::fs::create_dir_all(d.join("keys")).expect("create keys/");
         for set in ["examples", "code"] {
             std::os::unix::fs::symlink(
                 root.join(format!("policies/toolsets/{set}.yaml")),
                 d.join(format!("toolsets/{set}.yaml")),
             )
-            .unwrap();
+            .expect("link a tool set into toolsets/");
         }
         std::fs::write(
             d.join("access.yaml"),
             "toolsets:\n  examples: { roles: [soak] }\n  code: { roles: [soak] }\nrate_limits:\n  users: { limited: 5/min }\n",
         )
-        .unwrap();
+        .expect("write access.yaml");
         std::fs::write(
             d.join("session.key"),
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n",
         )
-        .unwrap();
+        .expect("write session.key");
         let sb_port = mcp_testkit::free_port();
         let sandbox = ProcBuilder::new(&mcp_testkit::bin("mcp-sandbox"), &d.join("logs"))
             .args(["serve", "--listen", &format!("127.0.0.1:{sb_port}")])
@@ -325,7 +332,7 @@ impl Stack {
                  server: {{grace_period: 0s, shutdown_timeout: 1s}}\n"
             ),
         )
-        .unwrap();
+        .expect("write gateway.yaml");
         let gateway = ProcBuilder::new(&mcp_testkit::bin("mcp-gateway"), &d.join("logs"))
             .args(["serve", "--config"])
             .arg(d.join("gateway.yaml"))
@@ -345,9 +352,12 @@ impl Stack {
                     "--json",
                 ])
                 .output()
-                .unwrap();
+                .expect("run mcp-gateway keys create");
             let v: Value = serde_json::from_slice(&out.stdout).expect("keys create --json");
-            v["key"].as_str().unwrap().to_owned()
+            v["key"]
+                .as_str()
+                .expect("keys create --json prints the key")
+                .to_owned()
         };
         let (user_key, limited_key) = (key("soak"), key("limited"));
         let url = format!("{}/mcp", gateway.url());

@@ -1,5 +1,9 @@
 //! API keys through the public interface: keys made with the `keys` commands, verified by the
 //! authenticator, and revocations that a running watcher applies by the next request.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

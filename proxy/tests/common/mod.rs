@@ -1,7 +1,11 @@
 //! The whole stack for end-to-end tests: a real `mcp-sandbox` serving real wasm tools, a real
 //! `mcp-gateway` in front of it with its own config, key directory, policy and audit log, and a
 //! blocking HTTP client. API keys are made with the gateway's own `keys` command.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test crate uses only part of this module")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

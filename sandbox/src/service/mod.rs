@@ -355,7 +355,10 @@ impl Sandbox {
 
     /// Runs a checked call of `tool`, at nesting `depth`, ending by `deadline`, with at most
     /// `fuel`. Its spans go under `parent`.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call's context, passed down once; a struct would only be unpacked again"
+    )]
     async fn run_tool(
         self: &Arc<Self>,
         tool: &Arc<ToolHandle>,

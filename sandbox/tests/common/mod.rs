@@ -1,6 +1,10 @@
 //! A real `mcp-sandbox` process serving the example tools and the hostile test guest, with a
 //! policy granting both to the role `tester`.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test crate uses only part of this module")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
