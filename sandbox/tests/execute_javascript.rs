@@ -270,3 +270,20 @@ else network = await fetch('http://{host}:{port}/health').then((r) => 'reached '
     assert!(!a.body.to_string().contains("root:"), "{}", a.body);
     assert_still_runs_programs(&sb);
 }
+
+#[test]
+fn a_program_makes_100_tool_calls_in_a_loop_and_in_parallel() {
+    let sb = start();
+    let program = r#"
+const seq = []
+for (let i = 0; i < 50; i++) seq.push((await tools.echo.echo({text: `s${i}`})).text)
+const par = await Promise.all(
+  Array.from({length: 50}, (_, i) => tools.call('echo', {text: `p${i}`}).then((r) => r.text)))
+;[seq.length, seq[49], par.length, par[49]]
+"#;
+    let a = run(&sb, program);
+    let r = report(&a);
+    assert_eq!(r["result"], json!([50, "s49", 50, "p49"]), "{r}");
+    assert_eq!(r["tool_calls"], 100, "{r}");
+    assert_eq!(a.body["stats"]["nested_calls"], 100, "{}", a.body);
+}
