@@ -24,6 +24,14 @@ pub struct Caller {
     pub principal: Option<String>,
 }
 
+impl Caller {
+    /// What per-caller state (the fair share of slots) is keyed on: the principal, else (only
+    /// without a gateway) the user name.
+    pub fn key(&self) -> &str {
+        self.principal.as_deref().unwrap_or(&self.user)
+    }
+}
+
 /// State shared by every call in one call tree (a top-level call and the tool calls it makes
 /// through the host): the caller and the nested-call budget.
 #[derive(Debug)]
@@ -53,14 +61,6 @@ impl CallScope {
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory = TreeMemory::new(bytes);
         self
-    }
-
-    /// The key per-caller state (fair share, audit) uses: the principal, else the user name.
-    pub fn caller_key(&self) -> &str {
-        self.caller
-            .principal
-            .as_deref()
-            .unwrap_or(&self.caller.user)
     }
 
     /// Takes one nested call from the budget; `false` when it is spent.
@@ -231,6 +231,25 @@ mod tests {
         let copy = d.clone();
         copy.shorten(now);
         assert!(d.remaining() <= Duration::from_millis(1));
+    }
+
+    #[test]
+    fn callers_are_keyed_on_their_principal_not_their_name() {
+        let alice = |principal: Option<&str>| Caller {
+            user: "alice".into(),
+            roles: vec![],
+            request_id: "r".into(),
+            principal: principal.map(str::to_owned),
+        };
+        assert_eq!(
+            alice(Some("oidc:https://idp#1")).key(),
+            "oidc:https://idp#1"
+        );
+        assert_ne!(
+            alice(Some("oidc:https://idp#1")).key(),
+            alice(Some("apikey:alice")).key()
+        );
+        assert_eq!(alice(None).key(), "alice");
     }
 
     #[test]

@@ -190,11 +190,7 @@ impl Sandbox {
                 .as_ref()
                 .and_then(|p| p.capacity_share(&caller.user, &caller.roles)),
         );
-        let key = caller
-            .principal
-            .clone()
-            .unwrap_or_else(|| caller.user.clone());
-        let entered = self.admission.enter(&key, share);
+        let entered = self.admission.enter(caller.key(), share);
         let permit = match tracing::Instrument::instrument(entered, queue_span).await {
             Ok(p) => p,
             Err(why) => {
