@@ -50,18 +50,33 @@ pub struct Grant {
 /// Why a grant token was refused. Messages never echo the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantError {
+    /// The token is longer than any grant may be.
     #[error("the call grant is {len} bytes, more than the {max} a grant may have")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// The token's length in bytes.
+        len: usize,
+        /// The longest a grant may be, in bytes.
+        max: usize,
+    },
+    /// The token is not two base64url parts joined by a dot.
     #[error("the call grant is not of the form <payload>.<signature> in base64url")]
     Malformed,
+    /// The signature was not made with this sandbox's token.
     #[error(
         "the call grant's signature does not match: it was not signed with this sandbox's token"
     )]
     BadSignature,
+    /// The signature holds but the payload does not decode to a grant; the decoder's message.
     #[error("the call grant's payload is not a grant: {0}")]
     BadPayload(String),
+    /// The grant's expiry has passed.
     #[error("the call grant expired at {expires_at_ms} ms (now {now_ms} ms)")]
-    Expired { expires_at_ms: u64, now_ms: u64 },
+    Expired {
+        /// When the grant expired, in ms since the Unix epoch.
+        expires_at_ms: u64,
+        /// The time it was checked, in ms since the Unix epoch.
+        now_ms: u64,
+    },
 }
 
 impl Grant {

@@ -12,6 +12,7 @@
 //!
 //! It does no I/O beyond reading a policy file and has no async code, so both binaries (and the
 //! fuzz targets) can use it without pulling in a runtime.
+#![warn(missing_docs)]
 
 pub mod grant;
 pub mod names;

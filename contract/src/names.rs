@@ -20,8 +20,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} {value:?} is not valid: {rule}")]
 pub struct NameError {
+    /// The kind of name, e.g. `tool name`.
     pub kind: &'static str,
+    /// The refused value, cut to 200 characters.
     pub value: String,
+    /// The rule the value breaks, as error messages state it.
     pub rule: &'static str,
 }
 
@@ -50,6 +53,7 @@ macro_rules! name_type {
                 }
             }
 
+            /// The name as a string.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

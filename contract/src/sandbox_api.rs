@@ -23,6 +23,7 @@ pub struct ToolList {
     pub sandbox: String,
     /// Changes whenever the set of tools or any definition changes.
     pub revision: String,
+    /// The tools, each with its tool set and component.
     pub tools: Vec<ToolEntry>,
 }
 
@@ -30,13 +31,19 @@ pub struct ToolList {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolEntry {
+    /// The tool's name, unique across the sandbox.
     pub name: String,
+    /// A short human-readable name for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// What the tool does, for the agent choosing it.
     pub description: String,
+    /// JSON Schema of the `arguments` object.
     pub input_schema: serde_json::Value,
+    /// JSON Schema of the result, when the tool declares one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<serde_json::Value>,
+    /// MCP tool annotations (hints such as `readOnlyHint`), passed through as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<serde_json::Value>,
     /// The tool set (policy unit) this tool belongs to.
@@ -50,13 +57,16 @@ pub struct ToolEntry {
 /// The gateway forwards the caller's identity, never their credentials.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CallRequest<'a> {
+    /// The name of the tool to run.
     #[serde(borrow)]
     pub tool: std::borrow::Cow<'a, str>,
     /// The MCP `arguments` object, forwarded as the client sent it.
     #[serde(borrow, default)]
     pub arguments: Option<&'a RawValue>,
+    /// The caller's user name, as the credential states it.
     #[serde(borrow)]
     pub user: std::borrow::Cow<'a, str>,
+    /// The caller's roles, as the credential states them.
     #[serde(default)]
     pub roles: Vec<std::borrow::Cow<'a, str>>,
     /// Correlates the sandbox's logs with the gateway's audit line.
@@ -79,18 +89,23 @@ pub struct CallRequest<'a> {
 /// The outcome of a call: `ok` with a result, or an error with its kind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallResponse {
+    /// Whether the call produced a result (else `error` says why not).
     pub ok: bool,
+    /// The tool that was called.
     pub tool: String,
     /// The tool's result (any JSON value) when `ok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+    /// Why the call failed, when not `ok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<CallError>,
+    /// What the call used.
     #[serde(default)]
     pub stats: CallStats,
 }
 
 impl CallResponse {
+    /// A successful call of `tool` that returned `result`.
     pub fn success(tool: impl Into<String>, result: serde_json::Value, stats: CallStats) -> Self {
         Self {
             ok: true,
@@ -101,6 +116,7 @@ impl CallResponse {
         }
     }
 
+    /// A failed call of `tool`, with the reason.
     pub fn failure(tool: impl Into<String>, error: CallError, stats: CallStats) -> Self {
         Self {
             ok: false,
@@ -115,6 +131,7 @@ impl CallResponse {
 /// Why a call produced no result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallError {
+    /// Which of the closed set of failures this is.
     pub kind: ErrorKind,
     /// A sentence for a human (and the agent): what happened and, where it helps, what to do.
     pub message: String,
@@ -125,6 +142,7 @@ pub struct CallError {
 }
 
 impl CallError {
+    /// An error of `kind` with a message and no detail.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
@@ -153,6 +171,7 @@ pub struct CallStats {
     pub duration_us: u64,
     /// Time spent waiting for a free execution slot.
     pub queue_us: u64,
+    /// Fuel (instruction budget) the tool burned.
     pub fuel_consumed: u64,
     /// Peak linear memory of the tool's instance, in bytes.
     pub memory_peak: u64,
@@ -200,6 +219,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order.
     pub const ALL: [ErrorKind; 16] = [
         Self::BadRequest,
         Self::UnknownTool,
@@ -219,6 +239,7 @@ impl ErrorKind {
         Self::Internal,
     ];
 
+    /// The stable snake_case name, as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BadRequest => "bad_request",

@@ -43,12 +43,15 @@ fn split_number(s: &str) -> Option<(u64, &str)> {
 pub struct Span(pub Duration);
 
 impl Span {
+    /// A span of `secs` seconds.
     pub const fn from_secs(secs: u64) -> Self {
         Self(Duration::from_secs(secs))
     }
+    /// A span of `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         Self(Duration::from_millis(ms))
     }
+    /// The span as a `Duration`.
     pub const fn get(self) -> Duration {
         self.0
     }
@@ -97,12 +100,15 @@ impl fmt::Display for Span {
 pub struct ByteSize(pub u64);
 
 impl ByteSize {
+    /// `n` mebibytes.
     pub const fn mib(n: u64) -> Self {
         Self(n * 1024 * 1024)
     }
+    /// `n` kibibytes.
     pub const fn kib(n: u64) -> Self {
         Self(n * 1024)
     }
+    /// The number of bytes.
     pub const fn get(self) -> u64 {
         self.0
     }
@@ -149,7 +155,9 @@ impl fmt::Display for ByteSize {
 /// Used as a token bucket: `count` is the burst, refilled evenly over `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rate {
+    /// Requests allowed per period: the bucket's size.
     pub count: u32,
+    /// The time over which the bucket refills completely.
     pub period: Duration,
 }
 

@@ -37,18 +37,28 @@ use crate::units::Rate;
 /// A policy file that could not be used; the message names the file and the field.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file could not be read.
     #[error("cannot read policy file {path}: {source}")]
     Read {
+        /// The policy file's path.
         path: String,
+        /// The I/O error reading it.
         source: std::io::Error,
     },
+    /// The file was read but does not parse or validate.
     #[error("policy file {path} is invalid: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The policy file's path.
+        path: String,
+        /// What is wrong, naming the field.
+        message: String,
+    },
 }
 
 /// Whether a caller may use a tool, and if not, why (in words fit for the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
+    /// A rule grants the tool to one of the caller's roles.
     Allowed,
     /// No rule mentions the tool or its tool set.
     NoRule,
@@ -57,6 +67,7 @@ pub enum Access {
 }
 
 impl Access {
+    /// Whether the caller may use the tool.
     pub fn is_allowed(&self) -> bool {
         matches!(self, Access::Allowed)
     }
@@ -147,6 +158,7 @@ impl AccessPolicy {
         self.tools.get(tool).or_else(|| self.toolsets.get(toolset))
     }
 
+    /// The policy's rate limits, as written.
     pub fn rate_limits(&self) -> &RateLimits {
         &self.rate_limits
     }

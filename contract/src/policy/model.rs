@@ -29,8 +29,10 @@ pub(super) struct RawPolicy {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deny {
+    /// Principal ids refused, e.g. `oidc:<issuer>#<sub>` or `apikey:<user>`.
     #[serde(default)]
     pub principals: Vec<String>,
+    /// User names refused, whatever credential they come with.
     #[serde(default)]
     pub users: Vec<String>,
 }
@@ -48,12 +50,16 @@ pub(super) struct RawRule {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
+    /// Default bound on all of one user's requests; none means unlimited.
     #[serde(default)]
     pub per_user: Option<Rate>,
+    /// Default bound on one user's calls of any one tool; none means unlimited.
     #[serde(default)]
     pub per_user_tool: Option<Rate>,
+    /// Per-tool overrides of `per_user_tool`, by tool name.
     #[serde(default)]
     pub tools: HashMap<ToolName, Rate>,
+    /// Per-user overrides of `per_user`, by user name.
     #[serde(default)]
     pub users: HashMap<String, Rate>,
 }
@@ -64,10 +70,13 @@ pub struct RateLimits {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
+    /// The default share of each caller; none leaves the sandbox's own default.
     #[serde(default)]
     pub share: Option<Percent>,
+    /// Shares by role name; a caller gets the largest of their roles'.
     #[serde(default)]
     pub roles: HashMap<String, Percent>,
+    /// Shares by user name, winning over any role's.
     #[serde(default)]
     pub users: HashMap<String, Percent>,
 }
@@ -77,9 +86,11 @@ pub struct Capacity {
 pub struct Percent(u8);
 
 impl Percent {
+    /// The percentage `value`, if it is from 1 to 100.
     pub fn new(value: u8) -> Option<Self> {
         (1..=100).contains(&value).then_some(Self(value))
     }
+    /// The percentage, from 1 to 100.
     pub fn get(self) -> u8 {
         self.0
     }
@@ -124,9 +135,11 @@ impl<'de> Deserialize<'de> for Percent {
 pub struct RoleName(String);
 
 impl RoleName {
+    /// The role as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// Whether this is `*`, matching any authenticated caller.
     pub fn is_wildcard(&self) -> bool {
         self.0 == "*"
     }
