@@ -55,19 +55,26 @@ impl<H: Host + ?Sized> Host for Rc<H> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
+    /// Step-by-step detail, normally filtered out.
     Trace,
+    /// Detail for whoever debugs the tool.
     Debug,
+    /// A normal event worth recording.
     Info,
+    /// Something unexpected that the tool recovered from.
     Warn,
+    /// A failure.
     Error,
 }
 
 /// A tool the caller may call, as listed by [`Context::list_tools`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolSummary {
+    /// The tool's name, as passed to [`Context::call_tool`].
     pub name: String,
     /// The component (module) that provides it, e.g. `text_transform`.
     pub component: String,
+    /// What the tool does.
     pub description: String,
     /// JSON Schema of the arguments, as JSON text.
     pub input_schema: String,
@@ -78,8 +85,11 @@ pub struct ToolSummary {
 /// Who the current call runs for, as authenticated by the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
+    /// The caller's user name.
     pub user: String,
+    /// The caller's roles.
     pub roles: Vec<String>,
+    /// The gateway's id for the request, which its audit line and the sandbox's logs carry.
     pub request_id: String,
 }
 
@@ -93,8 +103,11 @@ impl Caller {
 /// Resources the current call has used so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Fuel (instruction budget) burned so far.
     pub fuel_consumed: u64,
+    /// Wall-clock time since the call started, in milliseconds.
     pub elapsed_ms: u64,
+    /// Nested tool calls made so far.
     pub nested_calls: u32,
 }
 

@@ -61,13 +61,23 @@ pub enum CallError {
     /// The host stopped the tool. `kind` is the sandbox's error kind (`timeout`,
     /// `fuel_exhausted`, `memory_limit`, `tool_trap`, ...).
     #[error("the tool was stopped ({kind}): {message}")]
-    Aborted { kind: String, message: String },
+    Aborted {
+        /// The sandbox's error kind, e.g. `timeout`.
+        kind: String,
+        /// The host's explanation.
+        message: String,
+    },
     /// The nested-call budget of the outer call is spent (count or depth).
     #[error("nested call limit reached: {0}")]
     LimitExceeded(String),
     /// The tool returned a result, but it does not decode as the type the caller asked for.
     #[error("the result of `{tool}` is not what the caller expected: {message}")]
-    UnexpectedResult { tool: String, message: String },
+    UnexpectedResult {
+        /// The tool that was called.
+        tool: String,
+        /// Why the result does not decode.
+        message: String,
+    },
 }
 
 impl CallError {
@@ -106,7 +116,12 @@ pub enum DescribeError {
     #[error(
         "tool name `{name}` is invalid: {reason}; a tool name is 1-64 characters of a-z A-Z 0-9 _ -"
     )]
-    InvalidName { name: String, reason: String },
+    InvalidName {
+        /// The refused name.
+        name: String,
+        /// Which part of the rule it breaks.
+        reason: String,
+    },
     /// Two tools in one component share a name.
     #[error("two tools are named `{0}`; tool names must be unique within a component")]
     DuplicateName(String),
@@ -116,7 +131,9 @@ pub enum DescribeError {
          must be an object: use a struct with named fields, or `NoArgs` for a tool without arguments"
     )]
     ArgumentsNotObject {
+        /// The tool's name.
         tool: String,
+        /// The Rust name of its argument type.
         type_name: &'static str,
     },
 }

@@ -41,6 +41,7 @@
 //! #     assert_eq!(tools().call("echo", r#"{"text":"hé"}"#, &cx).unwrap(), r#"{"text":"hé","length":2}"#);
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 #[doc(hidden)]
 pub mod bindings;

@@ -26,7 +26,9 @@ type Responder = Box<dyn Fn(&str) -> Result<String, CallError>>;
 /// One line the tool logged through the fake host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
+    /// The line's severity.
     pub level: LogLevel,
+    /// The logged text.
     pub message: String,
     /// JSON object text, or empty.
     pub fields: String,

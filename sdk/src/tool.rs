@@ -19,12 +19,16 @@ pub struct NoArgs {}
 /// `idempotentHint: false`, `openWorldHint: true`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Annotations {
+    /// `readOnlyHint`: the tool does not modify its environment.
     #[serde(rename = "readOnlyHint", skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
+    /// `destructiveHint`: the tool may delete or overwrite data (meaningful when not read-only).
     #[serde(rename = "destructiveHint", skip_serializing_if = "Option::is_none")]
     pub destructive: Option<bool>,
+    /// `idempotentHint`: calling it again with the same arguments has no further effect.
     #[serde(rename = "idempotentHint", skip_serializing_if = "Option::is_none")]
     pub idempotent: Option<bool>,
+    /// `openWorldHint`: the tool reaches outside entities (the network, other systems).
     #[serde(rename = "openWorldHint", skip_serializing_if = "Option::is_none")]
     pub open_world: Option<bool>,
 }

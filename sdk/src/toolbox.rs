@@ -18,13 +18,19 @@ pub const MAX_TOOL_NAME_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolDescription {
+    /// The tool's name, unique within the component.
     pub name: String,
+    /// A short human-readable name for display.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// What the tool does, for the agent choosing it.
     pub description: String,
+    /// JSON Schema of the arguments, derived from the argument type.
     pub input_schema: Value,
+    /// JSON Schema of the structured result, derived from the result type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
+    /// The hints declared on the tool, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Annotations>,
 }
@@ -37,6 +43,7 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
+    /// An empty toolbox.
     pub fn new() -> Self {
         Self::default()
     }
