@@ -51,6 +51,7 @@ impl KeyId {
         Self(hex(&bytes))
     }
 
+    /// The id as its hex text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -122,12 +123,15 @@ impl fmt::Debug for KeyHash {
 
 /// A freshly generated key: its id, its hash to store, and the full key string to show once.
 pub struct NewKey {
+    /// The key's public id, also its file name.
     pub id: KeyId,
+    /// The hash of the secret, the only form of it that is stored.
     pub hash: KeyHash,
     secret: Secret,
 }
 
 impl NewKey {
+    /// A new key with a random id and secret.
     pub fn generate() -> Self {
         let secret = Secret::generate();
         Self {

@@ -88,6 +88,7 @@ impl Authenticator {
             .unwrap_or_default()
     }
 
+    /// The API key store, when API keys are configured.
     pub fn key_store(&self) -> Option<&Arc<KeyStore>> {
         self.keys.as_ref()
     }

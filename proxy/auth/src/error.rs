@@ -17,6 +17,7 @@ pub enum Credential {
 /// Why a request's credentials were rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// No `Authorization` header.
     #[error(
         "no credentials: send `Authorization: Bearer <credential>` with an access token from \
          the identity provider or an API key"
@@ -26,6 +27,7 @@ pub enum AuthError {
     /// never quotes the credential.
     #[error("malformed credentials: {0}")]
     Malformed(String),
+    /// The token or key is past its expiry; which kind of credential it was.
     #[error("{}", expired_message(*.0))]
     Expired(Credential),
     /// `nbf` is in the future (beyond the leeway).
@@ -34,13 +36,16 @@ pub enum AuthError {
          the identity provider and the gateway, or retry shortly"
     )]
     NotYetValid,
+    /// The token's signature does not verify, or the API key's secret does not match.
     #[error("{}", bad_signature_message(*.0))]
     BadSignature(Credential),
+    /// The token's `aud` does not name this gateway.
     #[error(
         "the access token was not issued for this gateway (wrong `aud`): request a token whose \
          audience is this gateway"
     )]
     WrongAudience,
+    /// The token's `iss` is not the configured identity provider.
     #[error(
         "the access token was issued by an identity provider this gateway does not trust \
          (wrong `iss`): get a token from the configured identity provider"
@@ -52,8 +57,10 @@ pub enum AuthError {
          a token from the configured identity provider"
     )]
     DisallowedAlgorithm(String),
+    /// No signing key with the token's `kid`, or no API key with that id.
     #[error("{}", unknown_key_message(*.0))]
     UnknownKey(Credential),
+    /// The API key was revoked.
     #[error("the API key has been revoked: ask the gateway's administrator for a new key")]
     Revoked,
     /// The caller is on the policy's deny list (offboarded): valid credentials no longer
@@ -166,12 +173,20 @@ impl AuthError {
 /// The authentication configuration cannot be used; the message names the field.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A field has a value that cannot be used.
     #[error("{field}: {problem}")]
-    Invalid { field: String, problem: String },
+    Invalid {
+        /// The field's name, e.g. `oidc.issuer`.
+        field: String,
+        /// What is wrong with its value.
+        problem: String,
+    },
+    /// Neither OIDC nor API keys are configured.
     #[error(
         "no authentication method is configured: configure `oidc`, an API key directory, or both"
     )]
     NoMethod,
+    /// The HTTP client for discovery and JWKS fetches could not be built; the reason.
     #[error("cannot build the HTTP client for the identity provider: {0}")]
     HttpClient(String),
 }

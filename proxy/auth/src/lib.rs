@@ -24,6 +24,7 @@
 //! println!("{} {:?}", principal.user, principal.roles);
 //! # Ok(()) }
 //! ```
+#![warn(missing_docs)]
 
 pub mod apikey;
 mod authenticator;

@@ -15,6 +15,7 @@ pub struct Principal {
     pub user: Arc<str>,
     /// Role names, deduplicated, in the order they were found.
     pub roles: Arc<[String]>,
+    /// Which kind of credential authenticated the caller.
     pub method: AuthMethod,
     /// The API key's id (for audit logs and per-key metrics); `None` for tokens.
     pub key_id: Option<Arc<str>>,
@@ -33,6 +34,7 @@ impl Principal {
         Arc::from(format!("apikey:{user}"))
     }
 
+    /// Whether the caller holds `role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }

@@ -35,11 +35,15 @@ pub struct JwksState {
     pub keys: usize,
     /// The JWKS URL in use (configured or discovered).
     pub jwks_uri: Option<String>,
+    /// When keys were last fetched successfully.
     pub last_success: Option<SystemTime>,
+    /// When a fetch last failed.
     pub last_failure: Option<SystemTime>,
     /// Why the last fetch failed (cleared by a success).
     pub last_error: Option<String>,
+    /// Fetches attempted since start.
     pub fetches_total: u64,
+    /// Fetches that failed since start.
     pub failures_total: u64,
 }
 

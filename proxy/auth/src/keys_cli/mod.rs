@@ -40,10 +40,18 @@ pub struct KeysArgs {
     /// The API key directory (one <id>.json file per key)
     #[arg(long, env = "MCP_GATEWAY_KEYS_DIR", global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    #[allow(
+        missing_docs,
+        reason = "a doc comment here would become clap help text; each command has its own"
+    )]
     #[command(subcommand)]
     pub command: KeysCommand,
 }
 
+#[allow(
+    missing_docs,
+    reason = "a doc comment here would become clap help text; each command has its own"
+)]
 #[derive(Debug, clap::Subcommand)]
 pub enum KeysCommand {
     /// Create a key and print it once (only its hash is stored)
@@ -158,12 +166,14 @@ pub enum KeysCommand {
 /// How a command ended, for the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// The command did what it was asked.
     Done,
     /// `expiring --fail-if-any` found keys.
     ExpiringKeysFound,
 }
 
 impl Outcome {
+    /// The process exit status for this outcome.
     pub fn exit_code(self) -> u8 {
         match self {
             Self::Done => 0,
@@ -175,32 +185,70 @@ impl Outcome {
 /// Why a command failed; messages name the file and field.
 #[derive(Debug, thiserror::Error)]
 pub enum KeysCliError {
+    /// Neither `--dir` nor `MCP_GATEWAY_KEYS_DIR` names the key directory.
     #[error("no key directory: pass --dir DIR or set MCP_GATEWAY_KEYS_DIR")]
     NoDir,
+    /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A key file the command needs is not a valid key record.
     #[error("{}: {source}", path.display())]
-    InvalidFile { path: PathBuf, source: FileError },
+    InvalidFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: FileError,
+    },
+    /// No key has the given id.
     #[error("no key with id {id} in {} (see `keys list`)", dir.display())]
-    NotFound { id: KeyId, dir: PathBuf },
+    NotFound {
+        /// The id asked for.
+        id: KeyId,
+        /// The key directory searched.
+        dir: PathBuf,
+    },
+    /// An argument is invalid (user, role, expiry, ...); the message says which and why.
     #[error("{0}")]
     Invalid(String),
+    /// `rotate` was asked for a revoked key.
     #[error("key {0} is revoked and cannot be rotated: create a new key instead")]
     RotateRevoked(KeyId),
+    /// `update` was asked for a revoked key.
     #[error("key {0} is revoked and cannot be updated: create a new key instead")]
     UpdateRevoked(KeyId),
+    /// `rotate` was asked for a key that already has a replacement.
     #[error("key {id} was already rotated and replaced by {by}: rotate {by} instead")]
-    AlreadyRotated { id: KeyId, by: KeyId },
+    AlreadyRotated {
+        /// The key asked for.
+        id: KeyId,
+        /// The key that replaced it.
+        by: KeyId,
+    },
+    /// An import file cannot be used.
     #[error("{}: {problem}", path.display())]
-    Import { path: PathBuf, problem: String },
+    Import {
+        /// The import file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Some key files in the directory are invalid, so the command refuses to act on it.
     #[error(
         "{} key file(s) in {} are invalid; fix or remove them, then run the command again:\n{}",
         files.len(), dir.display(), render::invalid_list(files)
     )]
     InvalidFiles {
+        /// The key directory.
         dir: PathBuf,
+        /// Each invalid file with the reason.
         files: Vec<(PathBuf, String)>,
     },
+    /// Writing to standard output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
 }

@@ -14,7 +14,9 @@ use crate::keystore::record::{KeyRecord, KeyStatus, validate_roles, validate_use
 /// A key's lifetime from creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
+    /// The key never expires.
     Never,
+    /// The key expires this long after it is created.
     After(Span),
 }
 

@@ -19,14 +19,23 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 /// Why one key file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// The file could not be read.
     #[error("cannot read: {0}")]
     Io(#[from] io::Error),
+    /// The file is too large to be a key file; it is not read.
     #[error("larger than {MAX_FILE_BYTES} bytes, so not a key file")]
     TooLarge,
+    /// The file is not a valid key record.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// The file's name and its `id` field disagree.
     #[error("the file name says key {name} but field `id` is {id}: rename the file to {id}.json")]
-    IdMismatch { name: String, id: KeyId },
+    IdMismatch {
+        /// The id the file name gives.
+        name: String,
+        /// The id inside the file.
+        id: KeyId,
+    },
 }
 
 /// What identifies a version of a file without reading it: a rewrite via rename (our atomic

@@ -36,9 +36,12 @@ pub const DEFAULT_RESCAN: Duration = Duration::from_secs(2);
 /// The key directory cannot be used at all.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
+    /// The directory could not be read.
     #[error("API key directory {}: {source}", dir.display())]
     Dir {
+        /// The key directory.
         dir: PathBuf,
+        /// The I/O error reading it.
         source: std::io::Error,
     },
     /// Anyone could add a key: the directory is writable by all users (without the sticky bit).
@@ -47,13 +50,20 @@ pub enum KeyStoreError {
          could add a key: chmod o-w it",
         dir.display()
     )]
-    WorldWritable { dir: PathBuf, mode: u32 },
+    WorldWritable {
+        /// The key directory.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
 }
 
 /// A key file that could not be used in a reload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidFile {
+    /// The key file.
     pub path: PathBuf,
+    /// Why it could not be used.
     pub reason: String,
     /// Whether an earlier good version of this file is still in force.
     pub kept_last_good: bool,
@@ -106,6 +116,7 @@ struct FileState {
     error: Option<String>,
 }
 
+/// The API keys of one directory, held in memory; reloads (see [`KeyStore::spawn_watcher`]) pick up changed files.
 pub struct KeyStore {
     dir: PathBuf,
     snapshot: ArcSwap<HashMap<KeyId, Arc<LoadedKey>>>,
@@ -163,6 +174,7 @@ impl KeyStore {
         Ok(store)
     }
 
+    /// The key directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -326,6 +338,7 @@ impl KeyStore {
         records
     }
 
+    /// Keys in force, invalid files and reload counts, for metrics and `/ready`.
     pub fn stats(&self) -> KeyStoreStats {
         let invalid_files = {
             let files = self.files.lock().unwrap_or_else(|p| p.into_inner());

@@ -33,14 +33,21 @@ const MAX_ROLES: usize = 64;
 /// A validated API key record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
+    /// The key's public id, also its file name.
     pub id: KeyId,
+    /// The user the key authenticates as.
     pub user: String,
+    /// The roles the key grants.
     pub roles: Vec<String>,
+    /// When the key was created.
     pub created: OffsetDateTime,
     /// `None`: never expires.
     pub expires: Option<OffsetDateTime>,
+    /// When the key was revoked; `None`: not revoked.
     pub revoked: Option<OffsetDateTime>,
+    /// The hash of the key's secret.
     pub hash: KeyHash,
+    /// A free-text note from whoever created the key.
     pub description: Option<String>,
     /// The key that replaced this one (`keys rotate`); bulk rotation skips such keys.
     pub replaced_by: Option<KeyId>,
@@ -49,14 +56,18 @@ pub struct KeyRecord {
 /// Where a key stands at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyStatus {
+    /// Valid and not replaced.
     Active,
     /// Replaced by a newer key but still valid until it expires (rotation grace period).
     Rotated,
+    /// Past its expiry.
     Expired,
+    /// Revoked by an administrator.
     Revoked,
 }
 
 impl KeyStatus {
+    /// The status as `keys list` and metrics show it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -76,7 +87,9 @@ impl KeyStatus {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{problem}", field.map(|f| format!("field `{f}`: ")).unwrap_or_default())]
 pub struct RecordError {
+    /// The field at fault, when the problem is with one field.
     pub field: Option<&'static str>,
+    /// What is wrong.
     pub problem: String,
 }
 
@@ -120,6 +133,7 @@ impl KeyRecord {
         }
     }
 
+    /// When the key expires, as a `SystemTime`; `None`: never.
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.expires.map(SystemTime::from)
     }
