@@ -254,9 +254,10 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
     let tls_files = config.tls.clone();
     let gw = Arc::new(Gateway::build(config, Some(metrics))?);
 
-    let upgrade_sock = server_cfg.upgrade_sock.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("/tmp/mcp-gateway-{}.upgrade.sock", listen.port()))
-    });
+    let upgrade_sock = match server_cfg.upgrade_sock.clone() {
+        Some(p) => p,
+        None => private_upgrade_sock(listen.port())?,
+    };
     let conf = ServerConf {
         threads: server_cfg.threads,
         upgrade_sock: upgrade_sock.display().to_string(),
@@ -415,4 +416,33 @@ impl pingora::server::ShutdownSignalWatch for Drain {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         ShutdownSignal::GracefulTerminate
     }
+}
+
+/// The default upgrade socket: in a directory only this user can enter (`/tmp/mcp-gateway-<uid>`,
+/// mode 0700), never directly in the shared `/tmp`, where another local user could bind the
+/// path first and be handed the listening sockets at the next upgrade.
+fn private_upgrade_sock(port: u16) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, PermissionsExt as _};
+    let uid = current_uid();
+    let dir = std::env::temp_dir().join(format!("mcp-gateway-{uid}"));
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        anyhow::bail!("cannot create {}: {e}", dir.display());
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        anyhow::bail!(
+            "{} must be a directory owned by this user with mode 0700 (it holds the upgrade \
+             socket); remove it or set server.upgrade_sock",
+            dir.display()
+        );
+    }
+    Ok(dir.join(format!("{port}.upgrade.sock")))
+}
+
+/// This process's user id, read from `/proc` (no unsafe libc call needed).
+fn current_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }

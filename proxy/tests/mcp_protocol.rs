@@ -307,6 +307,17 @@ fn with_an_admin_listener_metrics_leave_the_public_port() {
         let r = http.get(format!("http://{admin}{probe}")).send().unwrap();
         assert_eq!(r.status(), 200, "{probe} on the admin listener");
     }
+    // Readiness details (sandbox addresses) are for operators: the public port only says
+    // whether the replica is ready.
+    let public_ready = s.get("/ready").json();
+    assert_eq!(public_ready, serde_json::json!({"status": "ready"}));
+    let admin_ready: serde_json::Value = http
+        .get(format!("http://{admin}/ready"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(admin_ready["sandboxes"].is_array(), "{admin_ready}");
     // MCP is not served there.
     let r = http
         .post(format!("http://{admin}/mcp"))

@@ -56,7 +56,9 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
             == admin_port;
     let reply = match (method.as_str(), path.as_str()) {
         ("GET", "/health") => well_known::health(),
-        ("GET", "/ready") => well_known::ready(gw),
+        // With an admin listener, the public port says only ready or not; the details (sandbox
+        // names and addresses, tool counts) are for operators.
+        ("GET", "/ready") => well_known::ready(gw, on_admin || admin_port.is_none()),
         ("GET", "/metrics") if on_admin || admin_port.is_none() => well_known::metrics(gw),
         ("GET", "/metrics") => Reply::error(404, "metrics are served on the admin listener"),
         _ if on_admin => Reply::error(404, "the admin listener serves /health, /ready and /metrics only"),

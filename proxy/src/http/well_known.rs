@@ -13,8 +13,14 @@ pub fn health() -> Reply {
     )
 }
 
-/// Ready when the policy is loaded (it is, once the gateway runs) and a sandbox answers.
-pub fn ready(gw: &Gateway) -> Reply {
+/// Ready when the policy is loaded (it is, once the gateway runs), the gateway is not draining
+/// and a sandbox answers. `details` adds the sandboxes and the tool count.
+pub fn ready(gw: &Gateway, details: bool) -> Reply {
+    let status = if gw.is_ready() { "ready" } else { "not_ready" };
+    let code = if gw.is_ready() { 200 } else { 503 };
+    if !details {
+        return Reply::json(code, json!({"status": status}).to_string());
+    }
     let sandboxes: Vec<_> = gw
         .upstreams
         .targets()
@@ -22,9 +28,9 @@ pub fn ready(gw: &Gateway) -> Reply {
         .map(|t| json!({"name": t.name, "url": t.url.to_string(), "up": t.is_healthy()}))
         .collect();
     let tools = gw.catalog.snapshot().len();
-    let body = json!({"status": if gw.is_ready() { "ready" } else { "not_ready" }, "policy": "loaded",
+    let body = json!({"status": status, "policy": "loaded", "draining": gw.is_draining(),
                       "tools": tools, "sandboxes": sandboxes});
-    Reply::json(if gw.is_ready() { 200 } else { 503 }, body.to_string())
+    Reply::json(code, body.to_string())
 }
 
 pub fn metrics(gw: &Gateway) -> Reply {

@@ -275,7 +275,9 @@ impl Stack {
             Duration::from_secs(30),
             || {
                 let r = self.get("/ready");
-                (r.status == 200 && r.json()["tools"].as_u64().unwrap_or(0) > 0).then_some(())
+                // With an admin listener the public /ready carries no details (no tool count).
+                let tools = r.json()["tools"].as_u64();
+                (r.status == 200 && tools.is_none_or(|n| n > 0)).then_some(())
             },
         );
     }

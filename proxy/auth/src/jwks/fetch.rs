@@ -14,9 +14,25 @@ pub(crate) fn client(settings: &OidcSettings) -> Result<reqwest::Client, reqwest
     reqwest::Client::builder()
         .timeout(settings.http_timeout)
         .connect_timeout(settings.http_timeout)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(no_downgrade_redirects())
         .user_agent(concat!("mcp-gateway/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// Follows at most 3 redirects, and never from `https` to anything else: a redirect must not
+/// turn a verified channel to the identity provider into one anybody on the path can answer.
+fn no_downgrade_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt.previous().iter().any(|u| u.scheme() == "https")
+            && attempt.url().scheme() != "https";
+        if downgrade {
+            attempt.error("refusing a redirect from https to a plain-text URL")
+        } else if attempt.previous().len() > 3 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// GETs `url` and returns the body of a 2xx response, at most [`MAX_RESPONSE_BYTES`].

@@ -185,6 +185,8 @@ impl OidcSettings {
         for (field, span) in [
             ("oidc.refresh_interval", c.refresh_interval),
             ("oidc.http_timeout", c.http_timeout),
+            // Zero would let every request naming an unknown `kid` fetch the JWKS again.
+            ("oidc.refresh_min_interval", c.refresh_min_interval),
         ] {
             if span.get().is_zero() {
                 return Err(ConfigError::invalid(field, "must be above 0"));
