@@ -41,6 +41,9 @@ scripts/fuzz.sh
 step "tests"
 "${linted[@]}" cargo test --workspace --no-fail-fast
 
+step "performance guard (ratios within one run, every failed request counted)"
+benches/guard.sh
+
 if [[ -x scripts/check-deploy.sh ]]; then
     step "deployment manifests and alert rules"
     scripts/check-deploy.sh
