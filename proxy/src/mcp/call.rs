@@ -169,23 +169,12 @@ fn validate(gw: &Gateway, route: &ToolRoute, arguments: Option<&RawValue>) -> Re
 /// An upper bound of the number of JSON values in `raw` (each value but the first follows a
 /// `[`, `{`, `,` or `:` outside a string), in one linear pass.
 fn count_values(raw: &[u8]) -> usize {
-    let (mut n, mut in_string, mut escaped) = (1usize, false, false);
-    for &b in raw {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'[' | b'{' | b',' | b':' => n += 1,
-                _ => {}
-            }
+    let mut n = 1usize;
+    super::jsonrpc::for_each_structural(raw, |b| {
+        if matches!(b, b'[' | b'{' | b',' | b':') {
+            n += 1;
         }
-    }
+    });
     n
 }
 

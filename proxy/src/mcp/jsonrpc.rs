@@ -125,7 +125,22 @@ pub fn parse(body: &[u8]) -> Result<Message<'_>, EnvelopeError> {
 /// The deepest bracket nesting in `body`, ignoring brackets inside strings. Linear, no
 /// recursion: safe on hostile input.
 fn nesting_depth(body: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    let (mut depth, mut max) = (0usize, 0usize);
+    for_each_structural(body, |b| match b {
+        b'[' | b'{' => {
+            depth += 1;
+            max = max.max(depth);
+        }
+        b']' | b'}' => depth = depth.saturating_sub(1),
+        _ => {}
+    });
+    max
+}
+
+/// Calls `f` with every byte of `body` outside JSON strings (the structure and the scalars),
+/// in one linear pass: how the gateway measures hostile JSON before parsing it.
+pub fn for_each_structural(body: &[u8], mut f: impl FnMut(u8)) {
+    let (mut in_string, mut escaped) = (false, false);
     for &b in body {
         if in_string {
             match (escaped, b) {
@@ -134,19 +149,12 @@ fn nesting_depth(body: &[u8]) -> usize {
                 (false, b'"') => in_string = false,
                 _ => {}
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        } else if b == b'"' {
+            in_string = true;
+        } else {
+            f(b);
         }
     }
-    max
 }
 
 /// Ids must be strings or numbers (MCP forbids null ids).
