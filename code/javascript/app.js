@@ -311,12 +311,16 @@ function errorText(e) {
   return `Uncaught: ${inspect(e, 1)}`;
 }
 
+// The program's own frames: code made by the `Function` constructor shows in SpiderMonkey's
+// stacks as `name@<file> line N > AsyncFunction:LINE:COLUMN`, LINE counting the two lines of
+// the function's header.
 function stackText(e) {
-  if (!(e instanceof Error) || !e.stack) return null;
-  // Keep the program's frames: they are the ones of the `anonymous` function.
-  const frames = e.stack
-    .split('\n')
-    .filter((f) => f.trim() !== '' && !/initializer\.js|app\.js|\/sources\//.test(f));
+  if (!(e instanceof Error) || typeof e.stack !== 'string') return null;
+  const frames = [];
+  for (const frame of e.stack.split('\n')) {
+    const m = frame.match(/^(.*?)@.*> AsyncFunction:(\d+):(\d+)$/);
+    if (m) frames.push(`${m[1] || '<program>'}@program.js:${Number(m[2]) - 2}:${m[3]}`);
+  }
   return frames.length ? frames.join('\n') : null;
 }
 

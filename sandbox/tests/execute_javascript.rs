@@ -109,6 +109,13 @@ fn an_exception_fails_the_call_with_the_report_as_detail() {
         (&json!(false), &json!("TypeError: boom"), &json!("before\n")),
         "{r}"
     );
+    // The traceback names the program's own frames, with their lines in the program.
+    let a = run(&sb, "function f() {\n  throw new Error('deep')\n}\nf()");
+    let traceback = report(&a)["traceback"].as_str().unwrap().to_owned();
+    assert!(
+        traceback.starts_with("f@program.js:2:") && traceback.contains("@program.js:4:"),
+        "{traceback}"
+    );
     let a = run(&sb, "this is not javascript");
     let r = report(&a);
     assert!(
