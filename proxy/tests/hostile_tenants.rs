@@ -7,6 +7,11 @@
 //! The attacks share one stack and run one after another; the measurements are collected first
 //! and asserted at the end, so a failing run still prints the whole table.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "the helpers panic on set-up failures on purpose: each is a failed test"
+)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -373,6 +378,9 @@ fn complete(answer: &[u8]) -> bool {
     answer.len() >= end + 4 + len
 }
 
+/// A refused direct call: what it tries, its headers, and the status it must get.
+type DirectCall<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16);
+
 fn call_sandbox(addr: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     let http = reqwest::blocking::Client::new();
     let mut req = http
@@ -615,7 +623,6 @@ fn a_hostile_tenant_cannot_take_the_gateway_or_the_sandbox_from_a_victim() {
         };
         // The audit line is written after the answer: wait for both, with a deadline.
         let deadline = Instant::now() + Duration::from_secs(5);
-        let mut principals = principals;
         let found = loop {
             let found = principals();
             if found.len() >= 2 || Instant::now() > deadline {
@@ -649,7 +656,7 @@ fn a_hostile_tenant_cannot_take_the_gateway_or_the_sandbox_from_a_victim() {
             let claim = json!({"tool": "echo", "arguments": {"text": "pwned"}, "user": "victim",
             "roles": ["mcp-admin"], "request_id": "r1"})
             .to_string();
-            let cases: Vec<(&str, Vec<(&str, &str)>, u16)> = vec![
+            let cases: Vec<DirectCall> = vec![
                 ("no token", vec![("content-type", "application/json")], 401),
                 (
                     "wrong token",
@@ -706,6 +713,10 @@ fn a_hostile_tenant_cannot_take_the_gateway_or_the_sandbox_from_a_victim() {
     ));
 
     // 6. 256 connections dribbling a request line and headers a byte every 100 ms.
+    // Asserted: the victim keeps its latency and the gateway's memory stays flat. Not asserted,
+    // because it does not hold yet (issue 12, item 7): the gateway has no total deadline for
+    // request headers and no per-IP connection cap, so it holds every such connection (each
+    // read only has pingora's per-read timeout); the count is printed below.
     let gw_pid = s.gateway.pid();
     let fds_before = open_fds(gw_pid);
     let mut held_open = 0;
@@ -759,7 +770,14 @@ fn a_hostile_tenant_cannot_take_the_gateway_or_the_sandbox_from_a_victim() {
         vm_hwm(s.sandboxes[0].as_ref().unwrap().pid()) / MIB,
     ));
     for r in &rows {
-        let answers: Vec<String> = r.answers.iter().map(|(k, v)| format!("{k}x{v}")).collect();
+        let answers: Vec<String> = r
+            .answers
+            .iter()
+            .map(|(k, v)| match k {
+                0 => format!("none x{v}"),
+                _ => format!("{k} x{v}"),
+            })
+            .collect();
         table.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} (+{:.1}) | {} (+{:.1}) | {:.1} |\n",
             r.attack,
