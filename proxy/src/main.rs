@@ -31,18 +31,25 @@ struct Cli {
     command: Command,
 }
 
+/// The `--config` flag every command that reads the gateway's configuration takes.
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Configuration file (YAML); MCP_GATEWAY__* variables override its fields.
+    #[arg(
+        long = "config",
+        short = 'c',
+        env = "MCP_GATEWAY_CONFIG",
+        default_value = "deploy/local/gateway.yaml"
+    )]
+    path: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
     Serve {
-        /// Configuration file (YAML); MCP_GATEWAY__* variables override its fields.
-        #[arg(
-            long,
-            short,
-            env = "MCP_GATEWAY_CONFIG",
-            default_value = "deploy/local/gateway.yaml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Log format on stderr.
         #[arg(long, env = "MCP_GATEWAY_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
         log_format: String,
@@ -57,13 +64,8 @@ enum Command {
     /// The daily health check: config, policy, keys (and those expiring), sandboxes, OIDC,
     /// Redis, OTLP, TLS certificate. Exits non-zero when a check fails.
     Doctor {
-        #[arg(
-            long,
-            short,
-            env = "MCP_GATEWAY_CONFIG",
-            default_value = "deploy/local/gateway.yaml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Warn about keys expiring within this span.
         #[arg(long, default_value = "7d")]
         keys_expiring_within: mcp_contract::units::Span,
@@ -96,13 +98,8 @@ enum Command {
     Smoke(mcp_gateway::ops::smoke::SmokeArgs),
     /// Validate a configuration file and the policy it names, then exit.
     CheckConfig {
-        #[arg(
-            long,
-            short,
-            env = "MCP_GATEWAY_CONFIG",
-            default_value = "deploy/local/gateway.yaml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -113,7 +110,7 @@ fn main() -> ExitCode {
             config,
             log_format,
             upgrade,
-        } => serve(&config, &log_format, upgrade),
+        } => serve(&config.path, &log_format, upgrade),
         Command::Keys(args) => {
             let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
             match mcp_gateway_auth::keys_cli::run(args, &mut out, &mut err) {
@@ -121,12 +118,12 @@ fn main() -> ExitCode {
                 Err(e) => Err(anyhow::Error::from(e)),
             }
         }
-        Command::CheckConfig { config } => check_config(&config),
+        Command::CheckConfig { config } => check_config(&config.path),
         Command::Smoke(args) => return mcp_gateway::ops::smoke::main(args),
         Command::Doctor {
             config,
             keys_expiring_within,
-        } => return doctor(&config, keys_expiring_within),
+        } => return doctor(&config.path, keys_expiring_within),
         Command::Audit {
             files,
             since,
