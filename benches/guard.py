@@ -12,18 +12,18 @@ import harness as h
 # Each bound is a ratio of two figures measured seconds apart in the same run, so the
 # machine's speed and load cancel out. The floors are for the DEBUG binaries CI builds, where
 # the gateway's own code is unoptimised (workspace crates at opt-level 0) while the sandbox's
-# tools run as cranelift-compiled wasm, so the gateway-side ratios are far below the release
+# tools run as cranelift-compiled wasm, so the gateway-side ratios sit below the release
 # figures in benches/RESULTS.md. Measured on the 2-core box with other builds running
-# (2026-12-05): tools/list 0.06-0.08x ping, gateway echo 0.35-0.41x direct. Each floor is
-# about half of the lowest seen, so scheduling noise does not trip it but a change that makes
+# (2026-12-05, four runs): tools/list 0.29x ping, gateway echo 0.35-0.59x direct. Each floor is
+# under half of the lowest seen, so scheduling noise does not trip it but a change that makes
 # one path twice as slow relative to the other does. Raise them with the code (env overrides
 # for experiments).
 BOUNDS = [
     # (name, numerator, denominator, minimum)
-    ("tools/list (27 tools) vs ping", "tools/list", "ping",
-     float(os.environ.get("GUARD_LIST_VS_PING", "0.03"))),
+    ("tools/list (all 27 tools) vs ping", "tools/list", "ping",
+     float(os.environ.get("GUARD_LIST_VS_PING", "0.12"))),
     ("gateway echo vs direct sandbox echo", "gateway echo", "direct echo",
-     float(os.environ.get("GUARD_GATEWAY_VS_DIRECT", "0.18"))),
+     float(os.environ.get("GUARD_GATEWAY_VS_DIRECT", "0.15"))),
 ]
 
 
