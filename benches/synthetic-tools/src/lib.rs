@@ -6,7 +6,10 @@ use mcp_tool_sdk::prelude::*;
 
 /// Arguments of every synthetic tool.
 #[derive(Deserialize, JsonSchema)]
-#[allow(dead_code, reason = "only the schema matters; the filters are not applied")]
+#[allow(
+    dead_code,
+    reason = "only the schema matters; the filters are not applied"
+)]
 struct LookupArgs {
     /// What to look up: a name, an id or free text (case-insensitive).
     query: String,
