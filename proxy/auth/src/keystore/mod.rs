@@ -125,15 +125,17 @@ pub struct KeyStore {
     invalid_loads: AtomicU64,
     reloads: AtomicU64,
     reload_errors: AtomicU64,
-    /// When a request last made the store reload (ms since `opened`): such reloads happen at
-    /// most every [`ON_DEMAND_RELOAD_GAP_MS`], so requests naming an id whose file cannot be
-    /// loaded cannot keep workers busy re-reading the directory.
-    last_on_demand_ms: AtomicU64,
-    opened: std::time::Instant,
+    /// When requests naming each id last made the store reload: per id at most every
+    /// [`ON_DEMAND_RELOAD_GAP`], so requests naming an id whose file cannot be loaded cannot keep
+    /// workers busy re-reading the directory, while a key created moments ago still works at
+    /// once. Bounded: cleared when it holds [`ON_DEMAND_IDS`] ids.
+    on_demand: Mutex<HashMap<KeyId, std::time::Instant>>,
 }
 
-/// Least time between two reloads a request triggers (the watcher catches the rest).
-const ON_DEMAND_RELOAD_GAP_MS: u64 = 250;
+/// Least time between two reloads requests naming one id trigger (the watcher catches the rest).
+const ON_DEMAND_RELOAD_GAP: Duration = Duration::from_millis(250);
+/// Most ids whose on-demand reload time is remembered.
+const ON_DEMAND_IDS: usize = 1024;
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,9 +162,7 @@ impl KeyStore {
             invalid_loads: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             reload_errors: AtomicU64::new(0),
-            // Far in the past, so the first on-demand reload is never held back.
-            last_on_demand_ms: AtomicU64::new(0),
-            opened: std::time::Instant::now(),
+            on_demand: Mutex::new(HashMap::new()),
         });
         let report = store.reload();
         if let Some(error) = report.error {
@@ -286,12 +286,12 @@ impl KeyStore {
         let mut snapshot = self.snapshot.load_full();
         if !snapshot.contains_key(&id)
             && self.dir.join(format!("{id}.json")).is_file()
-            && self.may_reload_on_demand()
+            && self.may_reload_on_demand(&id)
         {
             // A key created moments ago (here or by another replica sharing the directory) may
             // not be loaded yet: load it now rather than wait for the watcher. Only ids whose
-            // file exists trigger this, so unknown ids cost one `stat`; and at most one such
-            // reload runs per 250 ms.
+            // file exists trigger this, so unknown ids cost one `stat`; and each id at most
+            // once per 250 ms.
             self.reload();
             snapshot = self.snapshot.load_full();
         }
@@ -315,15 +315,22 @@ impl KeyStore {
         Ok(key.principal.clone())
     }
 
-    /// Claims the next on-demand reload slot, if [`ON_DEMAND_RELOAD_GAP_MS`] has passed.
-    fn may_reload_on_demand(&self) -> bool {
-        let now = self.opened.elapsed().as_millis() as u64 + ON_DEMAND_RELOAD_GAP_MS;
-        let last = self.last_on_demand_ms.load(Ordering::Acquire);
-        now >= last + ON_DEMAND_RELOAD_GAP_MS
-            && self
-                .last_on_demand_ms
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+    /// Claims an on-demand reload for `id`, if [`ON_DEMAND_RELOAD_GAP`] has passed since the
+    /// last one for it.
+    fn may_reload_on_demand(&self, id: &KeyId) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self.on_demand.lock().unwrap_or_else(|p| p.into_inner());
+        if seen
+            .get(id)
+            .is_some_and(|t| now.duration_since(*t) < ON_DEMAND_RELOAD_GAP)
+        {
+            return false;
+        }
+        if seen.len() >= ON_DEMAND_IDS {
+            seen.clear();
+        }
+        seen.insert(id.clone(), now);
+        true
     }
 
     /// The records in force, sorted by id.

@@ -276,4 +276,7 @@ fn requests_naming_an_unloadable_key_file_reload_at_most_every_250_ms() {
     }
     let reloads = store.stats().reloads_total - before;
     assert_eq!(reloads, 1, "one reload, then throttled");
+    // A key created now, under another id, is still found at once.
+    let (fresh, _) = write_key(dir.path(), "bob", in_days(1), None);
+    assert!(store.verify(&fresh).is_ok());
 }
