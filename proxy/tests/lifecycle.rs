@@ -344,3 +344,173 @@ fn upgrading_the_gateway_under_load_loses_no_request() {
         200
     );
 }
+
+/// Like a load balancer: keeps the list of replicas whose `/ready` answers 200, polled every
+/// 50 ms, and sends each request to the next ready one.
+struct Balancer {
+    candidates: Arc<std::sync::Mutex<Vec<String>>>,
+    ready: Arc<std::sync::Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Balancer {
+    fn start(candidates: Vec<String>) -> Self {
+        let candidates = Arc::new(std::sync::Mutex::new(candidates));
+        let ready = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, r, s) = (candidates.clone(), ready.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            let http = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_millis(500))
+                .build()
+                .unwrap();
+            while !s.load(Ordering::Relaxed) {
+                let urls = c.lock().unwrap().clone();
+                let up: Vec<String> = urls
+                    .into_iter()
+                    .filter(|u| {
+                        http.get(format!("{u}/ready"))
+                            .send()
+                            .is_ok_and(|r| r.status() == 200)
+                    })
+                    .collect();
+                *r.lock().unwrap() = up;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Self {
+            candidates,
+            ready,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn add(&self, url: &str) {
+        self.candidates.lock().unwrap().push(url.to_owned());
+    }
+
+    fn remove(&self, url: &str) {
+        self.candidates.lock().unwrap().retain(|u| u != url);
+    }
+
+    fn pick(&self, i: usize) -> Option<String> {
+        let ready = self.ready.lock().unwrap();
+        (!ready.is_empty()).then(|| ready[i % ready.len()].clone())
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[test]
+fn a_rolling_restart_of_two_replicas_under_execute_code_load_fails_no_request() {
+    let mut s = Stack::start(Options {
+        policy: "toolsets:\n  examples: { roles: [mcp-user] }\n  code: { roles: [mcp-user] }\n"
+            .into(),
+        toolsets: &["examples", "code"],
+        ..Options::default()
+    });
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    let second = s.start_replica("second", "");
+    let lb = Arc::new(Balancer::start(vec![s.url(), second.url().to_owned()]));
+    mcp_testkit::wait_for("both replicas ready", Duration::from_secs(10), || {
+        (lb.ready.lock().unwrap().len() == 2).then_some(())
+    });
+    let (stop, ok) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let workers: Vec<_> = (0..3)
+        .map(|t| {
+            let (lb, key, stop, ok, failures) =
+                (lb.clone(), key.clone(), stop.clone(), ok.clone(), failures.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .pool_idle_timeout(Duration::from_secs(1))
+                    .build()
+                    .unwrap();
+                let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                    "params": {"name": "execute_code",
+                               "arguments": {"language": "python", "code": "import time\ntime.sleep(0.3)\nprint('ok')"}}})
+                .to_string();
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let Some(url) = lb.pick(i) else {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    };
+                    let r = client
+                        .post(format!("{url}/mcp"))
+                        .header("authorization", format!("Bearer {key}"))
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .and_then(|r| Ok((r.status().as_u16(), r.text()?)));
+                    match r {
+                        Ok((200, text)) if text.contains("\"isError\":false") => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => failures.lock().unwrap().push(format!("{url}: {other:?}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    mcp_testkit::wait_for("load to be flowing", Duration::from_secs(20), || {
+        (ok.load(Ordering::Relaxed) > 10).then_some(())
+    });
+    // Replica one: SIGTERM (as Kubernetes does), wait for its drain, start its replacement.
+    let first_url = s.url();
+    s.gateway.signal(libc::SIGTERM);
+    mcp_testkit::wait_for(
+        "the first replica to drain and exit",
+        Duration::from_secs(30),
+        || (!s.gateway.is_running()).then_some(()),
+    );
+    lb.remove(&first_url);
+    let mut third = s.start_replica("third", "");
+    lb.add(third.url());
+    let before = ok.load(Ordering::Relaxed);
+    mcp_testkit::wait_for(
+        "traffic on the replacement",
+        Duration::from_secs(20),
+        || (ok.load(Ordering::Relaxed) > before + 10).then_some(()),
+    );
+    // Replica two, the same way.
+    let mut second = second;
+    second.signal(libc::SIGTERM);
+    mcp_testkit::wait_for(
+        "the second replica to drain and exit",
+        Duration::from_secs(30),
+        || (!second.is_running()).then_some(()),
+    );
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    let done = ok.load(Ordering::Relaxed);
+    eprintln!(
+        "rolling restart under execute_code load: {done} succeeded, {} failed",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(done > 20, "too little traffic to mean anything: {done}");
+    assert!(third.is_running());
+}
