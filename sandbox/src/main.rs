@@ -137,6 +137,11 @@ struct ServeArgs {
     /// on SIGHUP). A reload that fails keeps the previous state serving.
     #[arg(long, env = "MCP_SANDBOX_WATCH_INTERVAL", default_value = "2s")]
     watch_interval: Span,
+    /// On SIGTERM, keep accepting calls this long with `/ready` answering 503, so a gateway in
+    /// the same pod (which keeps accepting for its `server.grace_period`) or a load balancer
+    /// stops sending before the listener closes. SIGINT stops at once.
+    #[arg(long, env = "MCP_SANDBOX_DRAIN_DELAY", default_value = "0s")]
+    drain_delay: Span,
     /// Longest in-flight calls get to finish after SIGTERM/SIGINT before the process exits.
     #[arg(long, env = "MCP_SANDBOX_SHUTDOWN_TIMEOUT", default_value = "30s")]
     shutdown_timeout: Span,
@@ -264,11 +269,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.policy.clone(),
     ];
     watch::spawn(sandbox.clone(), watched, interval);
+    let sandbox_for_signal = sandbox.clone();
     let router = server::router(sandbox, Some(metrics), args.max_body.as_usize(), token);
     server::serve(
         router,
         &args.listen,
-        shutdown_signal(args.shutdown_timeout.get()),
+        shutdown_signal(
+            sandbox_for_signal,
+            args.drain_delay.get(),
+            args.shutdown_timeout.get(),
+        ),
     )
     .await
     .context("serving")?;
@@ -348,8 +358,10 @@ fn workspaces_migrate(args: MigrateArgs) -> anyhow::Result<bool> {
     Ok(!done.iter().any(|m| m.outcome.is_problem()))
 }
 
-/// Resolves on SIGINT or SIGTERM; in-flight calls then get a bounded time to finish.
-async fn shutdown_signal(grace: Duration) {
+/// Resolves when the listener should close: at once on SIGINT; on SIGTERM after `/ready` has
+/// answered 503 for `drain_delay` while calls were still served. In-flight calls then get at
+/// most `grace` to finish.
+async fn shutdown_signal(sandbox: std::sync::Arc<Sandbox>, drain_delay: Duration, grace: Duration) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -360,7 +372,11 @@ async fn shutdown_signal(grace: Duration) {
             };
         tokio::select! {
             _ = ctrl_c => {},
-            _ = term.recv() => {},
+            _ = term.recv() => {
+                sandbox.start_draining();
+                tracing::info!(delay = ?drain_delay, "SIGTERM: unready; still serving calls");
+                tokio::time::sleep(drain_delay).await;
+            },
         }
     }
     #[cfg(not(unix))]

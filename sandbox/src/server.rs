@@ -261,8 +261,12 @@ async fn ready(State(s): State<AppState>) -> Response {
     if s.sandbox.is_ready() {
         axum::Json(serde_json::json!({"status": "ready", "tools": tools})).into_response()
     } else {
-        let body =
-            serde_json::json!({"status": "not_ready", "reason": "tool sets are not loaded yet"});
+        let reason = if s.sandbox.is_draining() {
+            "shutting down"
+        } else {
+            "tool sets are not loaded yet"
+        };
+        let body = serde_json::json!({"status": "not_ready", "reason": reason});
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
     }
 }

@@ -137,3 +137,30 @@ fn sighup_reloads_when_polling_is_off() {
     assert_eq!(reloads(&sb, "ok"), 1);
     assert!(sb.proc.is_running());
 }
+
+#[test]
+fn sigterm_turns_ready_off_keeps_serving_through_the_drain_delay_then_exits() {
+    let mut s = Sandbox::start(Setup {
+        extra_args: vec!["--drain-delay", "2s"],
+        ..Setup::default()
+    });
+    assert_eq!(s.get("/ready").0, 200);
+    let started = std::time::Instant::now();
+    s.proc.signal(libc::SIGTERM);
+    mcp_testkit::wait_for("/ready to answer 503", Duration::from_secs(2), || {
+        (s.get("/ready").0 == 503).then_some(())
+    });
+    // Still serving: a gateway in the same pod keeps sending during its own grace period.
+    assert_eq!(
+        s.call("echo", json!({"text": "draining"})).result()["text"],
+        "draining"
+    );
+    mcp_testkit::wait_for("the sandbox to exit", Duration::from_secs(10), || {
+        (!s.proc.is_running()).then_some(())
+    });
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -70,6 +70,8 @@ pub struct Sandbox {
     runtime: Runtime,
     loaded: ArcSwap<Loaded>,
     ready: std::sync::atomic::AtomicBool,
+    /// Set on SIGTERM: `/ready` answers 503 while calls are still served (see `--drain-delay`).
+    draining: std::sync::atomic::AtomicBool,
     workspaces: Option<Workspaces>,
     admission: Admission,
     /// Rate limits of calls made from code and skills, with the gateway's buckets.
@@ -111,6 +113,7 @@ impl Sandbox {
                 policy: None,
             }),
             ready: false.into(),
+            draining: false.into(),
             settings,
             runtime,
             workspaces,
@@ -147,9 +150,19 @@ impl Sandbox {
         Ok(n)
     }
 
-    /// Whether a catalog has been loaded.
+    /// Whether a catalog has been loaded and the sandbox is not draining.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(std::sync::atomic::Ordering::Acquire)
+        self.ready.load(std::sync::atomic::Ordering::Acquire) && !self.is_draining()
+    }
+
+    /// From now on `/ready` answers 503 (the process is about to stop); calls are still served.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The `GET /v1/tools` body.

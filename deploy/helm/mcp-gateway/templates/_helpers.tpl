@@ -338,6 +338,12 @@ socket; with `separate` on its TCP port, with probes.
     {{- end }}
     - name: MCP_SANDBOX_LOG_FORMAT
       value: {{ $s.logFormat | quote }}
+    # On SIGTERM the sandbox keeps serving while the gateway (same pod, or its clients) still
+    # accepts calls (server.grace_period), then lets calls in flight finish (shutdown_timeout).
+    - name: MCP_SANDBOX_DRAIN_DELAY
+      value: {{ printf "%ds" (add1 (int (trimSuffix "s" (toString $.Values.gateway.config.server.grace_period)))) | quote }}
+    - name: MCP_SANDBOX_SHUTDOWN_TIMEOUT
+      value: {{ $.Values.gateway.config.server.shutdown_timeout | quote }}
     - name: RUST_LOG
       value: {{ $s.logLevel | quote }}
     # Host directories the log-analysis tool set mounts (policies/toolsets/log-analysis.yaml).
