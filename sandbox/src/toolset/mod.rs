@@ -144,7 +144,8 @@ pub async fn load(
         })?;
         let manifest: ToolsetManifest =
             serde_yaml::from_str(&text).map_err(|e| invalid(&path, e.to_string()))?;
-        check_name(&manifest.name, "tool set name").map_err(|m| invalid(&path, m))?;
+        mcp_contract::names::ToolsetName::parse(&manifest.name)
+            .map_err(|e| invalid(&path, e.to_string()))?;
         if let Some(other) = toolset_names.insert(manifest.name.clone(), path.clone()) {
             return Err(invalid(
                 &path,
@@ -335,7 +336,7 @@ async fn describe(
 }
 
 fn build_tool(d: ToolDescriptor, component: &Arc<ComponentHandle>) -> Result<ToolHandle, String> {
-    check_name(&d.name, "tool name")?;
+    mcp_contract::names::ToolName::parse(&d.name).map_err(|e| e.to_string())?;
     let what = |field: &str| format!("tool '{}' ({field})", d.name);
     let parse = |text: &str, field: &str| -> Result<serde_json::Value, String> {
         serde_json::from_str(text).map_err(|e| format!("{} is not valid JSON: {e}", what(field)))
@@ -383,21 +384,6 @@ fn build_tool(d: ToolDescriptor, component: &Arc<ComponentHandle>) -> Result<Too
     })
 }
 
-/// Tool and tool set names: 1-64 characters of `a-z A-Z 0-9 _ -`.
-fn check_name(name: &str, what: &str) -> Result<(), String> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} {name:?} is not valid: use 1-64 characters of a-z, A-Z, 0-9, '_', '-'"
-        ))
-    }
-}
-
 /// Component names become module names in code mode (`from tools import log_store`).
 fn check_component_name(name: &str) -> Result<(), String> {
     let mut bytes = name.bytes();
@@ -421,11 +407,12 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        assert!(check_name("search_logs", "tool name").is_ok());
-        assert!(check_name("a-b", "tool name").is_ok());
-        assert!(check_name("", "tool name").is_err());
-        assert!(check_name("a.b", "tool name").is_err());
-        assert!(check_name(&"x".repeat(65), "tool name").is_err());
+        use mcp_contract::names::ToolName;
+        assert!(ToolName::parse("search_logs").is_ok());
+        assert!(ToolName::parse("a-b").is_ok());
+        assert!(ToolName::parse("").is_err());
+        assert!(ToolName::parse("a.b").is_err());
+        assert!(ToolName::parse(&"x".repeat(65)).is_err());
         assert!(check_component_name("log_store").is_ok());
         assert!(check_component_name("Log").is_err());
         assert!(check_component_name("9x").is_err());
