@@ -30,7 +30,7 @@ mod model;
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use model::{Capacity, Deny, Percent, RateLimits, RoleName};
+pub use model::{Capacity, Deny, InvalidRoleName, Percent, RateLimits, RoleName};
 
 use crate::units::Rate;
 
@@ -46,12 +46,12 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// The file was read but does not parse or validate.
-    #[error("policy file {path} is invalid: {message}")]
+    #[error("policy file {path} is invalid: {source}")]
     Invalid {
         /// The policy file's path.
         path: String,
         /// What is wrong, naming the field.
-        message: String,
+        source: serde_yaml::Error,
     },
 }
 
@@ -108,15 +108,15 @@ impl AccessPolicy {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_yaml(&text).map_err(|message| PolicyError::Invalid {
+        Self::from_yaml(&text).map_err(|source| PolicyError::Invalid {
             path: path.display().to_string(),
-            message,
+            source,
         })
     }
 
     /// Parses and validates policy YAML. The error names the offending field.
-    pub fn from_yaml(text: &str) -> Result<Self, String> {
-        let raw: model::RawPolicy = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
+        let raw: model::RawPolicy = serde_yaml::from_str(text)?;
         let rule = |r: model::RawRule| Rule {
             any_authenticated: r.roles.iter().any(RoleName::is_wildcard),
             roles: r.roles,
@@ -266,7 +266,7 @@ rate_limits:
         for bad in ["0%", "101", "half"] {
             let e =
                 AccessPolicy::from_yaml(&format!("capacity: {{ share: {bad} }}\n")).unwrap_err();
-            assert!(e.contains("1% to 100%"), "{bad}: {e}");
+            assert!(e.to_string().contains("1% to 100%"), "{bad}: {e}");
         }
     }
 
@@ -339,14 +339,21 @@ rate_limits:
 
     #[test]
     fn errors_name_the_bad_field() {
-        let e =
-            AccessPolicy::from_yaml("toolsets:\n  x: { roles: [ok], rolez: [] }\n").unwrap_err();
+        let e = AccessPolicy::from_yaml("toolsets:\n  x: { roles: [ok], rolez: [] }\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `rolez`"), "{e}");
-        let e = AccessPolicy::from_yaml("rate_limits:\n  per_user: lots\n").unwrap_err();
+        let e = AccessPolicy::from_yaml("rate_limits:\n  per_user: lots\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("per_user") && e.contains("rate \"lots\""), "{e}");
-        let e = AccessPolicy::from_yaml("toolsets:\n  x: { roles: [\"bad role\"] }\n").unwrap_err();
+        let e = AccessPolicy::from_yaml("toolsets:\n  x: { roles: [\"bad role\"] }\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("role name \"bad role\""), "{e}");
-        let e = AccessPolicy::from_yaml("toolsets:\n  \"../x\": { roles: [a] }\n").unwrap_err();
+        let e = AccessPolicy::from_yaml("toolsets:\n  \"../x\": { roles: [a] }\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"../x\""), "{e}");
     }
 

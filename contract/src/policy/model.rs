@@ -130,6 +130,13 @@ impl<'de> Deserialize<'de> for Percent {
     }
 }
 
+/// A role name that [`RoleName::parse`] rejects; it carries the name as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "role name {0:?} is not valid: use 1-128 characters of a-z, A-Z, 0-9, '_', '-', '.', ':', '/', or \"*\""
+)]
+pub struct InvalidRoleName(pub String);
+
 /// A role as it appears in tokens and key files, or `*` for any authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct RoleName(String);
@@ -144,7 +151,7 @@ impl RoleName {
         self.0 == "*"
     }
     /// Checks a role name: 1-128 characters of `a-z A-Z 0-9 _ - . : /`, or `*`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, InvalidRoleName> {
         let ok = s == "*"
             || ((1..=128).contains(&s.len())
                 && s.bytes().all(|b| {
@@ -153,9 +160,7 @@ impl RoleName {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(format!(
-                "role name {s:?} is not valid: use 1-128 characters of a-z, A-Z, 0-9, '_', '-', '.', ':', '/', or \"*\""
-            ))
+            Err(InvalidRoleName(s.to_owned()))
         }
     }
 }

@@ -244,7 +244,7 @@ pub(crate) fn validate_roles(roles: Vec<String>) -> Result<Vec<String>, String> 
     }
     let mut seen = std::collections::HashSet::new();
     for role in &roles {
-        let parsed = RoleName::parse(role)?;
+        let parsed = RoleName::parse(role).map_err(|e| e.to_string())?;
         if parsed.is_wildcard() {
             return Err(
                 "\"*\" is the policy's wildcard for any authenticated caller, not a role a key \
