@@ -171,9 +171,13 @@ impl SpanProcessor for QueueProcessor {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot start the span export thread: {0}")]
-    Thread(std::io::Error),
-    #[error("{0}")]
-    Exporter(String),
+    Thread(#[source] std::io::Error),
+    #[error("cannot start its runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Exporter(#[from] crate::otlp::BuildError),
+    #[error("the export thread ended while building the exporter")]
+    ThreadEnded,
 }
 
 /// Starts the worker thread, builds the exporter there with `build` (inside the worker's
@@ -185,7 +189,7 @@ pub fn start<E, F>(
 ) -> Result<(QueueProcessor, ExportHandle), StartError>
 where
     E: SpanExporter + 'static,
-    F: FnOnce() -> Result<E, String> + Send + 'static,
+    F: FnOnce() -> Result<E, crate::otlp::BuildError> + Send + 'static,
 {
     let (queue, spans) = mpsc::channel(batch.max_queue_size);
     let (control, control_rx) = mpsc::unbounded_channel();
@@ -194,7 +198,7 @@ where
         control,
         stats: stats.clone(),
     };
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), StartError>>(1);
     std::thread::Builder::new()
         .name("otel-export".into())
         .spawn(move || {
@@ -204,7 +208,7 @@ where
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    let _ = ready_tx.send(Err(format!("cannot start its runtime: {e}")));
+                    let _ = ready_tx.send(Err(StartError::Runtime(e)));
                     return;
                 }
             };
@@ -218,7 +222,7 @@ where
                     e
                 }
                 Err(e) => {
-                    let _ = ready_tx.send(Err(e));
+                    let _ = ready_tx.send(Err(StartError::Exporter(e)));
                     return;
                 }
             };
@@ -237,12 +241,8 @@ where
         .map_err(StartError::Thread)?;
     match ready_rx.recv() {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(StartError::Exporter(e)),
-        Err(_) => {
-            return Err(StartError::Exporter(
-                "the export thread ended while building the exporter".into(),
-            ));
-        }
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(StartError::ThreadEnded),
     }
     let processor = QueueProcessor {
         queue,
@@ -551,9 +551,24 @@ mod tests {
     #[test]
     fn an_exporter_that_cannot_be_built_fails_the_start() {
         let err = start::<Stuck, _>(BatchSettings::default(), "test".into(), || {
-            Err("bad endpoint".into())
+            Err(crate::otlp::BuildError {
+                protocol: "grpc",
+                endpoint: "http://collector:4317".into(),
+                cause: crate::otlp::BuildCause::Header(crate::otlp::HeaderError::Name {
+                    name: "bad name".into(),
+                    source: http::HeaderName::from_bytes(b"bad name").unwrap_err(),
+                }),
+            })
         })
         .unwrap_err();
-        assert_eq!(err.to_string(), "bad endpoint");
+        assert_eq!(
+            err.to_string(),
+            "cannot build the OTLP grpc exporter for http://collector:4317: \
+             header name \"bad name\" is not a valid HTTP header name"
+        );
+        // The cause chain survives: build error -> header error -> http's own error.
+        let header = std::error::Error::source(&err).and_then(|e| e.source());
+        assert!(header.is_some_and(|h| h.to_string().starts_with("header name \"bad name\"")));
+        assert!(header.and_then(|h| h.source()).is_some());
     }
 }

@@ -33,6 +33,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 pub use config::{ConfigError, TraceSettings};
 pub use export::{StatsSnapshot, describe_metrics};
+pub use otlp::{BuildCause, BuildError, HeaderError};
 
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 

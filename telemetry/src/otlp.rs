@@ -13,22 +13,65 @@ use opentelemetry_otlp::{
 
 use crate::config::{Protocol, TraceSettings};
 
-pub fn build(settings: &TraceSettings) -> Result<SpanExporter, String> {
-    let fail = |e: &dyn std::fmt::Display| {
-        format!(
-            "cannot build the OTLP {} exporter for {}: {e}",
-            settings.protocol.as_str(),
-            settings.endpoint
-        )
+/// Why the OTLP exporter could not be built; the message names the protocol and endpoint.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the OTLP {protocol} exporter for {endpoint}: {cause}")]
+pub struct BuildError {
+    /// `http/protobuf` or `grpc`.
+    pub protocol: &'static str,
+    /// The collector's endpoint.
+    pub endpoint: String,
+    /// What failed.
+    #[source]
+    pub cause: BuildCause,
+}
+
+/// What failed while building the OTLP exporter.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildCause {
+    /// The HTTP client for OTLP/HTTP.
+    #[error("{0}")]
+    Client(#[source] reqwest::Error),
+    /// A configured header.
+    #[error("{0}")]
+    Header(#[source] HeaderError),
+    /// The exporter itself.
+    #[error("{0}")]
+    Exporter(#[source] opentelemetry_otlp::ExporterBuildError),
+}
+
+/// A configured header that is not valid HTTP. Names the header, never its value (which may be a
+/// credential).
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("header name {name:?} is not a valid HTTP header name")]
+    Name {
+        name: String,
+        #[source]
+        source: http::header::InvalidHeaderName,
+    },
+    #[error("the value of header {name:?} is not a valid HTTP header value")]
+    Value {
+        name: String,
+        #[source]
+        source: http::header::InvalidHeaderValue,
+    },
+}
+
+pub fn build(settings: &TraceSettings) -> Result<SpanExporter, BuildError> {
+    let fail = |cause: BuildCause| BuildError {
+        protocol: settings.protocol.as_str(),
+        endpoint: settings.endpoint.clone(),
+        cause,
     };
     match settings.protocol {
         Protocol::HttpProtobuf => {
             let client = reqwest::Client::builder()
                 .timeout(settings.timeout)
                 .build()
-                .map_err(|e| fail(&e))?;
+                .map_err(|e| fail(BuildCause::Client(e)))?;
             // Checked here: the HTTP builder would skip a malformed header silently.
-            header_map(settings).map_err(|e| fail(&e))?;
+            header_map(settings).map_err(|e| fail(BuildCause::Header(e)))?;
             let headers: HashMap<String, String> = settings.headers.iter().cloned().collect();
             SpanExporter::builder()
                 .with_http()
@@ -38,30 +81,37 @@ pub fn build(settings: &TraceSettings) -> Result<SpanExporter, String> {
                 .with_headers(headers)
                 .with_http_client(ReqwestClient(client))
                 .build()
-                .map_err(|e| fail(&e))
+                .map_err(|e| fail(BuildCause::Exporter(e)))
         }
         Protocol::Grpc => {
-            let metadata = MetadataMap::from_headers(header_map(settings).map_err(|e| fail(&e))?);
+            let metadata = MetadataMap::from_headers(
+                header_map(settings).map_err(|e| fail(BuildCause::Header(e)))?,
+            );
             SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(settings.endpoint.clone())
                 .with_timeout(settings.timeout)
                 .with_metadata(metadata)
                 .build()
-                .map_err(|e| fail(&e))
+                .map_err(|e| fail(BuildCause::Exporter(e)))
         }
     }
 }
 
 /// The configured headers as HTTP headers; an invalid name or value is an error that names
 /// the header but not its value (which may be a credential).
-fn header_map(settings: &TraceSettings) -> Result<http::HeaderMap, String> {
+fn header_map(settings: &TraceSettings) -> Result<http::HeaderMap, HeaderError> {
     let mut headers = http::HeaderMap::new();
     for (k, v) in &settings.headers {
-        let name = http::HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| format!("header name {k:?} is not a valid HTTP header name"))?;
-        let value = http::HeaderValue::from_str(v)
-            .map_err(|_| format!("the value of header {k:?} is not a valid HTTP header value"))?;
+        let name =
+            http::HeaderName::from_bytes(k.as_bytes()).map_err(|source| HeaderError::Name {
+                name: k.clone(),
+                source,
+            })?;
+        let value = http::HeaderValue::from_str(v).map_err(|source| HeaderError::Value {
+            name: k.clone(),
+            source,
+        })?;
         headers.insert(name, value);
     }
     Ok(headers)
