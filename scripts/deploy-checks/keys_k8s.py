@@ -11,7 +11,7 @@ Checks (and the backup/restore drill CI runs): create makes the labelled Secret 
 expiry; update changes roles in place (same id); rotate --older-than/--all and revoke change the
 Secret; a concurrent change makes the write fail, prints no key and keeps the Secret; the
 rendered Deployment mounts that Secret as an optional volume at the config's key directory.
-The `..data` swap of such a Secret reaching a running gateway is proxy/tests/key_rotation_k8s.rs.
+The `..data` swap of such a Secret reaching a running gateway is proxy/tests/all/key_rotation_k8s.rs.
 """
 
 from __future__ import annotations

@@ -5,9 +5,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
-use common::{Sandbox, Setup};
+use crate::common::{Sandbox, Setup};
 use mcp_contract::grant::Grant;
 use serde_json::json;
 

@@ -5,11 +5,9 @@
 //! detail; what the sandbox denies (network, environment, files, time, memory) fails cleanly, and
 //! the next call still works.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Answer, Sandbox, Setup};
+use crate::common::{Answer, Sandbox, Setup};
 use serde_json::{Value, json};
 
 /// Slack for process scheduling and HTTP on a loaded 2-core CI machine.

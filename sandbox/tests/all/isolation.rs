@@ -1,9 +1,7 @@
 //! Capabilities are deny by default: no host files, no environment, no network; each user sees
 //! only their own workspace, and paths cannot climb out of it.
 
-mod common;
-
-use common::{Sandbox, Setup};
+use crate::common::{Sandbox, Setup};
 use serde_json::json;
 
 #[test]

@@ -3,11 +3,9 @@
 //! points at the protected resource metadata, is counted by reason, and audited without the
 //! credential.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use mcp_testkit::forge::{self, Forge};
 use mcp_testkit::oidc::{OidcProvider, TestClient};
 use serde_json::json;
@@ -21,7 +19,7 @@ fn oidc_options(issuer: &str) -> Options {
     }
 }
 
-fn ping(s: &Stack, token: Option<&str>) -> common::Resp {
+fn ping(s: &Stack, token: Option<&str>) -> crate::common::Resp {
     s.post_raw(
         token,
         &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string(),
@@ -29,7 +27,7 @@ fn ping(s: &Stack, token: Option<&str>) -> common::Resp {
     )
 }
 
-fn assert_rejected(r: &common::Resp, what: &str) {
+fn assert_rejected(r: &crate::common::Resp, what: &str) {
     assert_eq!(r.status, 401, "{what}: {}", r.text);
     let challenge = r
         .header("www-authenticate")
@@ -283,7 +281,7 @@ fn policy_changes_apply_without_restart_and_bad_ones_are_refused() {
     assert!(s.tool_names(&viewer).is_empty());
     let widened = format!(
         "{}  # reloaded\n",
-        common::DEFAULT_POLICY
+        crate::common::DEFAULT_POLICY
             .replace("[mcp-user, mcp-admin]", "[mcp-user, mcp-admin, mcp-viewer]")
     );
     std::fs::write(&s.policy_path, widened).unwrap();
@@ -309,7 +307,10 @@ fn policy_changes_apply_without_restart_and_bad_ones_are_refused() {
     // Offboarding: a valid credential of a denied user stops working within seconds.
     let (_, mallory) = s.create_key("mallory", &["mcp-user"], "1d");
     assert_eq!(ping(&s, Some(&mallory)).status, 200);
-    let offboarded = format!("{}deny:\n  users: [mallory]\n", common::DEFAULT_POLICY);
+    let offboarded = format!(
+        "{}deny:\n  users: [mallory]\n",
+        crate::common::DEFAULT_POLICY
+    );
     std::fs::write(&s.policy_path, offboarded).unwrap();
     let r = mcp_testkit::wait_for("the deny list", Duration::from_secs(10), || {
         let r = ping(&s, Some(&mallory));
@@ -327,7 +328,7 @@ fn policy_changes_apply_without_restart_and_bad_ones_are_refused() {
 fn the_n_plus_first_call_in_the_window_gets_429_with_retry_after() {
     let policy = format!(
         "{}rate_limits:\n  per_user: 1000/min\n  tools: {{ echo: 3/min }}\n",
-        common::DEFAULT_POLICY
+        crate::common::DEFAULT_POLICY
     );
     let s = Stack::start(Options {
         policy,
@@ -377,7 +378,7 @@ fn the_n_plus_first_call_in_the_window_gets_429_with_retry_after() {
 fn a_users_overall_rate_is_limited_across_methods() {
     let policy = format!(
         "{}rate_limits:\n  per_user: 5/min\n",
-        common::DEFAULT_POLICY
+        crate::common::DEFAULT_POLICY
     );
     let s = Stack::start(Options {
         policy,

@@ -9,12 +9,10 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use mcp_testkit::otlp::{BlackHole, OtlpRelay, Phoenix};
 use serde_json::{Value, json};
 

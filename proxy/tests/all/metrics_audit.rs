@@ -8,14 +8,12 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Options, Resp, Stack};
+use crate::common::{Options, Resp, Stack};
 use mcp_testkit::forge::Forge;
 use serde_json::{Value, json};
 
@@ -630,7 +628,7 @@ fn a_scripted_mix_shows_in_metrics_and_audit_exactly_and_no_secret_leaks() {
         ("the garbage token", garbage),
         ("erin's JWT", erin.as_str()),
         ("alice's key secret", &alice["mcpk_".len() + 13..]),
-        ("the sandbox token", common::SANDBOX_TOKEN),
+        ("the sandbox token", crate::common::SANDBOX_TOKEN),
     ] {
         assert!(!audit_text.contains(secret), "{what} is in the audit log");
         assert!(

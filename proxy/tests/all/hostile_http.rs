@@ -6,13 +6,11 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use serde_json::json;
 
 /// Resident memory of a process, in bytes.

@@ -2,11 +2,9 @@
 //! code runs in the sandbox, calls the log-analysis tools from inside, and returns a summary.
 //! Isolation between users and between roles holds inside code too.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use serde_json::{Value, json};
 
 const POLICY: &str = "\

@@ -13,12 +13,10 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use serde_json::{Value, json};
 
 /// What the gateway must take after the `..data` swap (the watcher reacts to the rename within

@@ -7,11 +7,9 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use serde_json::Value;
 
 fn smoke(args: &[&str]) -> (i32, String) {

@@ -6,11 +6,9 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Sandbox, Setup};
+use crate::common::{Sandbox, Setup};
 use serde_json::json;
 
 fn tool_names(sb: &Sandbox) -> Vec<String> {

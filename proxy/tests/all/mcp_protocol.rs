@@ -1,11 +1,9 @@
 //! MCP Streamable HTTP through the real gateway and sandbox: sessions, versions, JSON-RPC errors,
 //! pagination, tool results and tool failures, transport header checks.
 
-mod common;
-
 use std::io::{Read as _, Write as _};
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use serde_json::json;
 
 fn stack_with_user() -> (Stack, String) {

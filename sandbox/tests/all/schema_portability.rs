@@ -9,9 +9,7 @@
 //! (`sdk/tests/schema-portability.json`): it must flag every unportable case and accept every
 //! rewritten one.
 
-mod common;
-
-use common::{Sandbox, Setup};
+use crate::common::{Sandbox, Setup};
 use mcp_testkit::TempDir;
 use serde_json::Value;
 

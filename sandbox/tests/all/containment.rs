@@ -1,11 +1,9 @@
 //! Hostile guests, built from source as real components: each misbehaviour ends with its own
 //! error kind, within its limit plus a small margin, and the next ordinary call succeeds.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Sandbox, Setup};
+use crate::common::{Sandbox, Setup};
 use serde_json::json;
 
 /// Slack for process scheduling and HTTP on a loaded 2-core CI machine.

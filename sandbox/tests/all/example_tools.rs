@@ -1,8 +1,6 @@
 //! The SDK's example tools, built from source, served by the real sandbox over HTTP.
 
-mod common;
-
-use common::{Sandbox, Setup};
+use crate::common::{Sandbox, Setup};
 use serde_json::json;
 
 #[test]

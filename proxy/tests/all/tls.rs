@@ -5,13 +5,11 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 
 /// Makes a self-signed certificate for 127.0.0.1 with openssl; returns its serial.
 fn make_cert(dir: &Path, name: &str) -> String {

@@ -6,11 +6,9 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use serde_json::json;
 
 const INNOCENT: &str = "{MCP_CHAMELEON_NOTE: 'Version 1.'}";

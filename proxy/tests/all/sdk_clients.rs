@@ -5,11 +5,9 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
-
 use std::process::Command;
 
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use mcp_testkit::oidc::{OidcProvider, TestClient};
 use serde_json::Value;
 

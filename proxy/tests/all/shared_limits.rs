@@ -2,9 +2,7 @@
 //! both processes; when Redis is unreachable, the configured policy (fail open or closed) applies
 //! and is counted.
 
-mod common;
-
-use common::{Options, Stack};
+use crate::common::{Options, Stack};
 use mcp_testkit::redis::RedisServer;
 use serde_json::json;
 
@@ -12,7 +10,7 @@ fn options(redis: &RedisServer, on_unavailable: &str) -> Options {
     Options {
         policy: format!(
             "{}rate_limits:\n  tools: {{ echo: 4/min }}\n",
-            common::DEFAULT_POLICY
+            crate::common::DEFAULT_POLICY
         ),
         config: format!(
             "rate_limit_store: {{redis: {{url: '{}', timeout: 200ms, on_unavailable: {on_unavailable}}}}}",

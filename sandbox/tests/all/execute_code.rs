@@ -4,11 +4,9 @@
 //! call with the report as the failure's detail; what the sandbox denies (files, network, time, memory) fails cleanly, and the
 //! next call still works.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Answer, Sandbox, Setup};
+use crate::common::{Answer, Sandbox, Setup};
 use serde_json::{Value, json};
 
 /// Slack for process scheduling and HTTP on a loaded 2-core CI machine.
