@@ -89,7 +89,7 @@ impl Gateway {
         };
         let limiter = match &config.rate_limit_store {
             Some(store) => Limiter::Redis(Box::new(
-                RedisLimiter::new(&store.redis).map_err(anyhow::Error::msg)?,
+                RedisLimiter::new(&store.redis)?,
             )),
             None => Limiter::Local(LocalLimiter::new()),
         };

@@ -9,7 +9,7 @@
 
 mod redis;
 
-pub use self::redis::{FailPolicy, RedisConfig, RedisLimiter};
+pub use self::redis::{FailPolicy, RedisConfig, RedisLimiter, RedisSetupError};
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};

@@ -82,6 +82,17 @@ redis.call('SET', KEYS[1], next_tat, 'PX', math.floor((next_tat - now) / 1000) +
 return 0
 "#;
 
+/// Why a [`RedisLimiter`] cannot be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisSetupError {
+    /// `rate_limit_store.redis.url` is not a Redis URL.
+    #[error("rate_limit_store.redis.url: {source}")]
+    Url {
+        /// What the Redis client says is wrong with the URL.
+        source: redis::RedisError,
+    },
+}
+
 pub struct RedisLimiter {
     client: redis::Client,
     conn: ArcSwapOption<ConnectionManager>,
@@ -95,9 +106,9 @@ pub struct RedisLimiter {
 }
 
 impl RedisLimiter {
-    pub fn new(cfg: &RedisConfig) -> Result<Self, String> {
+    pub fn new(cfg: &RedisConfig) -> Result<Self, RedisSetupError> {
         let client = redis::Client::open(cfg.url.as_str())
-            .map_err(|e| format!("rate_limit_store.redis.url: {e}"))?;
+            .map_err(|source| RedisSetupError::Url { source })?;
         Ok(Self {
             client,
             conn: ArcSwapOption::empty(),
@@ -112,7 +123,7 @@ impl RedisLimiter {
 
     /// The shared connection, connecting on first use (the gateway starts even when Redis is
     /// down; the manager reconnects by itself afterwards).
-    async fn connection(&self) -> Result<ConnectionManager, String> {
+    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
         if let Some(c) = self.conn.load_full() {
             return Ok((*c).clone());
         }
@@ -127,8 +138,7 @@ impl RedisLimiter {
         let conn = self
             .client
             .get_connection_manager_with_config(config)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.conn.store(Some(std::sync::Arc::new(conn.clone())));
         Ok(conn)
     }
@@ -162,7 +172,6 @@ impl RedisLimiter {
                 .arg(period)
                 .invoke_async::<u64>(&mut conn)
                 .await
-                .map_err(|e| e.to_string())
         };
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(0)) => Ok(()),
@@ -193,14 +202,14 @@ impl RedisLimiter {
         user: &str,
         tool: &str,
         rate: Rate,
-        why: &str,
+        why: &dyn std::fmt::Display,
     ) -> Result<(), Limited> {
         let policy = match self.on_unavailable {
             FailPolicy::FailOpen => "fail_open",
             FailPolicy::FailClosed => "fail_closed",
         };
         metrics::counter!("mcp_rate_limit_store_errors_total", "policy" => policy).increment(1);
-        warn_rarely(why, policy);
+        warn_rarely(&why.to_string(), policy);
         match self.on_unavailable {
             FailPolicy::FailOpen => {
                 self.fallback
