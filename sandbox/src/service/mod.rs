@@ -35,7 +35,9 @@ pub use admission::{Admission, Permit, Rejected, Share};
 pub use workspaces::{Owner, Workspaces};
 /// Moving name-keyed workspaces to principals (`mcp-sandbox workspaces migrate`).
 pub mod workspace_migration {
-    pub use super::workspaces::{Migration, Outcome, parse_mapping, parse_mapping_file};
+    pub use super::workspaces::{
+        MappingError, MappingFileError, Migration, Outcome, parse_mapping, parse_mapping_file,
+    };
 }
 
 /// Settings of the service, fixed at start.

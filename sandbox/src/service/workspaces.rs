@@ -255,26 +255,48 @@ impl std::fmt::Display for Migration {
     }
 }
 
+/// A `--map` or map-file line that is not `user=principal`; carries the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{text:?} is not a mapping; write user=principal, e.g. \
+     alice=oidc:https://idp.example/realms/mcp#8d1c..."
+)]
+pub struct MappingError {
+    pub text: String,
+}
+
+/// A bad line of a `--map-file`, numbered from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {source}")]
+pub struct MappingFileError {
+    pub line: usize,
+    pub source: MappingError,
+}
+
 /// Parses `user=principal` (the principal may itself hold `=`, the user name may not).
-pub fn parse_mapping(text: &str) -> Result<(String, String), String> {
+pub fn parse_mapping(text: &str) -> Result<(String, String), MappingError> {
     match text.trim().split_once('=') {
         Some((user, principal)) if !user.trim().is_empty() && !principal.trim().is_empty() => {
             Ok((user.trim().to_owned(), principal.trim().to_owned()))
         }
-        _ => Err(format!(
-            "{text:?} is not a mapping; write user=principal, e.g. \
-             alice=oidc:https://idp.example/realms/mcp#8d1c..."
-        )),
+        _ => Err(MappingError {
+            text: text.to_owned(),
+        }),
     }
 }
 
 /// The mappings of a `--map-file`: one `user=principal` a line; blank lines and `#` comments
 /// are skipped.
-pub fn parse_mapping_file(text: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_mapping_file(text: &str) -> Result<Vec<(String, String)>, MappingFileError> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
-        .map(|(i, line)| parse_mapping(line).map_err(|e| format!("line {}: {e}", i + 1)))
+        .map(|(i, line)| {
+            parse_mapping(line).map_err(|source| MappingFileError {
+                line: i + 1,
+                source,
+            })
+        })
         .collect()
 }
 
@@ -555,7 +577,9 @@ mod tests {
         r.1.dir_for(Owner::User("carol")).unwrap();
         assert_eq!(r.1.legacy_users().unwrap(), ["alice", "bob@example.com"]);
         assert_eq!(parse_mapping_file(file).unwrap().len(), 2);
-        let error = parse_mapping_file("alice=key:a\nbroken\n").unwrap_err();
+        let error = parse_mapping_file("alice=key:a\nbroken\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("line 2:"), "{error}");
     }
 }

@@ -160,16 +160,30 @@ impl Access {
     }
 }
 
+/// A `${VAR}` in a manifest that cannot be expanded; carries the text it was in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VarError {
+    /// A `${` without its `}`.
+    #[error("unclosed \"${{\" in {text:?}")]
+    Unclosed { text: String },
+    /// The variable is unset or empty and has no `:-default`.
+    #[error("environment variable {var} is not set (in {text:?})")]
+    Unset { var: String, text: String },
+}
+
 /// Expands `${VAR}` and `${VAR:-default}` in `text` using `lookup`.
-pub fn expand_vars(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_vars(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, VarError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed \"${{\" in {text:?}"))?;
+        let end = after.find('}').ok_or_else(|| VarError::Unclosed {
+            text: text.to_owned(),
+        })?;
         let expr = &after[..end];
         let (var, default) = match expr.split_once(":-") {
             Some((v, d)) => (v, Some(d)),
@@ -181,9 +195,10 @@ pub fn expand_vars(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
         {
             Some(v) => out.push_str(&v),
             None => {
-                return Err(format!(
-                    "environment variable {var} is not set (in {text:?})"
-                ));
+                return Err(VarError::Unset {
+                    var: var.to_owned(),
+                    text: text.to_owned(),
+                });
             }
         }
         rest = &after[end + 1..];
@@ -193,7 +208,7 @@ pub fn expand_vars(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
 }
 
 /// Resolves a grant's host path: expands variables, then makes it relative to `base`.
-pub fn resolve_host_path(grant: &DirGrant, base: &Path) -> Result<PathBuf, String> {
+pub fn resolve_host_path(grant: &DirGrant, base: &Path) -> Result<PathBuf, VarError> {
     let expanded = expand_vars(&grant.host, |v| std::env::var(v).ok())?;
     let path = PathBuf::from(expanded);
     Ok(if path.is_absolute() {
@@ -256,6 +271,7 @@ components:
         assert!(
             expand_vars("${NOPE}", env)
                 .unwrap_err()
+                .to_string()
                 .contains("NOPE is not set")
         );
         assert!(expand_vars("${OPEN", env).is_err());

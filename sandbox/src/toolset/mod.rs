@@ -39,6 +39,21 @@ pub enum LoadError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// A tool the component describes cannot be served.
+    #[error("{path}: {source}")]
+    Tool { path: PathBuf, source: ToolDefError },
+    /// A component's name cannot become a module name.
+    #[error("{path}: {source}")]
+    ComponentName {
+        path: PathBuf,
+        source: ComponentNameError,
+    },
+    /// A directory grant's host path names a variable that cannot be expanded.
+    #[error("{path}: {source}")]
+    Var {
+        path: PathBuf,
+        source: manifest::VarError,
+    },
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> LoadError {
@@ -167,7 +182,10 @@ pub async fn load(
                 .await
                 .map_err(|m| invalid(&path, m))?;
             for d in descriptors {
-                let tool = build_tool(d, &component).map_err(|m| invalid(&path, m))?;
+                let tool = build_tool(d, &component).map_err(|source| LoadError::Tool {
+                    path: path.clone(),
+                    source,
+                })?;
                 if let Some(prev) = tools.get(&tool.entry.name) {
                     return Err(invalid(
                         &path,
@@ -219,7 +237,10 @@ fn load_component(
             .unwrap_or_default()
             .to_owned(),
     };
-    check_component_name(&name).map_err(|m| invalid(manifest_path, m))?;
+    check_component_name(&name).map_err(|source| LoadError::ComponentName {
+        path: manifest_path.to_owned(),
+        source,
+    })?;
     if !file.is_file() {
         return Err(invalid(
             manifest_path,
@@ -252,8 +273,10 @@ fn load_component(
         .unwrap_or_else(|| toolset.defaults.capabilities.clone());
     let mut mounts = Vec::with_capacity(caps.dirs.len());
     for grant in &caps.dirs {
-        let host =
-            manifest::resolve_host_path(grant, base).map_err(|m| invalid(manifest_path, m))?;
+        let host = manifest::resolve_host_path(grant, base).map_err(|source| LoadError::Var {
+            path: manifest_path.to_owned(),
+            source,
+        })?;
         if !host.is_dir() {
             return Err(invalid(
                 manifest_path,
@@ -335,21 +358,64 @@ async fn describe(
         })
 }
 
-fn build_tool(d: ToolDescriptor, component: &Arc<ComponentHandle>) -> Result<ToolHandle, String> {
-    mcp_contract::names::ToolName::parse(&d.name).map_err(|e| e.to_string())?;
-    let what = |field: &str| format!("tool '{}' ({field})", d.name);
-    let parse = |text: &str, field: &str| -> Result<serde_json::Value, String> {
-        serde_json::from_str(text).map_err(|e| format!("{} is not valid JSON: {e}", what(field)))
+/// A tool a component describes that cannot be served: its name, or one of its JSON fields.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolDefError {
+    /// The tool's name breaks the contract's name rule.
+    #[error(transparent)]
+    Name(#[from] mcp_contract::names::NameError),
+    /// `inputSchema`, `outputSchema` or `annotations` does not parse.
+    #[error("tool '{tool}' ({field}) is not valid JSON: {source}")]
+    Json {
+        tool: String,
+        field: &'static str,
+        source: serde_json::Error,
+    },
+    /// The input schema does not describe an object.
+    #[error("tool '{tool}' (inputSchema) must be a schema of type \"object\"")]
+    NotObject { tool: String },
+    /// A schema is JSON but not a JSON Schema.
+    #[error("tool '{tool}' ({field}) is not a valid JSON Schema: {message}")]
+    Schema {
+        tool: String,
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// A component name that cannot become a module name in code mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "component name {0:?} is not valid: use lower-case letters, digits and '_' (it becomes a module name in code)"
+)]
+pub struct ComponentNameError(pub String);
+
+fn build_tool(
+    d: ToolDescriptor,
+    component: &Arc<ComponentHandle>,
+) -> Result<ToolHandle, ToolDefError> {
+    mcp_contract::names::ToolName::parse(&d.name)?;
+    let parse = |text: &str, field: &'static str| -> Result<serde_json::Value, ToolDefError> {
+        serde_json::from_str(text).map_err(|source| ToolDefError::Json {
+            tool: d.name.clone(),
+            field,
+            source,
+        })
     };
+    let schema_error =
+        |field: &'static str, e: jsonschema::ValidationError<'_>| ToolDefError::Schema {
+            tool: d.name.clone(),
+            field,
+            message: e.to_string(),
+        };
     let input_schema = parse(&d.input_schema, "inputSchema")?;
     if input_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
-        return Err(format!(
-            "{} must be a schema of type \"object\"",
-            what("inputSchema")
-        ));
+        return Err(ToolDefError::NotObject {
+            tool: d.name.clone(),
+        });
     }
-    let input = jsonschema::validator_for(&input_schema)
-        .map_err(|e| format!("{} is not a valid JSON Schema: {e}", what("inputSchema")))?;
+    let input =
+        jsonschema::validator_for(&input_schema).map_err(|e| schema_error("inputSchema", e))?;
     let output_schema = d
         .output_schema
         .as_deref()
@@ -357,10 +423,7 @@ fn build_tool(d: ToolDescriptor, component: &Arc<ComponentHandle>) -> Result<Too
         .transpose()?;
     let output = output_schema
         .as_ref()
-        .map(|s| {
-            jsonschema::validator_for(s)
-                .map_err(|e| format!("{} is not a valid JSON Schema: {e}", what("outputSchema")))
-        })
+        .map(|s| jsonschema::validator_for(s).map_err(|e| schema_error("outputSchema", e)))
         .transpose()?;
     let annotations = d
         .annotations
@@ -385,7 +448,7 @@ fn build_tool(d: ToolDescriptor, component: &Arc<ComponentHandle>) -> Result<Too
 }
 
 /// Component names become module names in code mode (`from tools import log_store`).
-fn check_component_name(name: &str) -> Result<(), String> {
+fn check_component_name(name: &str) -> Result<(), ComponentNameError> {
     let mut bytes = name.bytes();
     let ok = name.len() <= 64
         && bytes
@@ -395,9 +458,7 @@ fn check_component_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "component name {name:?} is not valid: use lower-case letters, digits and '_' (it becomes a module name in code)"
-        ))
+        Err(ComponentNameError(name.to_owned()))
     }
 }
 
