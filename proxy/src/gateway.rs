@@ -69,14 +69,13 @@ impl Gateway {
         let ttl = config.session.ttl.get().as_secs();
         let sessions = match &config.session.secret_file {
             Some(path) => {
-                let current = SessionKeys::read_key(path).map_err(anyhow::Error::msg)?;
+                let current = SessionKeys::read_key(path)?;
                 let previous = config
                     .session
                     .previous_secret_file
                     .as_deref()
                     .map(SessionKeys::read_key)
-                    .transpose()
-                    .map_err(anyhow::Error::msg)?;
+                    .transpose()?;
                 SessionKeys::new(current, previous, ttl)
             }
             None => {
@@ -88,9 +87,7 @@ impl Gateway {
             }
         };
         let limiter = match &config.rate_limit_store {
-            Some(store) => Limiter::Redis(Box::new(
-                RedisLimiter::new(&store.redis)?,
-            )),
+            Some(store) => Limiter::Redis(Box::new(RedisLimiter::new(&store.redis)?)),
             None => Limiter::Local(LocalLimiter::new()),
         };
         let audit = AuditLog::open(&config.audit)

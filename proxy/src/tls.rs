@@ -28,7 +28,7 @@ impl std::fmt::Debug for CertReloader {
 }
 
 impl CertReloader {
-    pub fn load(cert: &Path, key: &Path) -> Result<Arc<Self>, String> {
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsFilesError> {
         pingora::tls::install_default_crypto_provider();
         let seen = (Fingerprint::of(cert), Fingerprint::of(key));
         let pair = load_pair(cert, key)?;
@@ -68,20 +68,57 @@ impl ResolvesServerCert for CertReloader {
     }
 }
 
-fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+/// Why a certificate and key pair cannot be used; names the files.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsFilesError {
+    #[error("cannot read TLS files {cert} / {key}: {source}")]
+    Read {
+        cert: PathBuf,
+        key: PathBuf,
+        source: pingora::BError,
+    },
+    #[error("{cert} must hold a PEM certificate chain and {key} a PEM private key")]
+    NotPem { cert: PathBuf, key: PathBuf },
+    #[error("no TLS crypto provider installed")]
+    NoProvider,
+    #[error("TLS private key {key} is not usable: {source}")]
+    Key {
+        key: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("TLS certificate {cert} does not match key {key}: {source}")]
+    Mismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsFilesError> {
     let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
     let (certs, private) = pingora::tls::load_certs_and_key_files(&cert_s, &key_s)
-        .map_err(|e| format!("cannot read TLS files {cert_s} / {key_s}: {e}"))?
-        .ok_or_else(|| {
-            format!("{cert_s} must hold a PEM certificate chain and {key_s} a PEM private key")
+        .map_err(|source| TlsFilesError::Read {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| TlsFilesError::NotPem {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
         })?;
-    let provider = CryptoProvider::get_default().ok_or("no TLS crypto provider installed")?;
+    let provider = CryptoProvider::get_default().ok_or(TlsFilesError::NoProvider)?;
     let signer = provider
         .key_provider
         .load_private_key(private)
-        .map_err(|e| format!("TLS private key {key_s} is not usable: {e}"))?;
+        .map_err(|e| TlsFilesError::Key {
+            key: key.to_owned(),
+            source: e.into(),
+        })?;
     let pair = CertifiedKey::new(certs, signer);
-    pair.keys_match()
-        .map_err(|e| format!("TLS certificate {cert_s} does not match key {key_s}: {e}"))?;
+    pair.keys_match().map_err(|e| TlsFilesError::Mismatch {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        source: e.into(),
+    })?;
     Ok(pair)
 }

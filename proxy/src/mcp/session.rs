@@ -42,6 +42,26 @@ pub struct SessionKeys {
     ttl_secs: u64,
 }
 
+/// Why a session key file cannot be used; names the file, never its content.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionKeyError {
+    #[error("cannot read session key {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("session key {path} is not base64")]
+    NotBase64 {
+        path: std::path::PathBuf,
+        #[source]
+        source: base64::DecodeError,
+    },
+    #[error(
+        "session key {path} must decode to exactly 32 bytes (make one with: head -c 32 /dev/urandom | base64)"
+    )]
+    WrongLength { path: std::path::PathBuf },
+}
+
 impl SessionKeys {
     pub fn new(current: [u8; 32], previous: Option<[u8; 32]>, ttl_secs: u64) -> Self {
         Self {
@@ -57,19 +77,21 @@ impl SessionKeys {
     }
 
     /// Reads a key file: 32 bytes, base64 (standard or URL-safe) on one line.
-    pub fn read_key(path: &std::path::Path) -> Result<[u8; 32], String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read session key {}: {e}", path.display()))?;
+    pub fn read_key(path: &std::path::Path) -> Result<[u8; 32], SessionKeyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SessionKeyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let text = text.trim();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text)
             .or_else(|_| URL_SAFE_NO_PAD.decode(text))
-            .map_err(|_| format!("session key {} is not base64", path.display()))?;
-        bytes.try_into().map_err(|_| {
-            format!(
-                "session key {} must decode to exactly 32 bytes (make one with: head -c 32 /dev/urandom | base64)",
-                path.display()
-            )
+            .map_err(|source| SessionKeyError::NotBase64 {
+                path: path.to_owned(),
+                source,
+            })?;
+        bytes.try_into().map_err(|_| SessionKeyError::WrongLength {
+            path: path.to_owned(),
         })
     }
 

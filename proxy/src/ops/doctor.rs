@@ -296,7 +296,7 @@ fn check_session(config: &Config, f: &mut Vec<Finding>) {
                 "session",
                 format!("session key {} is usable", p.display()),
             )),
-            Err(e) => f.push(found(Level::Fail, "session", e)),
+            Err(e) => f.push(found(Level::Fail, "session", e.to_string())),
         },
         None => f.push(found(
             Level::Warn,
