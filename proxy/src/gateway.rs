@@ -54,9 +54,7 @@ impl Gateway {
         };
         let auth = Authenticator::new(config.oidc.clone(), keys.clone())
             .context("configuring authentication")?;
-        let upstreams = Arc::new(
-            Upstreams::new(&config.sandboxes, &config.upstream).map_err(anyhow::Error::msg)?,
-        );
+        let upstreams = Arc::new(Upstreams::new(&config.sandboxes, &config.upstream)?);
         let catalog = Arc::new(CatalogService::new(
             upstreams.clone(),
             config.catalog.block_changed_definitions,

@@ -215,7 +215,7 @@ async fn check_sandboxes(config: &Config, f: &mut Vec<Finding>) -> Option<Vec<St
     let upstreams = match Upstreams::new(&config.sandboxes, &config.upstream) {
         Ok(u) => u,
         Err(e) => {
-            f.push(found(Level::Fail, "sandbox", e));
+            f.push(found(Level::Fail, "sandbox", e.to_string()));
             return None;
         }
     };

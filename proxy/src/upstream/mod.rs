@@ -128,7 +128,7 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    pub fn new(sandboxes: &[SandboxConfig], cfg: &UpstreamConfig) -> Result<Self, String> {
+    pub fn new(sandboxes: &[SandboxConfig], cfg: &UpstreamConfig) -> Result<Self, SetupError> {
         let mut options = ConnectorOptions::new(cfg.pool_size);
         options.keepalive_pool_size = cfg.pool_size * sandboxes.len().max(1);
         let connector = Connector::new(Some(options));
@@ -144,12 +144,14 @@ impl Upstreams {
                 SandboxUrl::Tcp(addr) => {
                     Some(upstreams.peer_for(HttpPeer::new(*addr, false, String::new())))
                 }
-                SandboxUrl::Unix(path) => Some(
-                    upstreams.peer_for(
-                        HttpPeer::new_uds(&path.display().to_string(), false, String::new())
-                            .map_err(|e| format!("sandbox '{}': {e}", s.name))?,
-                    ),
-                ),
+                SandboxUrl::Unix(path) => Some(upstreams.peer_for(
+                    HttpPeer::new_uds(&path.display().to_string(), false, String::new()).map_err(
+                        |source| SetupError::Socket {
+                            sandbox: s.name.clone(),
+                            source,
+                        },
+                    )?,
+                )),
                 // Resolved by `resolve` (at start and on every catalog refresh).
                 SandboxUrl::Host { .. } => None,
             };
@@ -398,20 +400,41 @@ impl Upstreams {
     }
 }
 
+/// Why the sandboxes' connections cannot be set up; names the sandbox and file.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A `unix:` socket path pingora refuses.
+    #[error("sandbox '{sandbox}': {source}")]
+    Socket {
+        sandbox: String,
+        source: pingora::BError,
+    },
+    #[error("sandbox '{sandbox}': cannot read token_file {path}: {source}")]
+    TokenRead {
+        sandbox: String,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("sandbox '{sandbox}': token_file {path} must hold one token of printable characters")]
+    TokenInvalid {
+        sandbox: String,
+        path: std::path::PathBuf,
+    },
+}
+
 /// Reads a sandbox token file: one token of printable characters.
-fn read_token(sandbox: &str, path: &std::path::Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "sandbox '{sandbox}': cannot read token_file {}: {e}",
-            path.display()
-        )
+fn read_token(sandbox: &str, path: &std::path::Path) -> Result<String, SetupError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SetupError::TokenRead {
+        sandbox: sandbox.to_owned(),
+        path: path.to_owned(),
+        source,
     })?;
     let token = text.trim();
     if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!(
-            "sandbox '{sandbox}': token_file {} must hold one token of printable characters",
-            path.display()
-        ));
+        return Err(SetupError::TokenInvalid {
+            sandbox: sandbox.to_owned(),
+            path: path.to_owned(),
+        });
     }
     Ok(token.to_owned())
 }
