@@ -4,12 +4,36 @@ use serde_yaml::{Mapping, Value};
 
 const PREFIX: &str = "MCP_GATEWAY__";
 
+/// An `MCP_GATEWAY__...` variable that cannot be applied; names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {key}: {problem}")]
+pub struct EnvOverrideError {
+    /// The variable, e.g. `MCP_GATEWAY__SANDBOXES__0__URL`.
+    pub key: String,
+    /// What is wrong with its path.
+    #[source]
+    pub problem: PathProblem,
+}
+
+/// Why a variable's path does not lead to a field that can be set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathProblem {
+    #[error("empty path segment")]
+    EmptySegment,
+    #[error("{0:?} is not a list index")]
+    NotAnIndex(String),
+    #[error("list index {index} skips entries (the list has {len})")]
+    SkipsEntries { index: usize, len: usize },
+    #[error("cannot set {0:?} inside a scalar value")]
+    InsideScalar(String),
+}
+
 /// Applies every `MCP_GATEWAY__...` variable in `env` to `tree`. A numeric path segment indexes a
 /// list (`SANDBOXES__0__URL`). Values are parsed as YAML scalars (`7` is a number, `true` a bool).
 pub fn apply_env_overrides(
     tree: &mut Value,
     env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), String> {
+) -> Result<(), EnvOverrideError> {
     let mut vars: Vec<(String, String)> = env
         .into_iter()
         .filter(|(k, _)| k.starts_with(PREFIX))
@@ -21,7 +45,10 @@ pub fn apply_env_overrides(
             .map(|s| s.to_ascii_lowercase())
             .collect();
         if path.iter().any(String::is_empty) {
-            return Err(format!("environment variable {key}: empty path segment"));
+            return Err(EnvOverrideError {
+                key,
+                problem: PathProblem::EmptySegment,
+            });
         }
         let value: Value = serde_yaml::from_str(&raw).unwrap_or(Value::String(raw.clone()));
         // Keep strings that YAML would turn into something else only when they are plainly text.
@@ -29,12 +56,12 @@ pub fn apply_env_overrides(
             Value::Mapping(_) | Value::Sequence(_) | Value::Null => Value::String(raw),
             v => v,
         };
-        set(tree, &path, value).map_err(|m| format!("environment variable {key}: {m}"))?;
+        set(tree, &path, value).map_err(|problem| EnvOverrideError { key, problem })?;
     }
     Ok(())
 }
 
-fn set(node: &mut Value, path: &[String], value: Value) -> Result<(), String> {
+fn set(node: &mut Value, path: &[String], value: Value) -> Result<(), PathProblem> {
     let Some((head, rest)) = path.split_first() else {
         *node = value;
         return Ok(());
@@ -54,19 +81,19 @@ fn set(node: &mut Value, path: &[String], value: Value) -> Result<(), String> {
         Value::Sequence(seq) => {
             let i: usize = head
                 .parse()
-                .map_err(|_| format!("{head:?} is not a list index"))?;
+                .map_err(|_| PathProblem::NotAnIndex(head.clone()))?;
             if i > seq.len() {
-                return Err(format!(
-                    "list index {i} skips entries (the list has {})",
-                    seq.len()
-                ));
+                return Err(PathProblem::SkipsEntries {
+                    index: i,
+                    len: seq.len(),
+                });
             }
             if i == seq.len() {
                 seq.push(Value::Null);
             }
             set(&mut seq[i], rest, value)
         }
-        _ => Err(format!("cannot set {head:?} inside a scalar value")),
+        _ => Err(PathProblem::InsideScalar(head.clone())),
     }
 }
 
@@ -98,7 +125,8 @@ mod tests {
             &mut tree,
             [("MCP_GATEWAY__LIST__5".to_owned(), "x".to_owned())],
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("MCP_GATEWAY__LIST__5") && e.contains("skips"),
             "{e}"
@@ -107,7 +135,8 @@ mod tests {
             &mut tree,
             [("MCP_GATEWAY__SCALAR__X".to_owned(), "x".to_owned())],
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("inside a scalar"), "{e}");
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use mcp_contract::units::{ByteSize, Span};
 use serde::Deserialize;
 
-pub use env::apply_env_overrides;
+pub use env::{EnvOverrideError, PathProblem, apply_env_overrides};
 
 /// A configuration that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,16 @@ pub enum ConfigError {
     },
     #[error("config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("config file {path}: {source}")]
+    Yaml {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Env {
+        path: PathBuf,
+        source: EnvOverrideError,
+    },
 }
 
 /// The whole gateway configuration.
@@ -380,8 +390,14 @@ impl Config {
             message,
         };
         let mut tree: serde_yaml::Value =
-            serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        apply_env_overrides(&mut tree, env).map_err(invalid)?;
+            serde_yaml::from_str(&text).map_err(|source| ConfigError::Yaml {
+                path: path.to_owned(),
+                source,
+            })?;
+        apply_env_overrides(&mut tree, env).map_err(|source| ConfigError::Env {
+            path: path.to_owned(),
+            source,
+        })?;
         // serde_yaml reports no location for errors out of a `Value`; track the path instead.
         let mut config: Config = serde_path_to_error::deserialize(tree).map_err(|e| {
             let path = e.path().to_string();
