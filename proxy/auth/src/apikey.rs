@@ -31,16 +31,28 @@ const HASH_PREFIX: &str = "sha256:";
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(String);
 
+/// Text that is not a key id; carries it as given (shown quoted and cut, as untrusted input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "key id {} is not valid: expected {ID_LEN} lowercase hex characters (e.g. 3f9a0c1b7d2e)",
+    crate::untrusted::quote(.0)
+)]
+pub struct InvalidKeyId(pub String);
+
+/// Text that is not a stored key hash (its value is never shown: it derives from a secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "expected \"sha256:\" followed by 64 lowercase hex characters (the hash of the key's secret)"
+)]
+pub struct InvalidKeyHash;
+
 impl KeyId {
     /// Checks the form of an id.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, InvalidKeyId> {
         if s.len() == ID_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(format!(
-                "key id {} is not valid: expected {ID_LEN} lowercase hex characters (e.g. 3f9a0c1b7d2e)",
-                crate::untrusted::quote(s)
-            ))
+            Err(InvalidKeyId(s.to_owned()))
         }
     }
 
@@ -91,15 +103,10 @@ pub struct KeyHash([u8; 32]);
 
 impl KeyHash {
     /// Parses `sha256:<64 lowercase hex>`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let err = || {
-            "expected \"sha256:\" followed by 64 lowercase hex characters (the hash of the \
-             key's secret)"
-                .to_owned()
-        };
-        let hex_part = s.strip_prefix(HASH_PREFIX).ok_or_else(err)?;
-        let bytes = unhex(hex_part).ok_or_else(err)?;
-        Ok(Self(bytes.try_into().map_err(|_| err())?))
+    pub fn parse(s: &str) -> Result<Self, InvalidKeyHash> {
+        let hex_part = s.strip_prefix(HASH_PREFIX).ok_or(InvalidKeyHash)?;
+        let bytes = unhex(hex_part).ok_or(InvalidKeyHash)?;
+        Ok(Self(bytes.try_into().map_err(|_| InvalidKeyHash)?))
     }
 
     /// Whether `secret` hashes to this value, compared in constant time.

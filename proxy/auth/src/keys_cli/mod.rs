@@ -366,7 +366,7 @@ pub fn run(
 }
 
 fn parse_id(id: &str) -> Result<KeyId, KeysCliError> {
-    KeyId::parse(id).map_err(KeysCliError::Invalid)
+    KeyId::parse(id).map_err(|e| KeysCliError::Invalid(e.to_string()))
 }
 
 impl FromStr for Expiry {

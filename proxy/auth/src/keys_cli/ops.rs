@@ -157,7 +157,7 @@ pub(crate) fn revoke(
     err: &mut dyn Write,
 ) -> Result<(), KeysCliError> {
     if let Some(id) = id {
-        let id = KeyId::parse(id).map_err(KeysCliError::Invalid)?;
+        let id = KeyId::parse(id).map_err(|e| KeysCliError::Invalid(e.to_string()))?;
         let mut record = dir.load(&id)?;
         if let Some(at) = record.revoked {
             writeln!(

@@ -94,12 +94,48 @@ pub struct RecordError {
 }
 
 impl RecordError {
-    fn field(field: &'static str, problem: impl Into<String>) -> Self {
+    fn field(field: &'static str, problem: impl std::fmt::Display) -> Self {
         Self {
             field: Some(field),
-            problem: problem.into(),
+            problem: problem.to_string(),
         }
     }
+}
+
+/// What is wrong with one field of a key record (or the matching `keys` option).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// The user name is empty, too long, padded or holds control characters.
+    #[error(
+        "user {0:?} is not valid: use 1-{MAX_USER_LEN} characters without control characters or surrounding spaces"
+    )]
+    User(String),
+    /// No role.
+    #[error("a key needs at least one role")]
+    NoRoles,
+    /// More than the roles a key may have.
+    #[error("at most {MAX_ROLES} roles")]
+    TooManyRoles,
+    /// A role that is not a valid role name.
+    #[error(transparent)]
+    Role(#[from] mcp_contract::policy::InvalidRoleName),
+    /// `*`, which no key can hold.
+    #[error(
+        "\"*\" is the policy's wildcard for any authenticated caller, not a role a key can hold"
+    )]
+    WildcardRole,
+    /// The same role twice.
+    #[error("role {0:?} is listed twice")]
+    DuplicateRole(String),
+    /// The description is too long or holds control characters.
+    #[error("at most {MAX_DESCRIPTION_LEN} characters, without control characters")]
+    Description,
+    /// A time that is not RFC 3339.
+    #[error("{0:?} is not an RFC 3339 time (e.g. 2026-04-05T09:30:00Z)")]
+    NotRfc3339(String),
+    /// A time outside what a key file can hold.
+    #[error("{0:?} is outside the years 0000-9999 once converted to UTC")]
+    OutOfRange(String),
 }
 
 /// The file's shape, as serde reads and writes it.
@@ -218,7 +254,7 @@ impl KeyRecord {
 }
 
 /// A user name: 1-256 characters, no control characters, no surrounding whitespace.
-pub(crate) fn validate_user(user: &str) -> Result<String, String> {
+pub(crate) fn validate_user(user: &str) -> Result<String, FieldError> {
     let ok = !user.is_empty()
         && user.chars().count() <= MAX_USER_LEN
         && user.trim() == user
@@ -226,57 +262,47 @@ pub(crate) fn validate_user(user: &str) -> Result<String, String> {
     if ok {
         Ok(user.to_owned())
     } else {
-        Err(format!(
-            "user {user:?} is not valid: use 1-{MAX_USER_LEN} characters without control \
-             characters or surrounding spaces"
-        ))
+        Err(FieldError::User(user.to_owned()))
     }
 }
 
 /// Role names valid in the access policy, at least one, no duplicates, and not the policy's
 /// wildcard `*` (which means "any authenticated caller", not a role one can hold).
-pub(crate) fn validate_roles(roles: Vec<String>) -> Result<Vec<String>, String> {
+pub(crate) fn validate_roles(roles: Vec<String>) -> Result<Vec<String>, FieldError> {
     if roles.is_empty() {
-        return Err("a key needs at least one role".into());
+        return Err(FieldError::NoRoles);
     }
     if roles.len() > MAX_ROLES {
-        return Err(format!("at most {MAX_ROLES} roles"));
+        return Err(FieldError::TooManyRoles);
     }
     let mut seen = std::collections::HashSet::new();
     for role in &roles {
-        let parsed = RoleName::parse(role).map_err(|e| e.to_string())?;
+        let parsed = RoleName::parse(role)?;
         if parsed.is_wildcard() {
-            return Err(
-                "\"*\" is the policy's wildcard for any authenticated caller, not a role a key \
-                 can hold"
-                    .into(),
-            );
+            return Err(FieldError::WildcardRole);
         }
         if !seen.insert(role.as_str()) {
-            return Err(format!("role {role:?} is listed twice"));
+            return Err(FieldError::DuplicateRole(role.clone()));
         }
     }
     Ok(roles)
 }
 
-fn validate_description(d: &str) -> Result<(), String> {
+fn validate_description(d: &str) -> Result<(), FieldError> {
     if d.chars().count() > MAX_DESCRIPTION_LEN || d.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(format!(
-            "at most {MAX_DESCRIPTION_LEN} characters, without control characters"
-        ));
+        return Err(FieldError::Description);
     }
     Ok(())
 }
 
 /// Parses an RFC 3339 time into UTC.
-pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    let t = OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|_| format!("{s:?} is not an RFC 3339 time (e.g. 2026-04-05T09:30:00Z)"))?;
+pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, FieldError> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| FieldError::NotRfc3339(s.to_owned()))?;
     // Checked: near year 0 or 9999 an offset can move the UTC time out of range (found by
     // fuzz/fuzz_targets/apikey.rs), and such a time could not be written back to a key file.
     t.checked_to_offset(time::UtcOffset::UTC)
         .filter(|t| (0..=9999).contains(&t.year()))
-        .ok_or_else(|| format!("{s:?} is outside the years 0000-9999 once converted to UTC"))
+        .ok_or_else(|| FieldError::OutOfRange(s.to_owned()))
 }
 
 /// Formats a time as RFC 3339 in UTC, to the second.
