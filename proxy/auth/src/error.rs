@@ -181,6 +181,14 @@ pub enum ConfigError {
         /// What is wrong with its value.
         problem: String,
     },
+    /// A configured claim path (`oidc.user_claims`, `oidc.roles_claims`) is not valid.
+    #[error("{field}: {source}")]
+    ClaimPath {
+        /// The field's name.
+        field: String,
+        /// The path and what is wrong with it.
+        source: crate::oidc::InvalidClaimPath,
+    },
     /// Neither OIDC nor API keys are configured.
     #[error(
         "no authentication method is configured: configure `oidc`, an API key directory, or both"

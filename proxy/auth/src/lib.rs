@@ -37,7 +37,7 @@ mod oidc;
 mod principal;
 mod untrusted;
 
-pub use apikey::{KeyHash, KeyId, NewKey};
+pub use apikey::{InvalidKeyHash, InvalidKeyId, KeyHash, KeyId, NewKey};
 pub use authenticator::Authenticator;
 pub use error::{AuthError, ConfigError, Credential};
 pub use jsonwebtoken::Algorithm;
@@ -46,5 +46,5 @@ pub use keystore::{
     InvalidFile, KeyRecord, KeyStatus, KeyStore, KeyStoreError, KeyStoreStats, KeyWatcher,
     ReloadReport,
 };
-pub use oidc::OidcConfig;
+pub use oidc::{InvalidClaimPath, OidcConfig};
 pub use principal::{AuthMethod, Principal};

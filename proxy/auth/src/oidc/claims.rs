@@ -19,12 +19,15 @@ pub(crate) struct ClaimPath {
     segments: Vec<String>,
 }
 
+/// A claim path with an empty segment; carries the path as configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("claim path {0:?} is not valid: use dot-separated claim names, e.g. realm_access.roles")]
+pub struct InvalidClaimPath(pub String);
+
 impl ClaimPath {
-    pub fn parse(path: &str, audience: &str) -> Result<Self, String> {
+    pub fn parse(path: &str, audience: &str) -> Result<Self, InvalidClaimPath> {
         if path.is_empty() || path.split('.').any(str::is_empty) {
-            return Err(format!(
-                "claim path {path:?} is not valid: use dot-separated claim names, e.g. realm_access.roles"
-            ));
+            return Err(InvalidClaimPath(path.to_owned()));
         }
         let segments = path
             .split('.')

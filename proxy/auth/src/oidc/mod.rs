@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use mcp_contract::units::Span;
 use serde::{Deserialize, Serialize};
 
+pub use claims::InvalidClaimPath;
 pub(crate) use claims::{ClaimPath, extract_roles, extract_user};
 
 use crate::error::ConfigError;
@@ -233,7 +234,12 @@ pub(crate) fn normalise_typ(typ: &str) -> String {
 
 fn paths(field: &str, raw: &[String], audience: &str) -> Result<Vec<ClaimPath>, ConfigError> {
     raw.iter()
-        .map(|p| ClaimPath::parse(p, audience).map_err(|e| ConfigError::invalid(field, e)))
+        .map(|p| {
+            ClaimPath::parse(p, audience).map_err(|source| ConfigError::ClaimPath {
+                field: field.to_owned(),
+                source,
+            })
+        })
         .collect()
 }
 
