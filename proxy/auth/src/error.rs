@@ -181,7 +181,7 @@ pub enum ConfigError {
         /// What is wrong with its value.
         problem: String,
     },
-    /// A configured claim path (`oidc.user_claims`, `oidc.roles_claims`) is not valid.
+    /// A configured claim path (`oidc.user_claims`, `oidc.role_claims`) is not valid.
     #[error("{field}: {source}")]
     ClaimPath {
         /// The field's name.
