@@ -156,72 +156,102 @@ impl KeySet {
     }
 }
 
-fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<SigningKey, String> {
+/// Why a JWKS entry is skipped (the set is still used if another key is usable).
+#[derive(Debug, thiserror::Error)]
+enum KeyRejected {
+    #[error("`use` is {0}, not \"sig\"")]
+    Use(Value),
+    #[error("`key_ops` does not include \"verify\"")]
+    KeyOps,
+    #[error("for {0}, which is not an accepted algorithm")]
+    AlgNotAccepted(String),
+    #[error("`alg` {0:?} is not a signature algorithm")]
+    AlgUnknown(String),
+    #[error("`alg` is {0}, not a string")]
+    AlgNotString(Value),
+    #[error("not a JWK: {0}")]
+    NotJwk(#[source] serde_json::Error),
+    #[error("`n` is not base64url")]
+    ModulusNotBase64,
+    #[error("RSA key of {bits} bits; at least 2048 needed")]
+    RsaTooSmall { bits: usize },
+    #[error("EC curve {0:?} is not supported")]
+    EcCurve(EllipticCurve),
+    #[error("OKP curve {0:?} is not supported")]
+    OkpCurve(EllipticCurve),
+    #[error("a symmetric (oct) key is never used to verify tokens")]
+    Symmetric,
+    #[error("unsupported key type")]
+    Unsupported,
+    #[error("`alg` {alg:?} does not fit a {kind:?} key")]
+    AlgMismatch { alg: Algorithm, kind: KeyKind },
+    #[error("a {0:?} key fits none of the accepted algorithms")]
+    NoAcceptedAlg(KeyKind),
+    #[error("unusable key: {0}")]
+    Unusable(#[source] jsonwebtoken::errors::Error),
+}
+
+fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<SigningKey, KeyRejected> {
     if let Some(use_) = entry.get("use")
         && use_ != "sig"
     {
-        return Err(format!("`use` is {use_}, not \"sig\""));
+        return Err(KeyRejected::Use(use_.clone()));
     }
     if let Some(ops) = entry.get("key_ops")
         && !ops
             .as_array()
             .is_some_and(|ops| ops.iter().any(|o| o == "verify"))
     {
-        return Err("`key_ops` does not include \"verify\"".into());
+        return Err(KeyRejected::KeyOps);
     }
     let alg = match entry.get("alg") {
         None => None,
         Some(Value::String(name)) => match Algorithm::from_str(name) {
             Ok(alg) if allowed.contains(&alg) => Some(alg),
-            Ok(_) => return Err(format!("for {name}, which is not an accepted algorithm")),
-            Err(_) => return Err(format!("`alg` {name:?} is not a signature algorithm")),
+            Ok(_) => return Err(KeyRejected::AlgNotAccepted(name.clone())),
+            Err(_) => return Err(KeyRejected::AlgUnknown(name.clone())),
         },
-        Some(other) => return Err(format!("`alg` is {other}, not a string")),
+        Some(other) => return Err(KeyRejected::AlgNotString(other.clone())),
     };
-    let jwk: Jwk = serde_json::from_value(entry.clone()).map_err(|e| format!("not a JWK: {e}"))?;
+    let jwk: Jwk = serde_json::from_value(entry.clone()).map_err(KeyRejected::NotJwk)?;
     let kind = match &jwk.algorithm {
         AlgorithmParameters::RSA(p) => {
             let n = base64::Engine::decode(
                 &base64::engine::general_purpose::URL_SAFE_NO_PAD,
                 p.n.trim_end_matches('='),
             )
-            .map_err(|_| "`n` is not base64url")?;
+            .map_err(|_| KeyRejected::ModulusNotBase64)?;
             let bytes = n.iter().skip_while(|b| **b == 0).count();
             if bytes < MIN_RSA_MODULUS_BYTES {
-                return Err(format!(
-                    "RSA key of {} bits; at least 2048 needed",
-                    bytes * 8
-                ));
+                return Err(KeyRejected::RsaTooSmall { bits: bytes * 8 });
             }
             KeyKind::Rsa
         }
         AlgorithmParameters::EllipticCurve(p) => match p.curve {
             EllipticCurve::P256 => KeyKind::P256,
             EllipticCurve::P384 => KeyKind::P384,
-            ref other => return Err(format!("EC curve {other:?} is not supported")),
+            ref other => return Err(KeyRejected::EcCurve(other.clone())),
         },
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
             KeyKind::Ed25519
         }
         AlgorithmParameters::OctetKeyPair(p) => {
-            return Err(format!("OKP curve {:?} is not supported", p.curve));
+            return Err(KeyRejected::OkpCurve(p.curve.clone()));
         }
         AlgorithmParameters::OctetKey(_) => {
-            return Err("a symmetric (oct) key is never used to verify tokens".into());
+            return Err(KeyRejected::Symmetric);
         }
-        _ => return Err("unsupported key type".into()),
+        _ => return Err(KeyRejected::Unsupported),
     };
     if let Some(alg) = alg
         && !kind.fits(alg)
     {
-        return Err(format!("`alg` {alg:?} does not fit a {kind:?} key"));
+        return Err(KeyRejected::AlgMismatch { alg, kind });
     }
     if !allowed.iter().any(|a| kind.fits(*a)) {
-        return Err(format!(
-            "a {kind:?} key fits none of the accepted algorithms"
-        ));
+        return Err(KeyRejected::NoAcceptedAlg(kind));
     }
-    let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("unusable key: {e}"))?;
+    let key = DecodingKey::from_jwk(&jwk).map_err(KeyRejected::Unusable)?;
     Ok(SigningKey {
         kid: jwk.common.key_id.clone(),
         kind,
