@@ -39,6 +39,13 @@ pub enum LoadError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// A component failed when asked which tools it provides (its call error, with its kind).
+    #[error("{path}: component '{component}' could not describe its tools: {error}")]
+    Describe {
+        path: PathBuf,
+        component: String,
+        error: mcp_contract::sandbox_api::CallError,
+    },
     /// A tool the component describes cannot be served.
     #[error("{path}: {source}")]
     Tool { path: PathBuf, source: ToolDefError },
@@ -180,7 +187,11 @@ pub async fn load(
             let component = Arc::new(component);
             let descriptors = describe(runtime, &component, dispatcher.clone())
                 .await
-                .map_err(|m| invalid(&path, m))?;
+                .map_err(|error| LoadError::Describe {
+                    path: path.clone(),
+                    component: component.name.clone(),
+                    error,
+                })?;
             for d in descriptors {
                 let tool = build_tool(d, &component).map_err(|source| LoadError::Tool {
                     path: path.clone(),
@@ -321,7 +332,7 @@ async fn describe(
     runtime: &Runtime,
     component: &ComponentHandle,
     dispatcher: Arc<dyn Dispatcher>,
-) -> Result<Vec<ToolDescriptor>, String> {
+) -> Result<Vec<ToolDescriptor>, mcp_contract::sandbox_api::CallError> {
     let caller = Caller {
         user: "mcp-sandbox".into(),
         roles: vec![],
@@ -347,15 +358,7 @@ async fn describe(
             span: tracing::Span::none(),
         },
     };
-    runtime
-        .describe(&component.prepared, setup)
-        .await
-        .map_err(|e| {
-            format!(
-                "component '{}' could not describe its tools: {}",
-                component.name, e
-            )
-        })
+    runtime.describe(&component.prepared, setup).await
 }
 
 /// A tool a component describes that cannot be served: its name, or one of its JSON fields.
