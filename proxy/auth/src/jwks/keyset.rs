@@ -72,21 +72,47 @@ pub(crate) struct KeySet {
     keys: Vec<Arc<SigningKey>>,
 }
 
+/// Why a JWKS document gives no key set.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KeySetError {
+    #[error("the JWKS is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the JWKS has no `keys` array")]
+    NoKeysArray,
+    #[error("the JWKS lists {count} keys, more than the {MAX_KEYS} accepted")]
+    TooMany { count: usize },
+    #[error(
+        "the JWKS has no key usable with the accepted algorithms {allowed:?}{}",
+        skipped_note(skipped)
+    )]
+    NoneUsable {
+        allowed: Vec<Algorithm>,
+        /// Why each key was skipped, e.g. `keys[0] (kid "a"): unsupported key type`.
+        skipped: Vec<String>,
+    },
+}
+
+fn skipped_note(skipped: &[String]) -> String {
+    if skipped.is_empty() {
+        String::new()
+    } else {
+        format!(" (skipped: {})", skipped.join("; "))
+    }
+}
+
 impl KeySet {
     /// Parses a JWKS document, keeping the keys usable with `allowed` algorithms. Returns the
     /// set and a note for each skipped key; fails if no key is usable.
-    pub fn parse(body: &[u8], allowed: &[Algorithm]) -> Result<(Self, Vec<String>), String> {
-        let doc: Value =
-            serde_json::from_slice(body).map_err(|e| format!("the JWKS is not JSON: {e}"))?;
+    pub fn parse(body: &[u8], allowed: &[Algorithm]) -> Result<(Self, Vec<String>), KeySetError> {
+        let doc: Value = serde_json::from_slice(body).map_err(KeySetError::NotJson)?;
         let entries = doc
             .get("keys")
             .and_then(Value::as_array)
-            .ok_or("the JWKS has no `keys` array")?;
+            .ok_or(KeySetError::NoKeysArray)?;
         if entries.len() > MAX_KEYS {
-            return Err(format!(
-                "the JWKS lists {} keys, more than the {MAX_KEYS} accepted",
-                entries.len()
-            ));
+            return Err(KeySetError::TooMany {
+                count: entries.len(),
+            });
         }
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
@@ -100,14 +126,10 @@ impl KeySet {
             }
         }
         if keys.is_empty() {
-            return Err(format!(
-                "the JWKS has no key usable with the accepted algorithms {allowed:?}{}",
-                if skipped.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (skipped: {})", skipped.join("; "))
-                }
-            ));
+            return Err(KeySetError::NoneUsable {
+                allowed: allowed.to_vec(),
+                skipped,
+            });
         }
         Ok((Self { keys }, skipped))
     }
@@ -280,7 +302,10 @@ mod tests {
         v
     }
 
-    fn parse(keys: Vec<Value>, allowed: &[Algorithm]) -> Result<(KeySet, Vec<String>), String> {
+    fn parse(
+        keys: Vec<Value>,
+        allowed: &[Algorithm],
+    ) -> Result<(KeySet, Vec<String>), KeySetError> {
         KeySet::parse(json!({ "keys": keys }).to_string().as_bytes(), allowed)
     }
 
@@ -370,7 +395,8 @@ mod tests {
             &[Algorithm::RS256],
         )
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
         assert!(e.contains("no key usable"), "{e}");
         assert!(KeySet::parse(b"{}", &[Algorithm::RS256]).is_err());
         assert!(KeySet::parse(b"<html>", &[Algorithm::RS256]).is_err());
