@@ -73,7 +73,7 @@ impl Authenticator {
 
     /// Fetches discovery and the JWKS now (at start-up, for `doctor`, and in the background);
     /// returns the number of keys. `Ok(0)` when OIDC is not configured.
-    pub async fn refresh_keys(&self) -> Result<usize, String> {
+    pub async fn refresh_keys(&self) -> Result<usize, crate::jwks::KeyFetchError> {
         match &self.jwt {
             Some(jwt) => jwt.refresh().await,
             None => Ok(0),
@@ -198,7 +198,10 @@ mod tests {
         let e = only_keys.authenticate(None).await.unwrap_err();
         assert_eq!(e, AuthError::Missing);
         assert!(!only_keys.jwks_state().enabled);
-        assert_eq!(only_keys.refresh_keys().await, Ok(0));
+        assert_eq!(
+            only_keys.refresh_keys().await.map_err(|e| e.to_string()),
+            Ok(0)
+        );
 
         let only_oidc =
             Authenticator::new(Some(OidcConfig::new("https://idp.example", "gw")), None).unwrap();

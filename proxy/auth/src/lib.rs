@@ -41,7 +41,7 @@ pub use apikey::{InvalidKeyHash, InvalidKeyId, KeyHash, KeyId, NewKey};
 pub use authenticator::Authenticator;
 pub use error::{AuthError, ConfigError, Credential};
 pub use jsonwebtoken::Algorithm;
-pub use jwks::JwksState;
+pub use jwks::{JwksState, KeyFetchError, KeySetError};
 pub use keystore::{
     InvalidFile, KeyRecord, KeyStatus, KeyStore, KeyStoreError, KeyStoreStats, KeyWatcher,
     ReloadReport,

@@ -1,9 +1,78 @@
 //! HTTP requests to the identity provider: the discovery document and the JWKS, with the
 //! client's timeouts and a cap on the response size.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
+use crate::error::ConfigError;
+use crate::jwks::keyset::KeySetError;
 use crate::oidc::{OidcSettings, check_url};
+
+/// Why discovery or the JWKS fetch failed; names the URL. Cheap to clone (callers that arrive
+/// during a fetch share its result), so the causes are behind `Arc`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KeyFetchError {
+    /// The request failed (connection, TLS, timeout, redirect).
+    #[error("GET {url}: {}", error_chain(.source.as_ref()))]
+    Request {
+        /// The URL requested.
+        url: String,
+        /// The HTTP client's error.
+        source: Arc<reqwest::Error>,
+    },
+    /// The answer was not 2xx.
+    #[error("GET {url}: HTTP {status}")]
+    Status {
+        /// The URL requested.
+        url: String,
+        /// The status received.
+        status: reqwest::StatusCode,
+    },
+    /// The answer was larger than a discovery document or key set can be.
+    #[error("GET {url}: response larger than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge {
+        /// The URL requested.
+        url: String,
+    },
+    /// The discovery URL did not answer with a discovery document.
+    #[error("{url}: not an OpenID discovery document: {source}")]
+    NotDiscovery {
+        /// The discovery URL.
+        url: String,
+        /// Why it does not parse.
+        source: Arc<serde_json::Error>,
+    },
+    /// The discovery document is another issuer's.
+    #[error(
+        "{url}: the discovery document names issuer {found:?}, not the configured {configured:?}; \
+         set oidc.issuer to exactly the provider's issuer"
+    )]
+    IssuerMismatch {
+        /// The discovery URL.
+        url: String,
+        /// The issuer the document names.
+        found: String,
+        /// The configured issuer.
+        configured: String,
+    },
+    /// The discovery document's `jwks_uri` is not acceptable.
+    #[error("{url}: {source}")]
+    JwksUri {
+        /// The discovery URL.
+        url: String,
+        /// What is wrong with `jwks_uri`.
+        source: Arc<ConfigError>,
+    },
+    /// The JWKS holds no usable key set.
+    #[error("{uri}: {source}")]
+    Keys {
+        /// The JWKS URL.
+        uri: String,
+        /// What is wrong with the document.
+        source: Arc<KeySetError>,
+    },
+}
 
 /// Discovery documents and key sets are a few KiB; this bounds what a broken or hostile
 /// endpoint can make the gateway buffer.
@@ -36,35 +105,37 @@ fn no_downgrade_redirects() -> reqwest::redirect::Policy {
 }
 
 /// GETs `url` and returns the body of a 2xx response, at most [`MAX_RESPONSE_BYTES`].
-pub(crate) async fn get(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+pub(crate) async fn get(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, KeyFetchError> {
+    let request_error = |e: reqwest::Error| KeyFetchError::Request {
+        url: url.to_owned(),
+        source: Arc::new(e),
+    };
+    let too_large = || KeyFetchError::TooLarge {
+        url: url.to_owned(),
+    };
     let mut response = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+        .map_err(request_error)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!("GET {url}: HTTP {status}"));
+        return Err(KeyFetchError::Status {
+            url: url.to_owned(),
+            status,
+        });
     }
     if response
         .content_length()
         .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
     {
-        return Err(format!(
-            "GET {url}: response larger than {MAX_RESPONSE_BYTES} bytes"
-        ));
+        return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(request_error)? {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(format!(
-                "GET {url}: response larger than {MAX_RESPONSE_BYTES} bytes"
-            ));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
@@ -82,20 +153,27 @@ struct Discovery {
 pub(crate) async fn discover(
     client: &reqwest::Client,
     settings: &OidcSettings,
-) -> Result<String, String> {
+) -> Result<String, KeyFetchError> {
     let url = &settings.discovery_url;
     let body = get(client, url).await?;
-    let doc: Discovery = serde_json::from_slice(&body)
-        .map_err(|e| format!("{url}: not an OpenID discovery document: {e}"))?;
+    let doc: Discovery =
+        serde_json::from_slice(&body).map_err(|e| KeyFetchError::NotDiscovery {
+            url: url.clone(),
+            source: Arc::new(e),
+        })?;
     if doc.issuer != settings.issuer {
-        return Err(format!(
-            "{url}: the discovery document names issuer {:?}, not the configured {:?}; set \
-             oidc.issuer to exactly the provider's issuer",
-            doc.issuer, settings.issuer
-        ));
+        return Err(KeyFetchError::IssuerMismatch {
+            url: url.clone(),
+            found: doc.issuer,
+            configured: settings.issuer.clone(),
+        });
     }
-    check_url("jwks_uri", &doc.jwks_uri, settings.allow_insecure_http)
-        .map_err(|e| format!("{url}: {e}"))?;
+    check_url("jwks_uri", &doc.jwks_uri, settings.allow_insecure_http).map_err(|e| {
+        KeyFetchError::JwksUri {
+            url: url.clone(),
+            source: Arc::new(e),
+        }
+    })?;
     Ok(doc.jwks_uri)
 }
 

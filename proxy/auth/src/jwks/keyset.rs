@@ -74,18 +74,26 @@ pub(crate) struct KeySet {
 
 /// Why a JWKS document gives no key set.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum KeySetError {
+pub enum KeySetError {
+    /// The document is not JSON.
     #[error("the JWKS is not JSON: {0}")]
     NotJson(#[source] serde_json::Error),
+    /// The document has no `keys`.
     #[error("the JWKS has no `keys` array")]
     NoKeysArray,
+    /// More keys than accepted.
     #[error("the JWKS lists {count} keys, more than the {MAX_KEYS} accepted")]
-    TooMany { count: usize },
+    TooMany {
+        /// How many keys the document lists.
+        count: usize,
+    },
+    /// No key fits the accepted algorithms.
     #[error(
         "the JWKS has no key usable with the accepted algorithms {allowed:?}{}",
         skipped_note(skipped)
     )]
     NoneUsable {
+        /// The accepted algorithms.
         allowed: Vec<Algorithm>,
         /// Why each key was skipped, e.g. `keys[0] (kid "a"): unsupported key type`.
         skipped: Vec<String>,

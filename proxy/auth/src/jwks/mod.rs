@@ -19,7 +19,9 @@ use std::time::{Instant, SystemTime};
 use arc_swap::ArcSwap;
 use jsonwebtoken::Algorithm;
 
+pub use fetch::KeyFetchError;
 pub(crate) use fetch::client;
+pub use keyset::KeySetError;
 pub(crate) use keyset::SigningKey;
 use keyset::{KeySet, Lookup};
 
@@ -62,7 +64,7 @@ impl JwksState {
 /// Bookkeeping of fetches; holding its lock is what serialises them.
 struct FetchSlot {
     last_attempt: Option<Instant>,
-    last_result: Result<usize, String>,
+    last_result: Result<usize, KeyFetchError>,
     /// Discovered JWKS URL (a configured one is in the settings).
     discovered: Option<String>,
 }
@@ -144,7 +146,7 @@ impl Jwks {
 
     /// Discovery (unless configured) and a JWKS fetch now. A call that arrives while another
     /// fetch is under way shares that fetch's result.
-    pub async fn refresh(&self) -> Result<usize, String> {
+    pub async fn refresh(&self) -> Result<usize, KeyFetchError> {
         let requested = Instant::now();
         let mut slot = self.fetch.lock().await;
         if slot.last_attempt.is_some_and(|t| t >= requested) {
@@ -153,7 +155,11 @@ impl Jwks {
         self.fetch_locked(&mut slot, true).await
     }
 
-    async fn fetch_locked(&self, slot: &mut FetchSlot, rediscover: bool) -> Result<usize, String> {
+    async fn fetch_locked(
+        &self,
+        slot: &mut FetchSlot,
+        rediscover: bool,
+    ) -> Result<usize, KeyFetchError> {
         slot.last_attempt = Some(Instant::now());
         let result = self.fetch_keys(slot, rediscover).await;
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -182,7 +188,7 @@ impl Jwks {
                     "cannot fetch the identity provider's signing keys; cached keys stay in use");
                 state.failures_total += 1;
                 state.last_failure = Some(SystemTime::now());
-                state.last_error = Some(error.clone());
+                state.last_error = Some(error.to_string());
                 Err(error)
             }
         };
@@ -194,7 +200,7 @@ impl Jwks {
         &self,
         slot: &mut FetchSlot,
         rediscover: bool,
-    ) -> Result<(String, KeySet, Vec<String>), String> {
+    ) -> Result<(String, KeySet, Vec<String>), KeyFetchError> {
         let uri = match (&self.settings.jwks_uri, &slot.discovered) {
             (Some(configured), _) => configured.clone(),
             (None, Some(known)) if !rediscover => known.clone(),
@@ -206,7 +212,10 @@ impl Jwks {
         };
         let body = fetch::get(&self.http, &uri).await?;
         let (set, skipped) =
-            KeySet::parse(&body, &self.settings.algorithms).map_err(|e| format!("{uri}: {e}"))?;
+            KeySet::parse(&body, &self.settings.algorithms).map_err(|e| KeyFetchError::Keys {
+                uri: uri.clone(),
+                source: Arc::new(e),
+            })?;
         Ok((uri, set, skipped))
     }
 }

@@ -85,7 +85,7 @@ impl JwtVerifier {
         Ok(principal)
     }
 
-    pub async fn refresh(&self) -> Result<usize, String> {
+    pub async fn refresh(&self) -> Result<usize, crate::jwks::KeyFetchError> {
         self.jwks.refresh().await
     }
 
