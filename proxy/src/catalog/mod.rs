@@ -218,9 +218,27 @@ fn definition_hash(e: &ToolEntry) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn build_route(entry: ToolEntry, target: usize, definition: [u8; 32]) -> Result<ToolRoute, String> {
-    let validator = jsonschema::validator_for(&entry.input_schema)
-        .map_err(|e| format!("tool '{}' has an invalid input schema: {e}", entry.name))?;
+/// Why a tool a sandbox lists is skipped.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// Its input schema does not compile (the validator's message; its error borrows the schema).
+    #[error("tool '{tool}' has an invalid input schema: {message}")]
+    InputSchema { tool: String, message: String },
+    /// Its listing cannot be serialised.
+    #[error("{0}")]
+    Listing(#[source] serde_json::Error),
+}
+
+fn build_route(
+    entry: ToolEntry,
+    target: usize,
+    definition: [u8; 32],
+) -> Result<ToolRoute, RouteError> {
+    let validator =
+        jsonschema::validator_for(&entry.input_schema).map_err(|e| RouteError::InputSchema {
+            tool: entry.name.clone(),
+            message: e.to_string(),
+        })?;
     let mut tool = serde_json::Map::new();
     tool.insert("name".into(), entry.name.clone().into());
     if let Some(t) = &entry.title {
@@ -234,7 +252,7 @@ fn build_route(entry: ToolEntry, target: usize, definition: [u8; 32]) -> Result<
     if let Some(a) = entry.annotations {
         tool.insert("annotations".into(), a);
     }
-    let listing = serde_json::value::to_raw_value(&tool).map_err(|e| e.to_string())?;
+    let listing = serde_json::value::to_raw_value(&tool).map_err(RouteError::Listing)?;
     Ok(ToolRoute {
         name: entry.name,
         toolset: entry.toolset,
