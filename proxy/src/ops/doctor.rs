@@ -421,18 +421,45 @@ fn check_tls(config: &Config, opts: &DoctorOptions, f: &mut Vec<Finding>) {
                 )),
             }
         }
-        Err(e) => f.push(found(Level::Fail, "tls", e)),
+        Err(e) => f.push(found(Level::Fail, "tls", e.to_string())),
     }
 }
 
+/// Why a certificate's expiry cannot be read; names the file.
+#[derive(Debug, thiserror::Error)]
+enum CertError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a PEM certificate: {source}")]
+    NotPem {
+        path: std::path::PathBuf,
+        source: x509_parser::nom::Err<x509_parser::error::PEMError>,
+    },
+    #[error("{path} is not a valid certificate: {source}")]
+    NotX509 {
+        path: std::path::PathBuf,
+        source: x509_parser::nom::Err<x509_parser::error::X509Error>,
+    },
+}
+
 /// The `notAfter` of the first certificate in a PEM file.
-fn cert_expiry(path: &Path) -> Result<SystemTime, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (_, parsed) = x509_parser::pem::parse_x509_pem(&pem)
-        .map_err(|e| format!("{} is not a PEM certificate: {e}", path.display()))?;
-    let cert = parsed
-        .parse_x509()
-        .map_err(|e| format!("{} is not a valid certificate: {e}", path.display()))?;
+fn cert_expiry(path: &Path) -> Result<SystemTime, CertError> {
+    let pem = std::fs::read(path).map_err(|source| CertError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (_, parsed) =
+        x509_parser::pem::parse_x509_pem(&pem).map_err(|source| CertError::NotPem {
+            path: path.to_owned(),
+            source,
+        })?;
+    let cert = parsed.parse_x509().map_err(|source| CertError::NotX509 {
+        path: path.to_owned(),
+        source,
+    })?;
     let ts = cert.validity().not_after.timestamp();
     Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(ts.max(0) as u64))
 }
