@@ -33,18 +33,36 @@ pub enum Listen {
 }
 
 impl std::str::FromStr for Listen {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ListenError;
+    fn from_str(s: &str) -> Result<Self, ListenError> {
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
-                return Err("unix: needs a socket path, e.g. unix:/run/mcp/sandbox.sock".into());
+                return Err(ListenError::NoSocketPath);
             }
             return Ok(Listen::Unix(path.into()));
         }
-        s.parse().map(Listen::Tcp).map_err(|_| {
-            format!("{s:?} is not a listen address: use HOST:PORT (e.g. 127.0.0.1:7070) or unix:/path/to.sock")
-        })
+        s.parse()
+            .map(Listen::Tcp)
+            .map_err(|source| ListenError::NotAnAddress {
+                text: s.to_owned(),
+                source,
+            })
     }
+}
+
+/// Text that is not a listen address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenError {
+    #[error("unix: needs a socket path, e.g. unix:/run/mcp/sandbox.sock")]
+    NoSocketPath,
+    #[error(
+        "{text:?} is not a listen address: use HOST:PORT (e.g. 127.0.0.1:7070) or unix:/path/to.sock"
+    )]
+    NotAnAddress {
+        text: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
 }
 
 #[derive(Clone)]
@@ -319,6 +337,7 @@ mod tests {
             "localhost"
                 .parse::<Listen>()
                 .unwrap_err()
+                .to_string()
                 .contains("HOST:PORT")
         );
     }

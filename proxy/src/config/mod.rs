@@ -130,12 +130,24 @@ impl std::fmt::Display for SandboxUrl {
     }
 }
 
+/// Text that is not a sandbox address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SandboxUrlError {
+    #[error("unix: needs a socket path")]
+    NoSocketPath,
+    #[error(
+        "{0:?} is not a sandbox address: use http://HOST:PORT (e.g. http://127.0.0.1:7070 or \
+         http://mcp-sandbox.mcp.svc:7070) or unix:/path/to.sock"
+    )]
+    NotAnAddress(String),
+}
+
 impl std::str::FromStr for SandboxUrl {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SandboxUrlError;
+    fn from_str(s: &str) -> Result<Self, SandboxUrlError> {
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
-                return Err("unix: needs a socket path".into());
+                return Err(SandboxUrlError::NoSocketPath);
             }
             return Ok(SandboxUrl::Unix(path.into()));
         }
@@ -143,12 +155,7 @@ impl std::str::FromStr for SandboxUrl {
         if let Ok(addr) = hostport.parse() {
             return Ok(SandboxUrl::Tcp(addr));
         }
-        let bad = || {
-            format!(
-                "{s:?} is not a sandbox address: use http://HOST:PORT (e.g. http://127.0.0.1:7070 or \
-                 http://mcp-sandbox.mcp.svc:7070) or unix:/path/to.sock"
-            )
-        };
+        let bad = || SandboxUrlError::NotAnAddress(s.to_owned());
         let (host, port) = hostport.rsplit_once(':').ok_or_else(bad)?;
         let port: u16 = port.parse().map_err(|_| bad())?;
         let valid_host = !host.is_empty()

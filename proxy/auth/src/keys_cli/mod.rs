@@ -369,15 +369,18 @@ fn parse_id(id: &str) -> Result<KeyId, KeysCliError> {
     KeyId::parse(id).map_err(|e| KeysCliError::Invalid(e.to_string()))
 }
 
+/// An `--expires` that is neither a span nor `never`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}, or \"never\"")]
+pub struct InvalidExpiry(#[source] pub mcp_contract::units::UnitError);
+
 impl FromStr for Expiry {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = InvalidExpiry;
+    fn from_str(s: &str) -> Result<Self, InvalidExpiry> {
         if s == "never" {
             return Ok(Self::Never);
         }
-        s.parse::<Span>()
-            .map(Self::After)
-            .map_err(|e| format!("{e}, or \"never\""))
+        s.parse::<Span>().map(Self::After).map_err(InvalidExpiry)
     }
 }
 
