@@ -32,6 +32,8 @@ pub enum ConfigError {
         source: serde_yaml::Error,
     },
     #[error("config file {path}: {source}")]
+    Rule { path: PathBuf, source: ConfigRule },
+    #[error("config file {path}: {source}")]
     Env {
         path: PathBuf,
         source: EnvOverrideError,
@@ -417,7 +419,10 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
-        config.validate().map_err(invalid)?;
+        config.validate().map_err(|source| ConfigError::Rule {
+            path: path.to_owned(),
+            source,
+        })?;
         Ok(config)
     }
 
@@ -459,17 +464,17 @@ impl Config {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigRule> {
         if let Some(admin) = self.admin_listen
             && admin.port() == self.listen.port()
         {
-            return Err(format!(
-                "admin_listen: {admin} must use another port than listen ({})",
-                self.listen
-            ));
+            return Err(ConfigRule::AdminPort {
+                admin,
+                listen: self.listen,
+            });
         }
         if self.sandboxes.is_empty() {
-            return Err("sandboxes: list at least one sandbox (name and url)".into());
+            return Err(ConfigRule::NoSandboxes);
         }
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sandboxes.iter().enumerate() {
@@ -479,76 +484,129 @@ impl Config {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             {
-                return Err(format!(
-                    "sandboxes[{i}].name: {:?} must be 1+ characters of a-z, A-Z, 0-9, '-', '_'",
-                    s.name
-                ));
+                return Err(ConfigRule::SandboxName {
+                    index: i,
+                    name: s.name.clone(),
+                });
             }
             if !names.insert(&s.name) {
-                return Err(format!("sandboxes[{i}].name: {:?} is used twice", s.name));
+                return Err(ConfigRule::SandboxNameTwice {
+                    index: i,
+                    name: s.name.clone(),
+                });
             }
         }
         if self.keys.is_none() && self.oidc.is_none() {
-            return Err(
-                "no authentication configured: set `keys` (API keys) and/or `oidc` (OpenID Connect); the gateway never runs open"
-                    .into(),
-            );
+            return Err(ConfigRule::NoAuthentication);
         }
         for (i, o) in self.allowed_origins.iter().enumerate() {
             let ok = (o.starts_with("https://") || o.starts_with("http://")) && !o.ends_with('/');
             if !ok {
-                return Err(format!(
-                    "allowed_origins[{i}]: {o:?} must be scheme://host[:port] with no trailing slash"
-                ));
+                return Err(ConfigRule::Origin {
+                    index: i,
+                    origin: o.clone(),
+                });
             }
         }
         if let Some(u) = &self.public_url
             && !(u.starts_with("https://") || u.starts_with("http://"))
         {
-            return Err(format!(
-                "public_url: {u:?} must start with https:// (or http:// for local use)"
-            ));
+            return Err(ConfigRule::PublicUrl(u.clone()));
         }
         if self.upstream.execute_timeout >= self.upstream.request_timeout {
-            return Err(format!(
-                "upstream.execute_timeout ({}) must be shorter than upstream.request_timeout ({}) so a tool's timeout is reported, not masked",
-                self.upstream.execute_timeout, self.upstream.request_timeout
-            ));
+            return Err(ConfigRule::ExecuteTimeout {
+                execute: self.upstream.execute_timeout,
+                request: self.upstream.request_timeout,
+            });
         }
         for (tool, max) in &self.limits.tool_max_arguments {
             if max.as_usize() > self.limits.max_body.as_usize() {
-                return Err(format!(
-                    "limits.tool_max_arguments.{tool}: {max} is more than limits.max_body ({}); raise max_body or lower this",
-                    self.limits.max_body
-                ));
+                return Err(ConfigRule::ToolMaxArguments {
+                    tool: tool.clone(),
+                    max: *max,
+                    max_body: self.limits.max_body,
+                });
             }
         }
         let a = &self.limits;
         if a.max_in_flight_per_caller == 0 || a.max_in_flight_per_caller > a.max_in_flight {
-            return Err(format!(
-                "limits.max_in_flight_per_caller ({}) must be at least 1 and at most limits.max_in_flight ({})",
-                a.max_in_flight_per_caller, a.max_in_flight
-            ));
+            return Err(ConfigRule::InFlightPerCaller {
+                per_caller: a.max_in_flight_per_caller,
+                total: a.max_in_flight,
+            });
         }
         if a.max_buffered_per_caller.as_usize() > a.max_buffered.as_usize()
             || a.max_buffered_per_caller.as_usize() < a.max_body.as_usize()
         {
-            return Err(format!(
-                "limits.max_buffered_per_caller ({}) must be at least limits.max_body ({}) and at most limits.max_buffered ({})",
-                a.max_buffered_per_caller, a.max_body, a.max_buffered
-            ));
+            return Err(ConfigRule::BufferedPerCaller {
+                per_caller: a.max_buffered_per_caller,
+                max_body: a.max_body,
+                total: a.max_buffered,
+            });
         }
         if self.limits.max_argument_values == 0 {
-            return Err("limits.max_argument_values must be at least 1".into());
+            return Err(ConfigRule::AtLeastOne("limits.max_argument_values"));
         }
         if self.catalog.page_size == 0 {
-            return Err("catalog.page_size must be at least 1".into());
+            return Err(ConfigRule::AtLeastOne("catalog.page_size"));
         }
         if self.server.threads == 0 {
-            return Err("server.threads must be at least 1".into());
+            return Err(ConfigRule::AtLeastOne("server.threads"));
         }
         Ok(())
     }
+}
+
+/// A configuration that parses but breaks a rule across fields; names the fields and values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigRule {
+    #[error("admin_listen: {admin} must use another port than listen ({listen})")]
+    AdminPort {
+        admin: SocketAddr,
+        listen: SocketAddr,
+    },
+    #[error("sandboxes: list at least one sandbox (name and url)")]
+    NoSandboxes,
+    #[error("sandboxes[{index}].name: {name:?} must be 1+ characters of a-z, A-Z, 0-9, '-', '_'")]
+    SandboxName { index: usize, name: String },
+    #[error("sandboxes[{index}].name: {name:?} is used twice")]
+    SandboxNameTwice { index: usize, name: String },
+    #[error(
+        "no authentication configured: set `keys` (API keys) and/or `oidc` (OpenID Connect); the gateway never runs open"
+    )]
+    NoAuthentication,
+    #[error(
+        "allowed_origins[{index}]: {origin:?} must be scheme://host[:port] with no trailing slash"
+    )]
+    Origin { index: usize, origin: String },
+    #[error("public_url: {0:?} must start with https:// (or http:// for local use)")]
+    PublicUrl(String),
+    #[error(
+        "upstream.execute_timeout ({execute}) must be shorter than upstream.request_timeout ({request}) so a tool's timeout is reported, not masked"
+    )]
+    ExecuteTimeout { execute: Span, request: Span },
+    #[error(
+        "limits.tool_max_arguments.{tool}: {max} is more than limits.max_body ({max_body}); raise max_body or lower this"
+    )]
+    ToolMaxArguments {
+        tool: String,
+        max: ByteSize,
+        max_body: ByteSize,
+    },
+    #[error(
+        "limits.max_in_flight_per_caller ({per_caller}) must be at least 1 and at most limits.max_in_flight ({total})"
+    )]
+    InFlightPerCaller { per_caller: usize, total: usize },
+    #[error(
+        "limits.max_buffered_per_caller ({per_caller}) must be at least limits.max_body ({max_body}) and at most limits.max_buffered ({total})"
+    )]
+    BufferedPerCaller {
+        per_caller: ByteSize,
+        max_body: ByteSize,
+        total: ByteSize,
+    },
+    #[error("{0} must be at least 1")]
+    AtLeastOne(&'static str),
 }
 
 #[cfg(test)]
