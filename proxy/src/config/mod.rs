@@ -24,8 +24,17 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// A field has the wrong type or value (`field` is its path, e.g. `limits.max_body`, when
+    /// not the whole document).
+    #[error(
+        "config file {path}: {}{source}",
+        field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default()
+    )]
+    Field {
+        path: PathBuf,
+        field: Option<String>,
+        source: serde_yaml::Error,
+    },
     #[error("config file {path}: {source}")]
     Yaml {
         path: PathBuf,
@@ -394,10 +403,6 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        };
         let mut tree: serde_yaml::Value =
             serde_yaml::from_str(&text).map_err(|source| ConfigError::Yaml {
                 path: path.to_owned(),
@@ -409,12 +414,11 @@ impl Config {
         })?;
         // serde_yaml reports no location for errors out of a `Value`; track the path instead.
         let mut config: Config = serde_path_to_error::deserialize(tree).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." {
-                invalid(inner.to_string())
-            } else {
-                invalid(format!("{path}: {inner}"))
+            let field = e.path().to_string();
+            ConfigError::Field {
+                path: path.to_owned(),
+                field: (field != ".").then_some(field),
+                source: e.into_inner(),
             }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
