@@ -21,11 +21,7 @@ JOBS = {"mcp-gateway": "proxy", "mcp-sandbox": "sandbox"}
 # Metrics the rules use before the code exports them: name -> (job's binary, its labels, who owes
 # it). Reported on every run; once the code exports the name, its real labels are checked and
 # the entry should go.
-PENDING = {
-    "mcp_idp_up": ("proxy", {"issuer"},
-                   "gateway: 1/0 gauge per OIDC issuer, whether discovery and JWKS were reachable "
-                   "at the last refresh (KeycloakDown; issue 14)"),
-}
+PENDING: dict[str, tuple[str, set[str], str]] = {}
 
 
 class Exported:
@@ -103,8 +99,9 @@ def queries() -> list[tuple[str, str]]:
 
 
 def cmd_metrics(args: argparse.Namespace) -> None:
-    exported = {"proxy": Exported(REPO / "proxy/src", REPO / "proxy/auth/src"),
-                "sandbox": Exported(REPO / "sandbox/src")}
+    # Both binaries link the rate limiter (ratelimit/), which exports its own counters.
+    exported = {"proxy": Exported(REPO / "proxy/src", REPO / "proxy/auth/src", REPO / "ratelimit/src"),
+                "sandbox": Exported(REPO / "sandbox/src", REPO / "ratelimit/src")}
     series = {b: e.series() for b, e in exported.items()}
     used: set[str] = set()
     pending_used: set[str] = set()
