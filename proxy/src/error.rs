@@ -127,22 +127,15 @@ pub const HEADER_MISMATCH: i32 = -32020;
 pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
 
 impl GatewayError {
-    /// Every audit label an error can carry (a closed set: dashboards and the operations
-    /// guide's queries key on them).
+    /// Every audit label an error of the gateway's own can carry; refused credentials carry
+    /// [`AuthError::REASONS`]. Together a closed set: dashboards and the operations guide's
+    /// queries key on them (see [`Self::all_labels`]).
     pub const LABELS: &'static [&'static str] = &[
         "origin_not_allowed",
         "unsupported_media_type",
         "body_too_large",
         "body_timeout",
         "body_read_failed",
-        "missing",
-        "malformed",
-        "expired",
-        "bad_signature",
-        "wrong_audience",
-        "wrong_issuer",
-        "revoked",
-        "unknown_key",
         "overloaded",
         "parse_error",
         "invalid_request",
@@ -161,6 +154,14 @@ impl GatewayError {
         "bad_upstream_response",
         "sandbox_failed",
     ];
+
+    /// Every audit label an error can carry: the gateway's own and the credential reasons.
+    pub fn all_labels() -> impl Iterator<Item = &'static str> {
+        Self::LABELS
+            .iter()
+            .chain(AuthError::REASONS.iter())
+            .copied()
+    }
 
     /// The one mapping from an error to what is sent and recorded.
     pub fn response(&self) -> ErrorResponse {
@@ -494,19 +495,17 @@ mod tests {
     #[test]
     fn every_label_is_in_the_closed_set_and_every_label_is_used() {
         let labels: Vec<&str> = every_variant().iter().map(|e| e.response().label).collect();
+        let listed: Vec<&str> = GatewayError::all_labels().collect();
         for l in &labels {
-            assert!(
-                GatewayError::LABELS.contains(l),
-                "label {l:?} is not listed"
-            );
+            assert!(listed.contains(l), "label {l:?} is not listed");
         }
-        for l in GatewayError::LABELS {
+        for l in &listed {
             assert!(labels.contains(l), "listed label {l:?} is never produced");
         }
-        let mut sorted = GatewayError::LABELS.to_vec();
+        let mut sorted = listed.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(sorted.len(), GatewayError::LABELS.len(), "duplicate labels");
+        assert_eq!(sorted.len(), listed.len(), "duplicate labels");
     }
 
     #[test]

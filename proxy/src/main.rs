@@ -147,7 +147,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mcp-gateway: {}", error_chain(&e));
+            eprintln!("mcp-gateway: {}", mcp_telemetry::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -442,20 +442,4 @@ fn private_upgrade_sock(port: u16) -> anyhow::Result<PathBuf> {
 fn current_uid() -> u32 {
     use std::os::unix::fs::MetadataExt as _;
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
-}
-
-/// The error and its causes, each said once: a library error often quotes its source in its own
-/// message (`cannot read X: <io error>`) and keeps it as `source()` too.
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&cause);
-        }
-    }
-    text
 }

@@ -209,7 +209,7 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("mcp-sandbox: {}", error_chain(&e));
+            eprintln!("mcp-sandbox: {}", mcp_telemetry::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -388,20 +388,4 @@ async fn shutdown_signal(sandbox: std::sync::Arc<Sandbox>, drain_delay: Duration
         tracing::warn!(grace = ?grace, "in-flight calls did not finish in time; exiting");
         std::process::exit(1);
     });
-}
-
-/// The error and its causes, each said once: a library error often quotes its source in its own
-/// message (`cannot read X: <io error>`) and keeps it as `source()` too.
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&cause);
-        }
-    }
-    text
 }

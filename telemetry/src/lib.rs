@@ -280,6 +280,24 @@ pub fn spawn_metrics_upkeep(handle: metrics_exporter_prometheus::PrometheusHandl
     }
 }
 
+/// An error and its causes as one log line, each said once: a library error often quotes its
+/// source in its own message (`cannot read X: <io error>`) and keeps it as `source()` too.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut next = Some(e);
+    while let Some(cause) = next {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
+        }
+        next = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::in_target;
