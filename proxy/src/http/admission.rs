@@ -84,6 +84,27 @@ impl Admission {
     }
 }
 
+impl Admitted<'_> {
+    /// Grows the bytes this request holds to `total` (no-op when it already holds as much),
+    /// within the caller's and the gateway's budgets: for bodies whose length was not declared.
+    pub fn hold(&mut self, total: usize) -> Result<(), GatewayError> {
+        let Some(extra) = total.checked_sub(self.bytes).filter(|n| *n > 0) else {
+            return Ok(());
+        };
+        let a = self.admission;
+        let mut mine = a.callers.entry(self.caller.clone()).or_insert((0, 0));
+        if mine.1 + extra > a.limits.max_buffered_per_caller.as_usize() {
+            return Err(own("your requests in flight hold too many bytes"));
+        }
+        if !reserve(&a.buffered, extra, a.limits.max_buffered.as_usize()) {
+            return Err(global("the gateway is buffering too many request bytes"));
+        }
+        mine.1 += extra;
+        self.bytes = total;
+        Ok(())
+    }
+}
+
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
         let a = self.admission;
@@ -175,6 +196,31 @@ mod tests {
         );
         drop(a1);
         assert!(a.admit(&carol, 1).is_ok(), "freed shares are reused");
+    }
+
+    #[test]
+    fn a_body_of_unknown_length_grows_its_share_as_it_arrives() {
+        let a = Admission::new(limits());
+        let alice: Arc<str> = "alice".into();
+        let mut streaming = a.admit(&alice, 0).ok().unwrap_or_else(|| unreachable!());
+        assert!(streaming.hold(4 * 1024).is_ok());
+        assert!(streaming.hold(3 * 1024).is_ok(), "holding less is a no-op");
+        assert!(
+            is_own(a.admit(&alice, 3 * 1024)),
+            "4 KiB of 6 KiB are taken"
+        );
+        assert!(
+            matches!(
+                streaming.hold(7 * 1024),
+                Err(GatewayError::Overloaded {
+                    own_share: true,
+                    ..
+                })
+            ),
+            "past the caller's 6 KiB"
+        );
+        drop(streaming);
+        assert!(a.callers.is_empty());
     }
 
     #[test]

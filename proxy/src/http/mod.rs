@@ -167,11 +167,9 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     if gw.is_closing() {
         return fail(session, rec, GatewayError::ShuttingDown { tool: None });
     }
-    // The caller's share of requests in flight and bytes buffered, held until the reply.
-    let _admitted = match gw
-        .admission
-        .admit(&principal.id, declared.unwrap_or(max_body))
-    {
+    // The caller's share of requests in flight and bytes buffered, held until the reply: the
+    // declared length up front, or, for a body of unknown length, what has arrived so far.
+    let mut admitted = match gw.admission.admit(&principal.id, declared.unwrap_or(0)) {
         Ok(a) => a,
         Err(e) => return fail(session, rec, e),
     };
@@ -179,11 +177,10 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     let limits = &gw.config.limits;
     // A slow sender gets a bounded time for the whole body, and for each read of it.
     session.set_read_timeout(Some(limits.body_read_timeout.get()));
-    let body = match tokio::time::timeout(limits.body_timeout.get(), read_body(session, max_body))
-        .await
-    {
-        Ok(Ok(Some(b))) => b,
-        Ok(Ok(None)) => return fail(session, rec, GatewayError::BodyTooLarge { max: max_body }),
+    let read = read_body(session, max_body, &mut admitted);
+    let body = match tokio::time::timeout(limits.body_timeout.get(), read).await {
+        Ok(Ok(Ok(b))) => b,
+        Ok(Ok(Err(e))) => return fail(session, rec, e),
         Ok(Err(e)) if e.etype() == &pingora::ErrorType::ReadTimedout => {
             return fail(session, rec, GatewayError::BodyTimeout);
         }
@@ -234,16 +231,25 @@ fn fail(session: &mut Session, rec: &mut RequestRecord, e: GatewayError) -> Repl
     mcp::error_reply(&e, None, rec)
 }
 
-/// Reads the whole body, or `None` as soon as it passes `max` bytes.
-async fn read_body(session: &mut Session, max: usize) -> pingora::Result<Option<Bytes>> {
+/// Reads the whole body, refusing it as soon as it passes `max` bytes or the bytes buffered
+/// would pass the caller's (or the gateway's) budget, which grows with what arrives when the
+/// length was not declared.
+async fn read_body(
+    session: &mut Session,
+    max: usize,
+    admitted: &mut Admitted<'_>,
+) -> pingora::Result<Result<Bytes, GatewayError>> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = session.read_request_body().await? {
         if buf.len() + chunk.len() > max {
-            return Ok(None);
+            return Ok(Err(GatewayError::BodyTooLarge { max }));
+        }
+        if let Err(e) = admitted.hold(buf.len() + chunk.len()) {
+            return Ok(Err(e));
         }
         buf.extend_from_slice(&chunk);
     }
-    Ok(Some(buf.freeze()))
+    Ok(Ok(buf.freeze()))
 }
 
 fn unauthorized(
