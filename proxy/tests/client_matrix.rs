@@ -645,39 +645,53 @@ fn mcp_remote_signs_in_with_authorization_code_and_pkce() {
         config: format!("oidc: {{issuer: '{}', audience: mcp-gateway}}", idp.url()),
         ..Options::default()
     });
-    let home = mcp_testkit::TempDir::new().unwrap();
-    let home = home.path().display().to_string();
-    let run = Run {
-        client: "mcp-remote (stdio)",
-        mode: "OAuth: registration, code + PKCE".into(),
-        auth: "sign-in",
-        program: node22(),
-        args: vec![
-            script("ts_client.mjs").display().to_string(),
-            "mcp-remote".into(),
-            s.mcp_url(),
-            "oauth".into(),
-        ],
-        env: vec![
-            ("MCP_TOKEN".into(), String::new()),
-            ("NODE_PATH".into(), matrix_modules().display().to_string()),
-            (
-                "MCP_REMOTE_BIN".into(),
-                matrix_modules()
-                    .join("mcp-remote/dist/proxy.js")
-                    .display()
-                    .to_string(),
-            ),
-            ("HOME".into(), home.clone()),
-            ("MCP_REMOTE_CONFIG_DIR".into(), home),
-            ("SIGNIN_USER".into(), "alice".into()),
-        ],
-        judge: Judge::Session { protocol: None },
-    };
-    let o = execute(&run);
-    if let Err(e) = &o.verdict {
-        panic!("{e}\nprovider log:\n{}", idp.stderr());
+    // mcp-remote listens for the redirect on a port derived from the server URL; on a busy
+    // machine another test's ephemeral connection can hold it, and its fetches then fail. A
+    // sign-in that fails that way is tried again (at most three times), each from a fresh home.
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let home = mcp_testkit::TempDir::new().unwrap();
+        let home = home.path().display().to_string();
+        let run = Run {
+            client: "mcp-remote (stdio)",
+            mode: "OAuth: registration, code + PKCE".into(),
+            auth: "sign-in",
+            program: node22(),
+            args: vec![
+                script("ts_client.mjs").display().to_string(),
+                "mcp-remote".into(),
+                s.mcp_url(),
+                "oauth".into(),
+            ],
+            env: vec![
+                ("MCP_TOKEN".into(), String::new()),
+                ("NODE_PATH".into(), matrix_modules().display().to_string()),
+                (
+                    "MCP_REMOTE_BIN".into(),
+                    matrix_modules()
+                        .join("mcp-remote/dist/proxy.js")
+                        .display()
+                        .to_string(),
+                ),
+                ("HOME".into(), home.clone()),
+                ("MCP_REMOTE_CONFIG_DIR".into(), home),
+                ("SIGNIN_USER".into(), "alice".into()),
+            ],
+            judge: Judge::Session { protocol: None },
+        };
+        let o = execute(&run);
+        match &o.verdict {
+            Ok(_) => break,
+            Err(e) if e.contains("fetch failed") => failures.push(e.clone()),
+            Err(e) => panic!("{e}\nprovider log:\n{}", idp.stderr()),
+        }
     }
+    assert!(
+        failures.len() < 3,
+        "{:?}\nprovider log:\n{}",
+        failures,
+        idp.stderr()
+    );
     // The calls ran as the signed-in user.
     let audit = s.audit_text();
     assert!(audit.contains("alice"), "{audit}");
