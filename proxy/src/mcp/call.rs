@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use mcp_contract::grant::Grant;
+use mcp_contract::policy::AccessPolicy;
 use mcp_contract::sandbox_api::{CALL_PATH, CallRequest, CallResponse, ErrorKind};
 use mcp_gateway_auth::Principal;
 use serde::Deserialize;
@@ -48,14 +49,11 @@ pub async fn call_tool(
 ) -> Result<Value, GatewayError> {
     let params = parse_params(params)?;
     let name: &str = &params.name;
-    rec.tool = Some(
-        name.chars()
-            .take(MAX_RECORDED_NAME)
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect(),
-    );
-    let route = authorize(gw, principal, name, rec)?;
-    rate_limit(gw, principal, name, rec).await?;
+    rec.tool = Some(super::bounded(name, MAX_RECORDED_NAME));
+    // One policy for the whole call, so a reload between two steps cannot mix two policies.
+    let policy = gw.policy.current();
+    let route = authorize(gw, &policy, principal, name, rec)?;
+    rate_limit(gw, &policy, principal, name, rec).await?;
     audit_arguments(gw.config.audit.arguments, params.arguments, rec);
     if let Err(problem) = validate(gw, &route, params.arguments) {
         rec.fail(Status::Error, ErrorKind::InvalidArguments.as_str());
@@ -83,12 +81,12 @@ fn parse_params(params: Option<&RawValue>) -> Result<CallParams<'_>, GatewayErro
 /// else reads the tool's definition, and answered alike for unknown and forbidden tools.
 fn authorize(
     gw: &Gateway,
+    policy: &AccessPolicy,
     principal: &Principal,
     name: &str,
     rec: &mut RequestRecord,
 ) -> Result<std::sync::Arc<ToolRoute>, GatewayError> {
     let route = gw.catalog.snapshot().get(name).cloned();
-    let policy = gw.policy.current();
     let span = rec.trace.authorize(name);
     let _in = span.enter();
     let allowed = route.as_ref().is_some_and(|r| {
@@ -105,7 +103,7 @@ fn authorize(
         known => {
             rec.tool_known = known.is_some();
             Err(GatewayError::UnknownTool {
-                name: name.chars().take(MAX_RECORDED_NAME).collect(),
+                name: super::bounded(name, MAX_RECORDED_NAME),
                 forbidden: known.is_some(),
             })
         }
@@ -115,11 +113,12 @@ fn authorize(
 /// Step 3: the caller's rate for this tool.
 async fn rate_limit(
     gw: &Gateway,
+    policy: &AccessPolicy,
     principal: &Principal,
     name: &str,
     rec: &mut RequestRecord,
 ) -> Result<(), GatewayError> {
-    let Some(rate) = gw.policy.current().tool_rate(name) else {
+    let Some(rate) = policy.tool_rate(name) else {
         return Ok(());
     };
     let span = rec.trace.rate_limit(Scope::UserTool);

@@ -76,15 +76,17 @@ pub fn error_reply(e: &GatewayError, id: Option<&RawValue>, rec: &mut RequestRec
     reply
 }
 
-/// A client-chosen string as it may enter logs and the audit line: at most 64 characters
-/// (methods and tool names are far shorter), control characters replaced. JSON encoding
-/// escapes the rest.
-fn bounded(s: &str) -> String {
+/// A client-chosen string as it may enter logs, audit lines and error messages: at most `max`
+/// characters, control characters replaced. JSON encoding escapes the rest.
+pub(crate) fn bounded(s: &str, max: usize) -> String {
     s.chars()
-        .take(64)
+        .take(max)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
+
+/// Longest method name recorded as given (real ones are far shorter).
+const MAX_RECORDED_METHOD: usize = 64;
 
 /// The principal's key for session binding: auth method and user.
 pub fn session_principal(p: &Principal) -> String {
@@ -114,13 +116,13 @@ async fn dispatch(
     let req = match jsonrpc::parse(inc.body) {
         Ok(Message::Request(r)) => r,
         Ok(Message::Notification { method }) => {
-            rec.method = Some(bounded(&method));
+            rec.method = Some(bounded(&method, MAX_RECORDED_METHOD));
             return Reply::empty(202);
         }
         Ok(Message::Response) => return Reply::empty(202),
         Err(e) => return error_reply(&e.into(), None, rec),
     };
-    rec.method = Some(bounded(&req.method));
+    rec.method = Some(bounded(&req.method, MAX_RECORDED_METHOD));
     rec.trace.record_rpc(req.id.get(), inc.protocol_version);
     let era = Era::of(inc.protocol_version);
     let served = match transport::check(gw, principal, inc, &req, era, rec) {

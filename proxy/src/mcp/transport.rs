@@ -57,10 +57,14 @@ pub fn check(
     if let Some(h) = inc.duplicated_header {
         return Err(mismatch(format!("the {h} header appears more than once")));
     }
+    // Only read the params when a rule needs them: a handshake-era request without an
+    // `Mcp-Name` header is not scanned here (its arguments are read once, by the method).
+    // Other shapes are the method's own business (it answers invalid params).
     let params: RoutingParams<'_> = match req.params {
-        // Other shapes are the method's own business (it answers invalid params).
-        Some(p) => serde_json::from_str(p.get()).unwrap_or_default(),
-        None => RoutingParams::default(),
+        Some(p) if era == Era::Stateless || inc.mcp_name.is_some() => {
+            serde_json::from_str(p.get()).unwrap_or_default()
+        }
+        _ => RoutingParams::default(),
     };
     if let Some(header) = inc.mcp_method
         && header != req.method
