@@ -1,0 +1,119 @@
+// A hostile TypeScript tool for the sandbox's tests (sandbox/tests/all/typescript_tools.rs),
+// never served by a tool set of policies/: each tool misbehaves in one way the sandbox must
+// contain.
+import { CallError, defineTool, exportTools, ToolError } from 'mcp-tool';
+
+const none = { type: 'object', properties: {} } as const;
+
+const spin = defineTool({
+  name: 'ts_spin',
+  description: 'Loop forever (fuel or the deadline must stop it).',
+  input: none,
+  run() {
+    let n = 0;
+    for (;;) n++;
+  },
+});
+
+const memoryBomb = defineTool({
+  name: 'ts_memory_bomb',
+  description: 'Allocate until the memory cap stops it.',
+  input: none,
+  run() {
+    const hoard: Uint8Array[] = [];
+    for (;;) hoard.push(new Uint8Array(1 << 20).fill(1));
+  },
+});
+
+const stdoutFlood = defineTool({
+  name: 'ts_stdout_flood',
+  description: 'Print until the output cap stops it.',
+  input: none,
+  run() {
+    const line = 'x'.repeat(1023);
+    for (;;) console.log(line);
+  },
+});
+
+const hugeOutput = defineTool({
+  name: 'ts_huge_output',
+  description: 'Return a 1.1 MB result (more than the output cap, within the memory cap).',
+  input: none,
+  run: () => ({ chunks: Array.from({ length: 1100 }, () => 'y'.repeat(1000)) }),
+});
+
+// The component has no wasi:http (the SDK builds without it and the sandbox grants none), so
+// `fetch` cannot reach anything: SpiderMonkey traps.
+const fetchOut = defineTool({
+  name: 'ts_fetch',
+  description: 'Try to reach the network with fetch.',
+  input: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'] },
+  async run({ url }) {
+    const r = await fetch(url);
+    return `ALLOWED: ${r.status} ${await r.text()}`;
+  },
+});
+
+const escape = defineTool({
+  name: 'ts_escape',
+  description: 'Try what a tool set did not grant: the environment, files. Reports each attempt.',
+  input: none,
+  run() {
+    const out: Record<string, string> = {};
+    const g = globalThis as Record<string, unknown>;
+    out.files = typeof g.require === 'function' || typeof g.Deno === 'object' ? 'ALLOWED: a file API' : 'denied: no file API';
+    const proc = g.process as { env?: Record<string, string> } | undefined;
+    out.env = proc?.env && Object.keys(proc.env).length ? `ALLOWED: ${JSON.stringify(proc.env)}` : 'denied: no environment';
+    return out;
+  },
+});
+
+const raise = defineTool({
+  name: 'ts_raise',
+  description: 'Throw an error the tool does not handle.',
+  input: none,
+  run() {
+    throw new RangeError('hostile typescript tool throws on purpose');
+  },
+});
+
+const call = defineTool({
+  name: 'ts_call',
+  description: 'Call another tool through the host as the same caller; report the result or the error.',
+  input: {
+    type: 'object',
+    properties: { tool: { type: 'string' }, arguments: { type: 'object' } },
+    required: ['tool', 'arguments'],
+  },
+  run({ tool, arguments: args }, cx) {
+    cx.log('info', 'calling', { tool });
+    const caller = cx.caller();
+    const out: Record<string, unknown> = { caller: caller.user, roles: caller.roles };
+    try {
+      out.result = cx.callTool(tool, args);
+    } catch (e) {
+      if (!(e instanceof CallError)) throw e;
+      out.error = e.abortKind
+        ? { kind: e.kind, abort_kind: e.abortKind, message: e.message }
+        : { kind: e.kind, message: e.message };
+    }
+    out.nested_calls = cx.usage().nestedCalls;
+    return out;
+  },
+});
+
+const refuse = defineTool({
+  name: 'ts_refuse',
+  description: "Refuse with the SDK's error kinds.",
+  input: {
+    type: 'object',
+    properties: { reason: { type: 'string', enum: ['arguments', 'failure'] } },
+    required: ['reason'],
+  },
+  run({ reason }) {
+    if (reason === 'arguments') throw ToolError.invalidArguments('refused on purpose: bad arguments');
+    throw ToolError.failed('refused on purpose: failed');
+  },
+});
+
+export const tool = exportTools(spin, memoryBomb, stdoutFlood, hugeOutput, fetchOut, escape, raise, call, refuse);
