@@ -191,7 +191,7 @@ class Toolbox:
         except Exception as e:  # a bug in the tool: report it, do not trap
             tb = traceback.format_exc(limit=-8)
             try:
-                cx.fail_detail({"error": f"{type(e).__name__}: {e}", "traceback": tb})
+                cx.fail_detail({"error": f"{type(e).__name__}: {e}", "traceback": tb, "uncaught": True})
             except Exception:
                 pass
             raise Failed(f"`{name}` raised {type(e).__name__}: {e}") from None

@@ -178,6 +178,7 @@ class CallTests(unittest.TestCase):
         with self.assertRaisesRegex(Failed, "`fails` raised KeyError: 'boom'"):
             box.call("fails", '{"how": "boom"}', host.context())
         self.assertIn("KeyError", host.details[-1]["traceback"])
+        self.assertIs(host.details[-1]["uncaught"], True)
         with self.assertRaisesRegex(Failed, "no tool named `nope`; it provides: fails"):
             box.call("nope", "{}", host.context())
         self.assertTrue(issubclass(CallError.Aborted, CallError))

@@ -343,7 +343,7 @@ export async function callTool(tools: readonly ToolDef[], name: string, args: st
     // A bug in the tool: fail the call with the error, its stack as the failure's detail.
     const err = e instanceof Error ? e : new Error(String(e));
     try {
-      h.failDetail(JSON.stringify({ error: `${err.name}: ${err.message}`, stack: err.stack ?? '' }));
+      h.failDetail(JSON.stringify({ error: `${err.name}: ${err.message}`, stack: err.stack ?? '', uncaught: true }));
     } catch (_) {
       // the detail is best effort
     }
