@@ -1,4 +1,4 @@
-"""A hostile Python tool for the sandbox's tests (sandbox/tests/all/python_tools.rs), never served
+"""Hostile Python tools for the sandbox's tests (in py_tests.wasm, see sdk_tests.py), never served
 by a tool set of policies/: each tool misbehaves in one way the sandbox must contain.
 """
 

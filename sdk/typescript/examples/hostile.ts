@@ -1,11 +1,11 @@
-// A hostile TypeScript tool for the sandbox's tests (sandbox/tests/all/typescript_tools.rs),
+// Hostile TypeScript tools for the sandbox's tests (in ts_tests.wasm, see sdk_tests.ts),
 // never served by a tool set of policies/: each tool misbehaves in one way the sandbox must
 // contain.
 import { CallError, defineTool, exportTools, ToolError } from 'mcp-tool';
 
 const none = { type: 'object', properties: {} } as const;
 
-const spin = defineTool({
+export const spin = defineTool({
   name: 'ts_spin',
   description: 'Loop forever (fuel or the deadline must stop it).',
   input: none,
@@ -15,7 +15,7 @@ const spin = defineTool({
   },
 });
 
-const memoryBomb = defineTool({
+export const memoryBomb = defineTool({
   name: 'ts_memory_bomb',
   description: 'Allocate until the memory cap stops it.',
   input: none,
@@ -25,7 +25,7 @@ const memoryBomb = defineTool({
   },
 });
 
-const stdoutFlood = defineTool({
+export const stdoutFlood = defineTool({
   name: 'ts_stdout_flood',
   description: 'Print until the output cap stops it.',
   input: none,
@@ -35,7 +35,7 @@ const stdoutFlood = defineTool({
   },
 });
 
-const hugeOutput = defineTool({
+export const hugeOutput = defineTool({
   name: 'ts_huge_output',
   description: 'Return a 1.1 MB result (more than the output cap, within the memory cap).',
   input: none,
@@ -44,7 +44,7 @@ const hugeOutput = defineTool({
 
 // The component has no wasi:http (the SDK builds without it and the sandbox grants none), so
 // `fetch` cannot reach anything: SpiderMonkey traps.
-const fetchOut = defineTool({
+export const fetchOut = defineTool({
   name: 'ts_fetch',
   description: 'Try to reach the network with fetch.',
   input: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'] },
@@ -54,7 +54,7 @@ const fetchOut = defineTool({
   },
 });
 
-const escape = defineTool({
+export const escape = defineTool({
   name: 'ts_escape',
   description: 'Try what a tool set did not grant: the environment, files. Reports each attempt.',
   input: none,
@@ -68,7 +68,7 @@ const escape = defineTool({
   },
 });
 
-const raise = defineTool({
+export const raise = defineTool({
   name: 'ts_raise',
   description: 'Throw an error the tool does not handle.',
   input: none,
@@ -77,7 +77,7 @@ const raise = defineTool({
   },
 });
 
-const call = defineTool({
+export const call = defineTool({
   name: 'ts_call',
   description: 'Call another tool through the host as the same caller; report the result or the error.',
   input: {
@@ -102,7 +102,7 @@ const call = defineTool({
   },
 });
 
-const refuse = defineTool({
+export const refuse = defineTool({
   name: 'ts_refuse',
   description: "Refuse with the SDK's error kinds.",
   input: {
