@@ -97,3 +97,51 @@ done
 
 # The execute_javascript tool (JavaScript, built with componentize-js): target/tools/javascript.wasm.
 "$repo/scripts/build-javascript.sh"
+
+# Tools written with the Python and TypeScript SDKs (sdk/python, sdk/typescript): one component
+# per line, "<sdk> <source, relative to the sdk> <output name>". Each is rebuilt only when a hash
+# of its inputs (the SDK, its examples, the WIT files, the toolchain pin) changed, kept in
+# target/tools/<name>.wasm.inputs like code.wasm's. `*_examples` are the examples (py_echo,
+# ts_echo, ...) to serve; `*_tests` hold the same examples plus hostile tools, for the sandbox's
+# tests only. Each embeds an interpreter: ~9 s to build, 12-19 MB.
+SDK_TOOLS=(
+    "python      examples/examples.py   py_examples"
+    "python      examples/sdk_tests.py  py_tests"
+    "typescript  examples/examples.ts   ts_examples"
+    "typescript  examples/sdk_tests.ts  ts_tests"
+)
+
+sdk_inputs_hash() {
+    local sdk="$1"
+    {
+        sha256sum <"${BASH_SOURCE[0]}"
+        (cd "$repo/sdk/$sdk" && find . \( -name node_modules -o -name __pycache__ -o -name tests \) -prune -o \
+            -type f \( -name '*.py' -o -name '*.ts' -o -name '*.mjs' -o -name '*.sh' \) -print0 |
+            sort -z | xargs -0 sha256sum)
+        (cd "$repo/sdk/wit" && find . -name '*.wit' -print0 | sort -z | xargs -0 sha256sum)
+    } | sha256sum | cut -d' ' -f1
+}
+
+# The TypeScript SDK's declarations of the WIT world must match sdk/wit (regenerate them with
+# `node sdk/typescript/gen-types.mjs` after changing the WIT).
+if [[ "${MCP_SKIP_JAVASCRIPT_TOOLS:-0}" != 1 ]]; then
+    node "$repo/sdk/typescript/gen-types.mjs" --check
+fi
+
+for entry in "${SDK_TOOLS[@]}"; do
+    read -r sdk source name <<<"$entry"
+    case "$sdk" in
+        python) [[ "${MCP_SKIP_PYTHON_TOOLS:-0}" == 1 ]] && continue ;;
+        typescript) [[ "${MCP_SKIP_JAVASCRIPT_TOOLS:-0}" == 1 ]] && continue ;;
+    esac
+    target="$out/$name.wasm"
+    hash="$(sdk_inputs_hash "$sdk")"
+    if [[ -f "$target" && "$(cat "$target.inputs" 2>/dev/null)" == "$hash" ]]; then
+        echo "build-tools: $target is up to date" >&2
+        continue
+    fi
+    started=$SECONDS
+    "$repo/sdk/$sdk/build.sh" "$repo/sdk/$sdk/$source" "$target"
+    echo "$hash" >"$target.inputs"
+    printf 'build-tools: %-40s %8d bytes (%ds)\n' "$target" "$(stat -c %s "$target")" $((SECONDS - started)) >&2
+done
