@@ -7,6 +7,10 @@ error messages speak Python.
 
 Only what documentation needs is read from a schema (types, enums, descriptions, defaults,
 local `$ref`s); validating values against it is the host's job.
+
+`render_stub` gives the whole stub of a tool as text, exactly as the `discovery` component's
+Rust renderer (tools/discovery/src/stub.rs) does: both are pinned to the shared vectors in
+tools/discovery/vectors/stubs.json (tests/test_schema_doc.py and the Rust unit tests).
 """
 
 import functools
@@ -68,13 +72,18 @@ def resolve(schema, root, depth=0):
     return resolve(merged, root, depth + 1)
 
 
+def _json(value):
+    """JSON text as serde_json writes it: compact, non-ASCII kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def type_label(schema, root):
     """The type a schema describes, in words: `string`, `array of integer`, `"a" or "b"`."""
     s = resolve(schema, root)
     if "enum" in s and isinstance(s["enum"], list):
-        return "one of " + ", ".join(json.dumps(v) for v in s["enum"])
+        return "one of " + ", ".join(_json(v) for v in s["enum"])
     if "const" in s:
-        return json.dumps(s["const"])
+        return _json(s["const"])
     variants = s.get("anyOf") or s.get("oneOf")
     if isinstance(variants, list) and variants:
         return " or ".join(type_label(v, root) for v in variants)
@@ -122,7 +131,7 @@ def params(input_schema):
         if not is_required:
             default = prop.get("default")
             label += ", optional" + (
-                f", default {json.dumps(default)}" if default is not None else ""
+                f", default {_json(default)}" if default is not None else ""
             )
         out.append(
             Param(
@@ -189,3 +198,71 @@ def docstring(call_name, sig, description, parameters, output_schema):
         lines.append("Arguments: none.")
     lines.append(returns_text(output_schema))
     return "\n".join(lines)
+
+
+def python_literal(value):
+    """A JSON value as Python source (`None`, `True`, `'text'`, `[1, 2]`)."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, float)):
+        return _json(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+        return f"'{escaped}'"
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"'{k}': {python_literal(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def annotation_text(annotation_):
+    """An annotation as source, the same on every Python version: `str`, `int | None`,
+    `Literal['a', 'b']`, `list[int]`, `Any`."""
+    if annotation_ is typing.Any:
+        return "Any"
+    if annotation_ is type(None):
+        return "None"
+    origin = typing.get_origin(annotation_)
+    args = typing.get_args(annotation_)
+    if origin is typing.Literal:
+        return "Literal[" + ", ".join(repr(a) for a in args) + "]"
+    if origin is typing.Union or (origin is not None and origin.__name__ == "UnionType"):
+        return " | ".join(annotation_text(a) for a in args)
+    if origin is list:
+        return f"list[{annotation_text(args[0])}]"
+    return getattr(annotation_, "__name__", repr(annotation_))
+
+
+def signature_text(parameters, output_schema):
+    """`(*, service: str | None = None) -> dict`: the keyword-only signature as source."""
+    seen = set()
+    rendered = []
+    for p in parameters:
+        if p.ident in seen:
+            continue
+        seen.add(p.ident)
+        text = f"{p.ident}: {annotation_text(p.annotation)}"
+        if not p.required:
+            text += f" = {python_literal(p.default)}"
+        rendered.append(text)
+    returns = annotation(output_schema, output_schema) if output_schema else typing.Any
+    head = f"(*, {', '.join(rendered)})" if rendered else "()"
+    return f"{head} -> {annotation_text(returns)}"
+
+
+def render_stub(component, tool, description, input_schema, output_schema):
+    """The whole stub of a tool as Python source, as `browse_tools` shows it."""
+    ident = identifier(tool)
+    parameters = params(input_schema)
+    sig = signature_text(parameters, output_schema)
+    doc = docstring(f"{component}.{ident}", sig, description, parameters, output_schema)
+    body = doc.split("\n", 2)[2].replace('"""', '\\"\\"\\"')
+    lines = "\n".join(f"    {line}" if line else "" for line in body.split("\n"))
+    return (
+        f"# tools/{component}/{ident}.py\n"
+        f"# In execute_code: `from tools import {component}` then `{component}.{ident}(...)`.\n"
+        f'def {ident}{sig}:\n    """\n{lines}\n    """\n'
+    )

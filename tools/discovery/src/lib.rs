@@ -2,17 +2,24 @@
 //! only the tools it needs instead of every schema up front.
 //!
 //! - `search_tools`: ranks the tools by relevance to a query ([`rank`]) at three levels of
-//!   detail: names, one-line summaries with the call signature, or everything (schemas and the
-//!   Python stub);
+//!   detail: names, one-line summaries with the Python and TypeScript call signatures, or
+//!   everything (schemas, the Python stub and the TypeScript declaration);
 //! - `browse_tools`: the tools as a tree, like the `tools` package code mode imports:
 //!   `tools/` lists components, `tools/<component>/` its tools, `tools/<component>/<tool>.py`
-//!   the tool's Python stub ([`stub`]).
+//!   the tool's Python stub ([`stub`]) and `tools/<component>/<tool>.d.ts` its TypeScript
+//!   declaration ([`ts`]).
+//!
+//! So `execute_code`'s own description stays the same size whatever the catalog holds: an
+//! agent loads the signatures of the tools it needs from here, in the language it writes.
 //!
 //! Both see exactly what the host's `list-tools` returns for the caller: the tools the
 //! caller's roles allow, nothing else. The component needs no capability and keeps no state.
 
 mod rank;
 mod stub;
+mod ts;
+#[cfg(test)]
+mod vectors;
 
 use std::collections::BTreeMap;
 
@@ -40,8 +47,8 @@ struct SearchArgs {
     /// tool you may call.
     query: String,
     /// `name`: names and components only; `summary` (default): plus a one-line description
-    /// and the Python call signature; `full`: plus the whole description, the input and output
-    /// schemas and the Python stub.
+    /// and the Python and TypeScript call signatures; `full`: plus the whole description, the
+    /// input and output schemas, the Python stub and the TypeScript declaration.
     #[serde(default)]
     detail: Option<Detail>,
     /// Most tools to return (default 10, at most 100).
@@ -60,9 +67,13 @@ struct ToolMatch {
     /// The first line of the description (`summary`) or all of it (`full`).
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
-    /// How code mode calls it: `tools.<component>.<tool>(*, ...) -> ...`.
+    /// How Python code mode calls it: `tools.<component>.<tool>(*, ...) -> ...`.
     #[serde(skip_serializing_if = "Option::is_none")]
     call: Option<String>,
+    /// How JavaScript/TypeScript code mode calls it:
+    /// `tools.<component>.<tool>: (args: {...}) => Promise<...>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts_call: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     input_schema: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,6 +81,9 @@ struct ToolMatch {
     /// The Python stub (`full` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     stub: Option<String>,
+    /// The TypeScript declaration (`full` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    declaration: Option<String>,
 }
 
 /// The best matches.
@@ -86,7 +100,8 @@ struct SearchResult {
 #[derive(Deserialize, JsonSchema)]
 struct BrowseArgs {
     /// `tools/` (or empty) for the components, `tools/<component>/` for its tools,
-    /// `tools/<component>/<tool>.py` for a tool's Python stub.
+    /// `tools/<component>/<tool>.py` for a tool's Python stub, `tools/<component>/<tool>.d.ts`
+    /// for its TypeScript declaration.
     #[serde(default)]
     path: Option<String>,
 }
@@ -119,9 +134,12 @@ struct BrowseResult {
     kind: NodeKind,
     /// The components (root) or tools (component) below; empty for a tool.
     entries: Vec<BrowseEntry>,
-    /// The tool's Python stub (tool only).
+    /// The tool's Python stub (tool, `.py`).
     #[serde(skip_serializing_if = "Option::is_none")]
     stub: Option<String>,
+    /// The tool's TypeScript declaration (tool, `.d.ts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    declaration: Option<String>,
     /// What to do next.
     hint: String,
 }
@@ -175,12 +193,19 @@ fn search_tools(args: SearchArgs, cx: &Context) -> Result<SearchResult, ToolErro
                 score,
                 description: None,
                 call: None,
+                ts_call: None,
                 input_schema: None,
                 output_schema: None,
                 stub: None,
+                declaration: None,
             };
             if detail != Detail::Name {
                 found.call = Some(call_line(&tool, &input, output.as_ref()));
+                found.ts_call = Some(format!(
+                    "{}: {}",
+                    ts::access(&tool.component, &tool.name),
+                    ts::signature(&input, output.as_ref())
+                ));
                 found.description = Some(if detail == Detail::Full {
                     tool.description.clone()
                 } else {
@@ -196,6 +221,13 @@ fn search_tools(args: SearchArgs, cx: &Context) -> Result<SearchResult, ToolErro
                     output.as_ref(),
                 );
                 found.stub = Some(rendered);
+                found.declaration = Some(ts::render(
+                    &tool.component,
+                    &tool.name,
+                    &tool.description,
+                    &input,
+                    output.as_ref(),
+                ));
                 found.input_schema = Some(input);
                 found.output_schema = output;
             }
@@ -210,11 +242,20 @@ fn search_tools(args: SearchArgs, cx: &Context) -> Result<SearchResult, ToolErro
     })
 }
 
-/// The path's parts below `tools/`: `tools/log_store/search_logs.py` and
-/// `log_store.search_logs` both give `["log_store", "search_logs"]`.
+/// The language a tool's path asks for: `.d.ts` TypeScript, else Python.
+fn wants_typescript(path: &str) -> bool {
+    path.trim().ends_with(".d.ts") || path.trim().ends_with(".ts")
+}
+
+/// The path's parts below `tools/`: `tools/log_store/search_logs.py`,
+/// `tools/log_store/search_logs.d.ts` and `log_store.search_logs` all give
+/// `["log_store", "search_logs"]`.
 fn path_parts(path: &str) -> Vec<String> {
     let path = path.trim();
-    let path = path.strip_suffix(".py").unwrap_or(path);
+    let path = [".py", ".d.ts", ".ts"]
+        .iter()
+        .find_map(|suffix| path.strip_suffix(suffix))
+        .unwrap_or(path);
     let mut parts: Vec<String> = path
         .split(['/', '.'])
         .filter(|p| !p.is_empty())
@@ -258,8 +299,10 @@ fn browse_tools(args: BrowseArgs, cx: &Context) -> Result<BrowseResult, ToolErro
                 })
                 .collect(),
             stub: None,
+            declaration: None,
             hint: "Browse `tools/<component>/` for its tools; in execute_code, \
-                   `from tools import <component>`."
+                   `from tools import <component>` (Python) or `tools.<component>` \
+                   (JavaScript/TypeScript)."
                 .to_owned(),
         }),
         [component, rest @ ..] if rest.len() <= 1 => {
@@ -287,9 +330,11 @@ fn browse_tools(args: BrowseArgs, cx: &Context) -> Result<BrowseResult, ToolErro
                         })
                         .collect(),
                     stub: None,
+                    declaration: None,
                     hint: format!(
-                        "Browse `tools/{component}/<tool>.py` for a tool's signature and \
-                         documentation; in execute_code, `from tools import {component}`."
+                        "Browse `tools/{component}/<tool>.py` (Python) or \
+                         `tools/{component}/<tool>.d.ts` (TypeScript) for a tool's signature and \
+                         documentation."
                     ),
                 });
             };
@@ -308,22 +353,51 @@ fn browse_tools(args: BrowseArgs, cx: &Context) -> Result<BrowseResult, ToolErro
             let input = stub::parse_schema(&tool.input_schema);
             let output = tool.output_schema.as_deref().map(stub::parse_schema);
             let ident = stub::identifier(&tool.name);
-            Ok(BrowseResult {
-                path: format!("tools/{component}/{ident}.py"),
-                kind: NodeKind::Tool,
-                entries: Vec::new(),
-                stub: Some(stub::render(
+            let (path, stub, declaration, hint) = if wants_typescript(&requested) {
+                let declaration = ts::render(
                     component,
                     &tool.name,
                     &tool.description,
                     &input,
                     output.as_ref(),
-                )),
-                hint: format!(
-                    "Call it in execute_code as `tools.{component}.{ident}(...)` with keyword \
-                     arguments, or directly as the MCP tool `{}`.",
-                    tool.name
-                ),
+                );
+                (
+                    format!("tools/{component}/{}.d.ts", tool.name),
+                    None,
+                    Some(declaration),
+                    format!(
+                        "Call it in execute_code (javascript, typescript) as \
+                         `await {}({{...}})`, or directly as the MCP tool `{}`.",
+                        ts::access(component, &tool.name),
+                        tool.name
+                    ),
+                )
+            } else {
+                let stub = stub::render(
+                    component,
+                    &tool.name,
+                    &tool.description,
+                    &input,
+                    output.as_ref(),
+                );
+                (
+                    format!("tools/{component}/{ident}.py"),
+                    Some(stub),
+                    None,
+                    format!(
+                        "Call it in execute_code as `tools.{component}.{ident}(...)` with keyword \
+                         arguments, or directly as the MCP tool `{}`.",
+                        tool.name
+                    ),
+                )
+            };
+            Ok(BrowseResult {
+                path,
+                kind: NodeKind::Tool,
+                entries: Vec::new(),
+                stub,
+                declaration,
+                hint,
             })
         }
         _ => Err(ToolError::invalid_arguments(format!(
@@ -339,7 +413,8 @@ fn tools() -> Toolbox {
             Tool::new(
                 "search_tools",
                 "Find the tools you may call that fit a task, best matches first; choose how much \
-                 to load about each (name, summary or full schemas and Python stub)",
+                 to load about each (name, summary with Python and TypeScript signatures, or full \
+                 schemas, Python stub and TypeScript declaration)",
                 search_tools,
             )
             .read_only()
@@ -351,7 +426,8 @@ fn tools() -> Toolbox {
                 "browse_tools",
                 "Browse the tools you may call as a tree: tools/ lists components, \
                  tools/<component>/ their tools, tools/<component>/<tool>.py a tool's Python \
-                 signature and documentation",
+                 signature and documentation, tools/<component>/<tool>.d.ts its TypeScript \
+                 declaration",
                 browse_tools,
             )
             .read_only()
@@ -401,6 +477,45 @@ mod tests {
     }
 
     #[test]
+    fn search_gives_typescript_signatures_and_declarations() {
+        let found = call("search_tools", json!({"query": "scrub"})).unwrap();
+        assert_eq!(
+            found["tools"][0]["ts_call"],
+            "tools.fake[\"scrub-emails\"]: (args: {}) => Promise<unknown>"
+        );
+        let full = call("search_tools", json!({"query": "scrub", "detail": "full"})).unwrap();
+        let declaration = full["tools"][0]["declaration"].as_str().unwrap();
+        assert!(
+            declaration.contains("\"scrub-emails\"(args?: {}): Promise<unknown>;"),
+            "{declaration}"
+        );
+        assert!(
+            declaration.contains("A fake `scrub-emails`"),
+            "{declaration}"
+        );
+        let names = call("search_tools", json!({"query": "", "detail": "name"})).unwrap();
+        assert!(names["tools"][0].get("ts_call").is_none());
+    }
+
+    /// Code mode's discovery is progressive: with 1,000 tools in the catalog, a search returns
+    /// a page of signatures, not the catalog.
+    #[test]
+    fn a_thousand_tools_come_back_a_page_at_a_time() {
+        let mut host = FakeHost::new();
+        for i in 0..1000 {
+            host = host.with_tool(&format!("tool_{i:04}"), |_: &str| Ok("{}".to_owned()));
+        }
+        let cx = Context::new(host);
+        let text = tools()
+            .call("search_tools", &json!({"query": "tool"}).to_string(), &cx)
+            .unwrap();
+        let found: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(found["total_matched"], 1000);
+        assert_eq!(found["tools"].as_array().unwrap().len(), DEFAULT_LIMIT);
+        assert!(text.len() < 4096, "{} bytes", text.len());
+    }
+
+    #[test]
     fn browse_walks_root_component_and_tool() {
         let root = call("browse_tools", json!({})).unwrap();
         assert_eq!(root["kind"], "root");
@@ -420,6 +535,25 @@ mod tests {
             assert_eq!(tool["kind"], "tool", "{path}");
             assert!(tool["hint"].as_str().unwrap().contains("`scrub-emails`"));
         }
+        let tool = call(
+            "browse_tools",
+            json!({"path": "tools/fake/scrub-emails.d.ts"}),
+        )
+        .unwrap();
+        assert_eq!(tool["path"], "tools/fake/scrub-emails.d.ts");
+        assert!(tool.get("stub").is_none(), "{tool}");
+        let declaration = tool["declaration"].as_str().unwrap();
+        assert!(
+            declaration.starts_with("// tools/fake/scrub-emails.d.ts\n"),
+            "{declaration}"
+        );
+        assert!(
+            tool["hint"]
+                .as_str()
+                .unwrap()
+                .contains("tools.fake[\"scrub-emails\"]"),
+            "{tool}"
+        );
     }
 
     #[test]

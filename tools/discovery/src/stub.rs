@@ -60,7 +60,7 @@ pub struct Param {
 }
 
 /// `schema` with a local `$ref` followed.
-fn resolve<'a>(schema: &'a Value, root: &'a Value, depth: usize) -> &'a Value {
+pub(crate) fn resolve<'a>(schema: &'a Value, root: &'a Value, depth: usize) -> &'a Value {
     let Some(reference) = schema.get("$ref").and_then(Value::as_str) else {
         return schema;
     };
@@ -73,7 +73,7 @@ fn resolve<'a>(schema: &'a Value, root: &'a Value, depth: usize) -> &'a Value {
     }
 }
 
-fn variants(schema: &Value) -> Option<&Vec<Value>> {
+pub(crate) fn variants(schema: &Value) -> Option<&Vec<Value>> {
     schema
         .get("anyOf")
         .or_else(|| schema.get("oneOf"))
@@ -190,7 +190,7 @@ pub fn python_literal(value: &Value) -> String {
     }
 }
 
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
