@@ -151,6 +151,35 @@ impl ToolName {
         }
         id
     }
+
+    /// The name clients see for `backend`, a tool of the federated MCP server `server`:
+    /// `<server>__<backend>` when that is a valid tool name; otherwise the characters outside
+    /// the rule become `_`, the result is cut to fit, and `_` plus 8 hex digits of a SHA-256 of
+    /// the backend name are appended, so two backend names that read alike after the
+    /// replacement (`a.b`, `a_b`) or share a long prefix still get different names.
+    ///
+    /// `server` must be a valid tool name of at most 32 characters (config validates it).
+    pub fn federated(server: &str, backend: &BackendToolName) -> Result<Self, NameError> {
+        use sha2::Digest as _;
+        let plain = format!("{server}__{backend}");
+        if let Ok(name) = Self::parse(&plain) {
+            return Ok(name);
+        }
+        let digest = sha2::Sha256::digest(backend.as_str().as_bytes());
+        let suffix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let safe: String = plain
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64 - 1 - suffix.len())
+            .collect();
+        Self::parse(&format!("{safe}_{suffix}"))
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +227,31 @@ mod tests {
         assert!(ComponentName::parse("Log-Store").is_err());
         assert!(ComponentName::parse("log_store").is_ok());
         assert!(ToolsetName::parse("examples").is_ok());
+    }
+
+    #[test]
+    fn federated_names_are_model_safe_and_distinct() {
+        let b = |s: &str| BackendToolName::parse(s).unwrap();
+        assert_eq!(
+            ToolName::federated("github", &b("search_issues")).map(String::from),
+            Ok("github__search_issues".to_owned())
+        );
+        let dotted = ToolName::federated("gh", &b("issues.search")).unwrap();
+        let underscored = ToolName::federated("gh", &b("issues_search")).unwrap();
+        assert!(
+            dotted.as_str().starts_with("gh__issues_search_"),
+            "{dotted}"
+        );
+        assert_ne!(dotted, underscored);
+        let long_a = "a".repeat(100) + "x";
+        let long_b = "a".repeat(100) + "y";
+        let (la, lb) = (
+            ToolName::federated("srv", &b(&long_a)).unwrap(),
+            ToolName::federated("srv", &b(&long_b)).unwrap(),
+        );
+        assert!(la.as_str().len() <= 64 && lb.as_str().len() <= 64);
+        assert_ne!(la, lb);
+        assert!(la.as_str().starts_with("srv__aaa"));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 use mcp_gateway_auth::AuthError;
 use serde_json::{Value, json};
 
+use crate::federation::FederationError;
 use crate::mcp::jsonrpc::{EnvelopeError, code};
 use crate::mcp::session::SessionError;
 use crate::observe::Status;
@@ -107,6 +108,15 @@ pub enum GatewayError {
     /// The sandbox refused the call request itself (a bug or a version mismatch).
     #[error("the sandbox failed: {message}")]
     SandboxFailed { message: String },
+
+    // --- an upstream MCP server (federation) gave no result
+    /// Unreachable, slow, circuit open, misbehaving, or a JSON-RPC error of its own.
+    #[error("{}", federated_text(server, tool, error))]
+    Federated {
+        server: String,
+        tool: String,
+        error: FederationError,
+    },
 }
 
 /// What [`GatewayError::response`] decides.
@@ -153,6 +163,7 @@ impl GatewayError {
         "shutting_down",
         "bad_upstream_response",
         "sandbox_failed",
+        "upstream_error",
     ];
 
     /// Every audit label an error can carry: the gateway's own and the credential reasons.
@@ -254,6 +265,21 @@ impl GatewayError {
                 "bad_upstream_response",
             ),
             E::SandboxFailed { .. } => (502, code::INTERNAL_ERROR, Status::Error, "sandbox_failed"),
+            E::Federated { error, .. } => match error {
+                FederationError::Rpc { code, .. } => (
+                    200,
+                    i32::try_from(*code).unwrap_or(code::INTERNAL_ERROR),
+                    Status::Error,
+                    "upstream_error",
+                ),
+                e if e.is_unavailable() => (503, code::UNAVAILABLE, Status::Error, "unavailable"),
+                _ => (
+                    502,
+                    code::INTERNAL_ERROR,
+                    Status::Error,
+                    "bad_upstream_response",
+                ),
+            },
         };
         let mut headers = Vec::new();
         let mut data = None;
@@ -287,6 +313,18 @@ impl GatewayError {
             E::Busy { .. } => {
                 headers.push(("retry-after", "1".into()));
                 data = Some(json!({"kind": "busy"}));
+            }
+            E::Federated { server, error, .. } => {
+                if error.is_unavailable() {
+                    let secs = match error {
+                        FederationError::CircuitOpen { retry_in, .. } => {
+                            retry_in.as_secs_f64().ceil().max(1.0) as u64
+                        }
+                        _ => 1,
+                    };
+                    headers.push(("retry-after", secs.to_string()));
+                }
+                data = Some(json!({"server": server, "kind": error.kind()}));
             }
             _ => {}
         }
@@ -365,6 +403,17 @@ fn shutting_down_text(tool: Option<&str>) -> String {
              taken effect"
         ),
     }
+}
+
+fn federated_text(server: &str, tool: &str, error: &FederationError) -> String {
+    let tail = match error {
+        FederationError::Timeout(_) | FederationError::Broken(_) => {
+            " It may or may not have taken effect."
+        }
+        FederationError::CircuitOpen { .. } | FederationError::Connect { .. } => " Retry later.",
+        _ => "",
+    };
+    format!("MCP server '{server}' could not run tool '{tool}': {error}.{tail}")
 }
 
 fn scope_text(scope: Scope) -> &'static str {
@@ -488,6 +537,27 @@ mod tests {
             E::ShuttingDown { tool: None },
             E::ShuttingDown {
                 tool: Some("execute_code".into()),
+            },
+            E::Federated {
+                server: "gh".into(),
+                tool: "gh__search".into(),
+                error: FederationError::CircuitOpen {
+                    failures: 5,
+                    retry_in: Duration::from_millis(2500),
+                },
+            },
+            E::Federated {
+                server: "gh".into(),
+                tool: "gh__search".into(),
+                error: FederationError::Rpc {
+                    code: -32602,
+                    message: "Unknown tool".into(),
+                },
+            },
+            E::Federated {
+                server: "gh".into(),
+                tool: "gh__search".into(),
+                error: FederationError::TooLarge { max: 10 },
             },
         ]
     }

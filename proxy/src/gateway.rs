@@ -9,6 +9,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::catalog::CatalogService;
 use crate::config::Config;
+use crate::federation::Federation;
 use crate::mcp::session::SessionKeys;
 use crate::observe::AuditLog;
 use crate::policy::PolicyStore;
@@ -22,6 +23,8 @@ pub struct Gateway {
     pub policy: PolicyStore,
     pub catalog: Arc<CatalogService>,
     pub upstreams: Arc<Upstreams>,
+    /// Upstream MCP servers whose tools are federated (`mcp_servers:`).
+    pub federation: Arc<Federation>,
     pub limiter: Limiter,
     /// Budgets of requests in flight and bytes buffered, per caller and in all.
     pub admission: crate::http::Admission,
@@ -55,8 +58,12 @@ impl Gateway {
         let auth = Authenticator::new(config.oidc.clone(), keys.clone())
             .context("configuring authentication")?;
         let upstreams = Arc::new(Upstreams::new(&config.sandboxes, &config.upstream)?);
-        let catalog = Arc::new(CatalogService::new(
+        let federation = Arc::new(
+            Federation::new(&config.mcp_servers).context("setting up the upstream MCP servers")?,
+        );
+        let catalog = Arc::new(CatalogService::with_federation(
             upstreams.clone(),
+            federation.clone(),
             config.catalog.block_changed_definitions,
             config
                 .upstream
@@ -98,6 +105,7 @@ impl Gateway {
             policy,
             catalog,
             upstreams,
+            federation,
             limiter,
             sessions,
             audit,

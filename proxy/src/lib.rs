@@ -14,6 +14,7 @@
 pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod federation;
 pub mod gateway;
 pub mod http;
 pub mod mcp;

@@ -2,7 +2,9 @@
 //!
 //! A background task asks each sandbox for its tools (`GET /v1/tools`) every refresh interval.
 //! A sandbox that does not answer is marked unready and its tools drop out unless another
-//! replica serves them. Each tool keeps its MCP listing pre-rendered and its input schema
+//! replica serves them. The same refresh reads each upstream MCP server's `tools/list`
+//! ([`crate::federation`]); their tools join as `<server>__<tool>` ([`ToolName::federated`]),
+//! in the server's tool set, and keep the last list read while the server is down. Each tool keeps its MCP listing pre-rendered and its input schema
 //! compiled, so `tools/list` and argument validation cost no parsing per request.
 //!
 //! Tool-poisoning defence: the first definition seen of each tool (description and schemas) is
@@ -19,6 +21,9 @@ use mcp_contract::sandbox_api::{TOOLS_PATH, ToolEntry, ToolList};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use mcp_contract::names::{BackendToolName, ToolName};
+
+use crate::federation::{Federation, Server, ServerTools};
 use crate::upstream::Upstreams;
 
 /// A tool and where it can be called.
@@ -32,6 +37,14 @@ pub struct ToolRoute {
     pub targets: Vec<usize>,
     next: AtomicUsize,
     definition: [u8; 32],
+    /// Set for a tool of an upstream MCP server (then `targets` is empty).
+    pub federated: Option<FederatedTool>,
+}
+
+/// Where a federated tool is called: the server, and the tool's name there.
+pub struct FederatedTool {
+    pub server: Arc<Server>,
+    pub backend: String,
 }
 
 impl ToolRoute {
@@ -84,6 +97,7 @@ pub struct DefinitionChange {
 pub struct CatalogService {
     current: ArcSwap<Catalog>,
     upstreams: Arc<Upstreams>,
+    federation: Arc<Federation>,
     pins: std::sync::Mutex<HashMap<String, [u8; 32]>>,
     block_changed: bool,
     fetch_timeout: Duration,
@@ -91,9 +105,25 @@ pub struct CatalogService {
 
 impl CatalogService {
     pub fn new(upstreams: Arc<Upstreams>, block_changed: bool, fetch_timeout: Duration) -> Self {
+        Self::with_federation(
+            upstreams,
+            Arc::new(Federation::default()),
+            block_changed,
+            fetch_timeout,
+        )
+    }
+
+    /// A catalog of the sandboxes' tools and the upstream MCP servers'.
+    pub fn with_federation(
+        upstreams: Arc<Upstreams>,
+        federation: Arc<Federation>,
+        block_changed: bool,
+        fetch_timeout: Duration,
+    ) -> Self {
         Self {
             current: ArcSwap::from_pointee(Catalog::default()),
             upstreams,
+            federation,
             pins: Default::default(),
             block_changed,
             fetch_timeout,
@@ -133,13 +163,22 @@ impl CatalogService {
                 }
             }
         }
-        let (catalog, changes) = self.merge(lists);
+        let federated = if self.federation.is_empty() {
+            Vec::new()
+        } else {
+            self.federation.list_tools().await
+        };
+        let (catalog, changes) = self.merge(lists, federated);
         metrics::gauge!("mcp_catalog_tools").set(catalog.len() as f64);
         self.current.store(Arc::new(catalog));
         changes
     }
 
-    fn merge(&self, lists: Vec<(usize, ToolList)>) -> (Catalog, Vec<DefinitionChange>) {
+    fn merge(
+        &self,
+        lists: Vec<(usize, ToolList)>,
+        federated: Vec<ServerTools>,
+    ) -> (Catalog, Vec<DefinitionChange>) {
         let mut changes = Vec::new();
         let mut routes: HashMap<String, ToolRoute> = HashMap::new();
         let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
@@ -155,25 +194,14 @@ impl CatalogService {
                     }
                     continue;
                 }
-                match pins.get(&entry.name) {
-                    Some(pinned) if *pinned != definition => {
-                        metrics::counter!("mcp_tool_definition_changes_total", "tool" => entry.name.clone()).increment(1);
-                        tracing::warn!(tool = %entry.name, sandbox = %list.sandbox, blocked = self.block_changed,
-                            "a sandbox now serves a changed definition of this tool (description or schema)");
-                        changes.push(DefinitionChange {
-                            tool: entry.name.clone(),
-                            sandbox: list.sandbox.clone(),
-                            blocked: self.block_changed,
-                        });
-                        if self.block_changed {
-                            continue;
-                        }
-                        pins.insert(entry.name.clone(), definition);
-                    }
-                    Some(_) => {}
-                    None => {
-                        pins.insert(entry.name.clone(), definition);
-                    }
+                if !self.pin(
+                    &mut pins,
+                    &entry.name,
+                    &list.sandbox,
+                    definition,
+                    &mut changes,
+                ) {
+                    continue;
                 }
                 match build_route(entry, target, definition) {
                     Ok(r) => {
@@ -185,6 +213,31 @@ impl CatalogService {
                 }
             }
         }
+        for list in federated {
+            for tool in list.tools.iter() {
+                let route = match federated_route(&list.server, tool) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(mcp_server = %list.server.name, error = %e, "skipping a tool");
+                        continue;
+                    }
+                };
+                if routes.contains_key(&route.name) {
+                    tracing::error!(tool = %route.name, mcp_server = %list.server.name,
+                        "another tool already has this name; skipping the upstream's");
+                    continue;
+                }
+                if self.pin(
+                    &mut pins,
+                    &route.name,
+                    &list.server.name,
+                    route.definition,
+                    &mut changes,
+                ) {
+                    routes.insert(route.name.clone(), route);
+                }
+            }
+        }
         let mut ordered: Vec<Arc<ToolRoute>> = routes.into_values().map(Arc::new).collect();
         ordered.sort_by(|a, b| a.name.cmp(&b.name));
         let by_name = ordered
@@ -192,6 +245,41 @@ impl CatalogService {
             .map(|r| (r.name.clone(), r.clone()))
             .collect();
         (Catalog { by_name, ordered }, changes)
+    }
+}
+
+impl CatalogService {
+    /// Pins a tool's first definition; flags a changed one. Returns whether to serve it.
+    fn pin(
+        &self,
+        pins: &mut HashMap<String, [u8; 32]>,
+        tool: &str,
+        source: &str,
+        definition: [u8; 32],
+        changes: &mut Vec<DefinitionChange>,
+    ) -> bool {
+        match pins.get(tool) {
+            Some(pinned) if *pinned != definition => {
+                metrics::counter!("mcp_tool_definition_changes_total", "tool" => tool.to_owned())
+                    .increment(1);
+                tracing::warn!(tool = %tool, sandbox = %source, blocked = self.block_changed,
+                    "a backend now serves a changed definition of this tool (description or schema)");
+                changes.push(DefinitionChange {
+                    tool: tool.to_owned(),
+                    sandbox: source.to_owned(),
+                    blocked: self.block_changed,
+                });
+                if self.block_changed {
+                    return false;
+                }
+                pins.insert(tool.to_owned(), definition);
+            }
+            Some(_) => {}
+            None => {
+                pins.insert(tool.to_owned(), definition);
+            }
+        }
+        true
     }
 }
 
@@ -227,6 +315,56 @@ pub enum RouteError {
     /// Its listing cannot be serialised.
     #[error("{0}")]
     Listing(#[source] serde_json::Error),
+    /// An upstream MCP server listed something that is not a usable tool.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+/// The route of one tool an upstream MCP server lists: its exposed name, its listing with
+/// that name (every other field as the upstream wrote it, `outputSchema` included), and a
+/// definition hash over everything but the name.
+fn federated_route(
+    server: &Arc<Server>,
+    tool: &serde_json::Value,
+) -> Result<ToolRoute, RouteError> {
+    let mut object = tool
+        .as_object()
+        .cloned()
+        .ok_or_else(|| RouteError::Upstream("a tools/list entry is not an object".into()))?;
+    let backend = object
+        .remove("name")
+        .and_then(|n| n.as_str().map(str::to_owned))
+        .ok_or_else(|| RouteError::Upstream("a tool has no name".into()))?;
+    let parsed =
+        BackendToolName::parse(&backend).map_err(|e| RouteError::Upstream(e.to_string()))?;
+    let name = ToolName::federated(&server.name, &parsed)
+        .map_err(|e| RouteError::Upstream(e.to_string()))?;
+    let definition: [u8; 32] =
+        Sha256::digest(serde_json::to_vec(&object).unwrap_or_default()).into();
+    let schema = object
+        .get("inputSchema")
+        .ok_or_else(|| RouteError::Upstream(format!("tool '{backend}' has no inputSchema")))?;
+    let validator = jsonschema::validator_for(schema).map_err(|e| RouteError::InputSchema {
+        tool: backend.clone(),
+        message: e.to_string(),
+    })?;
+    let mut listing = serde_json::Map::with_capacity(object.len() + 1);
+    listing.insert("name".into(), name.as_str().into());
+    listing.extend(object);
+    let listing = serde_json::value::to_raw_value(&listing).map_err(RouteError::Listing)?;
+    Ok(ToolRoute {
+        name: name.into(),
+        toolset: server.toolset.clone(),
+        listing,
+        validator,
+        targets: Vec::new(),
+        next: AtomicUsize::new(0),
+        definition,
+        federated: Some(FederatedTool {
+            server: server.clone(),
+            backend,
+        }),
+    })
 }
 
 fn build_route(
@@ -261,5 +399,6 @@ fn build_route(
         targets: vec![target],
         next: AtomicUsize::new(0),
         definition,
+        federated: None,
     })
 }

@@ -7,6 +7,7 @@
 //! Relative paths in the file are relative to the file's directory.
 
 mod env;
+mod federation;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use mcp_contract::units::{ByteSize, Span};
 use serde::Deserialize;
 
 pub use env::{EnvOverrideError, PathProblem, apply_env_overrides};
+pub use federation::{BreakerConfig, McpServerConfig, McpServerRule, UpstreamAuth};
 
 /// A configuration that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,9 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// The sandbox hosts that serve tools.
     pub sandboxes: Vec<SandboxConfig>,
+    /// Existing MCP servers (Streamable HTTP) whose tools are served beside the sandboxes'.
+    #[serde(default, alias = "upstream_servers")]
+    pub mcp_servers: Vec<McpServerConfig>,
     #[serde(default)]
     pub upstream: UpstreamConfig,
     #[serde(default)]
@@ -461,6 +466,7 @@ impl Config {
                 fix(p);
             }
         }
+        federation::resolve_paths(&mut self.mcp_servers, base);
         if !matches!(self.audit.output.as_str(), "stdout" | "off") {
             let mut p = PathBuf::from(&self.audit.output);
             fix(&mut p);
@@ -500,6 +506,7 @@ impl Config {
                 });
             }
         }
+        federation::check(&self.mcp_servers)?;
         if self.keys.is_none() && self.oidc.is_none() {
             return Err(ConfigRule::NoAuthentication);
         }
@@ -611,6 +618,8 @@ pub enum ConfigRule {
     },
     #[error("{0} must be at least 1")]
     AtLeastOne(&'static str),
+    #[error(transparent)]
+    McpServer(#[from] McpServerRule),
 }
 
 #[cfg(test)]

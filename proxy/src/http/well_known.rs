@@ -28,8 +28,16 @@ pub fn ready(gw: &Gateway, details: bool) -> Reply {
         .map(|t| json!({"name": t.name, "url": t.url.to_string(), "up": t.is_healthy()}))
         .collect();
     let tools = gw.catalog.snapshot().len();
+    // Upstream MCP servers are named with their state, but do not decide readiness: the
+    // gateway serves every other tool while one is down.
+    let mcp_servers: Vec<_> = gw
+        .federation
+        .servers()
+        .iter()
+        .map(|s| json!({"name": s.name, "url": s.url.as_str(), "up": s.is_up(), "circuit": s.breaker_state()}))
+        .collect();
     let body = json!({"status": status, "policy": "loaded", "draining": gw.is_draining(),
-                      "tools": tools, "sandboxes": sandboxes});
+                      "tools": tools, "sandboxes": sandboxes, "mcp_servers": mcp_servers});
     Reply::json(code, body.to_string())
 }
 

@@ -1,7 +1,9 @@
 //! `tools/call`, in the steps it takes: parse the params, authorize the caller for the tool,
 //! check the caller's rate for it, validate the arguments, run the tool on a sandbox that
 //! serves it ([`crate::upstream`] owns the replica loop), and shape the sandbox's answer as an
-//! MCP result.
+//! MCP result. A federated tool (an upstream MCP server's) takes the same first four steps,
+//! then is run by [`crate::federation`], and its result is passed on as the raw JSON the
+//! upstream wrote.
 //!
 //! Tool failures, including arguments that do not match the input schema, are results with
 //! `isError: true` (MCP 2025-11-25), so the model can read them and correct itself. The
@@ -20,9 +22,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
-use crate::catalog::ToolRoute;
+use super::envelope::Answer;
+use crate::catalog::{FederatedTool, ToolRoute};
 use crate::config::ArgumentAudit;
 use crate::error::GatewayError;
+use crate::federation::wire::ResultFlags;
+use crate::federation::{CallContext, FederationError};
 use crate::gateway::Gateway;
 use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status};
@@ -46,7 +51,7 @@ pub async fn call_tool(
     params: Option<&RawValue>,
     traceparent: Option<&str>,
     rec: &mut RequestRecord,
-) -> Result<Value, GatewayError> {
+) -> Result<Answer, GatewayError> {
     let params = parse_params(params)?;
     let name: &str = &params.name;
     rec.tool = Some(super::bounded(name, MAX_RECORDED_NAME));
@@ -57,14 +62,97 @@ pub async fn call_tool(
     audit_arguments(gw.config.audit.arguments, params.arguments, rec);
     if let Err(problem) = validate(gw, &route, params.arguments) {
         rec.fail(Status::Error, ErrorKind::InvalidArguments.as_str());
-        return Ok(tool_error(
+        return Ok(Answer::Value(tool_error(
             ErrorKind::InvalidArguments,
             &format!("arguments for tool '{name}' {problem}"),
             None,
-        ));
+        )));
+    }
+    if let Some(federated) = &route.federated {
+        return run_federated(
+            gw,
+            &route,
+            federated,
+            principal,
+            params.arguments,
+            traceparent,
+            rec,
+        )
+        .await;
     }
     let response = run(gw, &route, principal, params.arguments, traceparent, rec).await?;
-    shape(response, rec)
+    shape(response, rec).map(Answer::Value)
+}
+
+/// Step 5 for a federated tool: the call on its upstream MCP server, in the caller's session
+/// there, with the trace context and (if configured) the caller's user name, never the
+/// caller's credentials. The result is passed on as the upstream wrote it: only `isError` and
+/// whether it has `_meta` are read from it.
+async fn run_federated(
+    gw: &Gateway,
+    route: &ToolRoute,
+    federated: &FederatedTool,
+    principal: &Principal,
+    arguments: Option<&RawValue>,
+    traceparent: Option<&str>,
+    rec: &mut RequestRecord,
+) -> Result<Answer, GatewayError> {
+    let server = &federated.server;
+    let span = rec.trace.federated(&server.name, &server.url);
+    let injected = mcp_telemetry::propagation::inject(&span);
+    let trace = match &injected {
+        Some(h) => h.pairs().map(|(k, v)| (k, v.to_owned())).collect(),
+        None => traceparent
+            .map(|t| vec![("traceparent", t.to_owned())])
+            .unwrap_or_default(),
+    };
+    let ctx = CallContext {
+        caller: &principal.id,
+        user: Some(&principal.user),
+        trace,
+    };
+    let started = Instant::now();
+    let call = server
+        .call_tool(&federated.backend, arguments, &ctx)
+        .instrument(span.clone());
+    let result = tokio::select! {
+        r = call => r,
+        () = gw.cut() => {
+            return Err(GatewayError::ShuttingDown { tool: Some(route.name.clone()) });
+        }
+    };
+    rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
+    rec.sandbox = Some(server.name.clone());
+    RequestTrace::federated_done(&span, result.as_ref().map(|_| ()).map_err(|e| e.kind()));
+    let failed = |error| GatewayError::Federated {
+        server: server.name.clone(),
+        tool: route.name.clone(),
+        error,
+    };
+    let result = result.map_err(failed)?;
+    let flags = ResultFlags::of(&result);
+    if flags.is_error {
+        rec.fail(Status::Error, ErrorKind::ToolError.as_str());
+    }
+    let raw = result.get();
+    if !(raw.starts_with('{') && raw.ends_with('}')) {
+        return Err(failed(FederationError::Protocol(
+            "the tools/call result is not an object".into(),
+        )));
+    }
+    if flags.has_meta.is_some() {
+        // The 2026-07-28 envelope adds its own `_meta` entry: merged in a tree (the result is
+        // bounded by the server's max_response).
+        let value: Value = serde_json::from_str(raw)
+            .map_err(|e| failed(FederationError::Protocol(e.to_string())))?;
+        return Ok(Answer::Value(value));
+    }
+    let mut open = raw.as_bytes().to_vec();
+    open.pop();
+    while open.last().is_some_and(u8::is_ascii_whitespace) {
+        open.pop();
+    }
+    Ok(Answer::Open(open))
 }
 
 /// Step 1: the params, with the tool's name.

@@ -177,7 +177,11 @@ async fn serve(
         }
         "tools/call" => call::call_tool(gw, principal, req.params, inc.traceparent, rec)
             .await
-            .map(Served::value),
+            .map(|answer| Served {
+                answer,
+                cache: None,
+                session: None,
+            }),
         other => Err(GatewayError::MethodNotFound {
             method: other.chars().take(64).collect(),
         }),

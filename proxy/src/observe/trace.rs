@@ -197,6 +197,34 @@ impl RequestTrace {
         )
     }
 
+    /// The client span of a call to an upstream MCP server (federation); its context goes to
+    /// the upstream as `traceparent`.
+    pub fn federated(&self, server: &str, url: &reqwest::Url) -> Span {
+        child_span!(
+            &self.span,
+            "mcp server call",
+            otel.name = "tools/call",
+            otel.kind = "client",
+            otel.status_code = Empty,
+            http.request.method = "POST",
+            url.path = url.path(),
+            network.transport = "tcp",
+            server.address = url.host_str().unwrap_or_default(),
+            server.port = url.port_or_known_default(),
+            peer.service = "mcp-server",
+            mcp.server.name = server,
+            error.type = Empty
+        )
+    }
+
+    /// Records how a call to an upstream MCP server ended (`Err` carries the failure's kind).
+    pub fn federated_done(span: &Span, result: Result<(), &'static str>) {
+        if let Err(kind) = result {
+            span.record("error.type", kind)
+                .record("otel.status_code", "error");
+        }
+    }
+
     /// Records how an attempt to reach a sandbox ended.
     pub fn upstream_done(span: &Span, result: Result<u16, &UpstreamError>) {
         match result {

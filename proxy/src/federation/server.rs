@@ -1,0 +1,481 @@
+//! One upstream MCP server over Streamable HTTP: its sessions, its requests, its health.
+//!
+//! Sessions: the gateway opens its own session with the upstream (`initialize`, then
+//! `notifications/initialized`), one per caller (keyed by principal) so no upstream state is
+//! shared between callers, and one of its own for listing tools. A stateful upstream's
+//! `Mcp-Session-Id` is sent back on every request; when the upstream answers 404 (it expired
+//! or forgot the session, e.g. after a restart) the session is opened again and the request
+//! sent once more. Stateless upstreams (no session id) work the same way. The gateway itself
+//! keeps no session toward its clients: this is a cache any replica rebuilds.
+//!
+//! Answers: plain JSON or a `text/event-stream`, from which the final response is read
+//! (progress and log notifications are skipped; requests of the upstream's own, such as
+//! elicitation or sampling, are refused with a JSON-RPC error). Every answer is bounded in
+//! size and time, and the result is kept as the raw JSON the upstream sent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::SetupError;
+use super::auth::Credentials;
+use super::breaker::Breaker;
+use super::error::FederationError;
+use super::wire::{self, Message, SseReader};
+use crate::config::McpServerConfig;
+
+/// Sessions kept per server (one per recent caller); past it, one is dropped.
+const MAX_SESSIONS: usize = 4096;
+/// Pages of `tools/list` read from one server at most.
+const MAX_LIST_PAGES: usize = 50;
+/// Session key of the gateway's own requests (tool lists).
+const GATEWAY_KEY: &str = "";
+
+/// The protocol version the gateway asks upstreams for (the upstream may answer an older one).
+const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// What a request carries besides its body: the caller's trace context and identity.
+#[derive(Default)]
+pub struct CallContext<'a> {
+    /// Session key: the caller's principal.
+    pub caller: &'a str,
+    /// The caller's user name, sent only if the server is configured for it.
+    pub user: Option<&'a str>,
+    /// `traceparent`/`tracestate` pairs.
+    pub trace: Vec<(&'static str, String)>,
+}
+
+#[derive(Clone)]
+struct Session {
+    id: Option<String>,
+    protocol_version: String,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Session>>>;
+
+/// One upstream MCP server.
+pub struct Server {
+    pub name: String,
+    pub toolset: String,
+    pub url: reqwest::Url,
+    http: reqwest::Client,
+    credentials: Credentials,
+    breaker: Breaker,
+    identity_header: Option<String>,
+    request_timeout: Duration,
+    max_response: usize,
+    sessions: DashMap<String, Slot>,
+    next_id: AtomicU64,
+    up: AtomicBool,
+    /// The last tool list read (kept while the server is down, so its tools stay known and
+    /// their calls get a clear "unavailable" rather than "unknown tool").
+    last_tools: std::sync::Mutex<Option<Arc<Vec<serde_json::Value>>>>,
+}
+
+#[derive(Deserialize)]
+struct InitializeResult {
+    #[serde(rename = "protocolVersion")]
+    protocol_version: String,
+}
+
+#[derive(Deserialize)]
+struct ToolPage {
+    tools: Vec<serde_json::Value>,
+    #[serde(rename = "nextCursor", default)]
+    next_cursor: Option<String>,
+}
+
+/// An HTTP answer whose body is not read yet.
+struct Pending {
+    resp: reqwest::Response,
+}
+
+impl Server {
+    pub fn new(cfg: &McpServerConfig) -> Result<Self, SetupError> {
+        let url = reqwest::Url::parse(&cfg.url).map_err(|e| SetupError::Url {
+            server: cfg.name.clone(),
+            detail: e.to_string(),
+        })?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout.get())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| SetupError::Client {
+                server: cfg.name.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            name: cfg.name.clone(),
+            toolset: cfg.toolset().to_owned(),
+            url,
+            http,
+            credentials: Credentials::load(&cfg.name, &cfg.auth)?,
+            breaker: Breaker::new(cfg.circuit_breaker),
+            identity_header: cfg.forward_identity_header.clone(),
+            request_timeout: cfg.request_timeout.get(),
+            max_response: cfg.max_response.as_usize(),
+            sessions: DashMap::new(),
+            next_id: AtomicU64::new(1),
+            up: AtomicBool::new(false),
+            last_tools: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Whether its last request was answered.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    /// The circuit breaker's state (`closed`, `open`, `half_open`).
+    pub fn breaker_state(&self) -> &'static str {
+        self.breaker.state()
+    }
+
+    fn mark(&self, up: bool) {
+        if self.up.swap(up, Ordering::AcqRel) != up {
+            if up {
+                tracing::info!(mcp_server = %self.name, "upstream MCP server is reachable");
+            } else {
+                tracing::warn!(mcp_server = %self.name, url = %self.url, "upstream MCP server is unreachable");
+            }
+        }
+        metrics::gauge!("mcp_upstream_server_up", "server" => self.name.clone()).set(if up {
+            1.0
+        } else {
+            0.0
+        });
+    }
+
+    /// Runs `tools/call` of `tool` for a caller; the result as the upstream wrote it.
+    pub async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: Option<&RawValue>,
+        ctx: &CallContext<'_>,
+    ) -> Result<Box<RawValue>, FederationError> {
+        self.guarded("tools/call", &wire::call_params(tool, arguments), ctx)
+            .await
+    }
+
+    /// Reads every page of the server's tools (its own session); on failure the last list
+    /// read, if any, with the error.
+    pub async fn list_tools(
+        &self,
+    ) -> (Option<Arc<Vec<serde_json::Value>>>, Option<FederationError>) {
+        let ctx = CallContext {
+            caller: GATEWAY_KEY,
+            ..CallContext::default()
+        };
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut error = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let params = match &cursor {
+                Some(c) => serde_json::json!({ "cursor": c }).to_string(),
+                None => "{}".to_owned(),
+            };
+            let page = match self.guarded("tools/list", &params, &ctx).await {
+                Ok(raw) => serde_json::from_str::<ToolPage>(raw.get())
+                    .map_err(|e| FederationError::Protocol(format!("tools/list result: {e}"))),
+                Err(e) => Err(e),
+            };
+            match page {
+                Ok(p) => {
+                    tools.extend(p.tools);
+                    cursor = p.next_cursor;
+                    if cursor.is_none() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut last = self.last_tools.lock().unwrap_or_else(|e| e.into_inner());
+        if error.is_none() {
+            *last = Some(Arc::new(tools));
+        }
+        (last.clone(), error)
+    }
+
+    /// One request through the circuit breaker, within the request timeout.
+    async fn guarded(
+        &self,
+        method: &str,
+        params: &str,
+        ctx: &CallContext<'_>,
+    ) -> Result<Box<RawValue>, FederationError> {
+        self.breaker.admit(Instant::now())?;
+        let result = tokio::time::timeout(self.request_timeout, self.request(method, params, ctx))
+            .await
+            .unwrap_or(Err(FederationError::Timeout(self.request_timeout)));
+        let failed = result
+            .as_ref()
+            .err()
+            .is_some_and(FederationError::counts_as_failure);
+        self.breaker.record(!failed, Instant::now());
+        self.mark(!failed);
+        result
+    }
+
+    fn slot(&self, caller: &str) -> Slot {
+        if let Some(s) = self.sessions.get(caller) {
+            return s.clone();
+        }
+        if self.sessions.len() >= MAX_SESSIONS
+            && let Some(victim) = self.sessions.iter().next().map(|e| e.key().clone())
+        {
+            self.sessions.remove(&victim);
+        }
+        self.sessions.entry(caller.to_owned()).or_default().clone()
+    }
+
+    /// Sends `method` in the caller's session, opening it first if needed, and opening it
+    /// again (once) when the upstream no longer knows it.
+    async fn request(
+        &self,
+        method: &str,
+        params: &str,
+        ctx: &CallContext<'_>,
+    ) -> Result<Box<RawValue>, FederationError> {
+        let slot = self.slot(ctx.caller);
+        let mut retried_session = false;
+        let mut retried_token = false;
+        loop {
+            let session = self.session(&slot, ctx).await?;
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let body = wire::request(id, method, params);
+            let pending = self.post(body, Some(&session), ctx).await?;
+            let status = pending.resp.status().as_u16();
+            match status {
+                404 if session.id.is_some() && !retried_session => {
+                    retried_session = true;
+                    let mut current = slot.lock().await;
+                    if current.as_ref().map(|s| &s.id) == Some(&session.id) {
+                        *current = None;
+                    }
+                    continue;
+                }
+                401 if !retried_token && self.credentials.invalidate().await => {
+                    retried_token = true;
+                    continue;
+                }
+                200..=299 => return self.read_response(pending, id, &session, ctx).await,
+                _ => return Err(self.status_error(pending).await),
+            }
+        }
+    }
+
+    /// The caller's session, opened if there is none.
+    async fn session(
+        &self,
+        slot: &Slot,
+        ctx: &CallContext<'_>,
+    ) -> Result<Session, FederationError> {
+        let mut guard = slot.lock().await;
+        if let Some(s) = &*guard {
+            return Ok(s.clone());
+        }
+        let params = serde_json::json!({
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "mcp-gateway", "version": env!("CARGO_PKG_VERSION")},
+        })
+        .to_string();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let pending = self
+            .post(wire::request(id, "initialize", &params), None, ctx)
+            .await?;
+        if !pending.resp.status().is_success() {
+            return Err(self.status_error(pending).await);
+        }
+        let session_id = pending
+            .resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let provisional = Session {
+            id: session_id,
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+        };
+        let result = self.read_response(pending, id, &provisional, ctx).await?;
+        let init: InitializeResult = serde_json::from_str(result.get())
+            .map_err(|e| FederationError::Protocol(format!("initialize result: {e}")))?;
+        let session = Session {
+            protocol_version: init.protocol_version,
+            ..provisional
+        };
+        let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec();
+        let sent = self.post(note, Some(&session), ctx).await?;
+        if !sent.resp.status().is_success() {
+            return Err(self.status_error(sent).await);
+        }
+        *guard = Some(session.clone());
+        Ok(session)
+    }
+
+    /// POSTs one message with the server's credentials and the call's headers.
+    async fn post(
+        &self,
+        body: Vec<u8>,
+        session: Option<&Session>,
+        ctx: &CallContext<'_>,
+    ) -> Result<Pending, FederationError> {
+        let mut req = self
+            .http
+            .post(self.url.clone())
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if let Some(s) = session {
+            req = req.header("mcp-protocol-version", s.protocol_version.as_str());
+            if let Some(id) = &s.id {
+                req = req.header("mcp-session-id", id.as_str());
+            }
+        }
+        if let Some(auth) = self
+            .credentials
+            .header(&self.http, self.request_timeout)
+            .await?
+        {
+            req = req.header("authorization", auth);
+        }
+        if let (Some(h), Some(user)) = (&self.identity_header, ctx.user)
+            && user.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            req = req.header(h.as_str(), user);
+        }
+        for (k, v) in &ctx.trace {
+            req = req.header(*k, v.as_str());
+        }
+        let resp = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.send_error(&e))?;
+        Ok(Pending { resp })
+    }
+
+    fn send_error(&self, e: &reqwest::Error) -> FederationError {
+        let detail = mcp_telemetry::error_chain(e);
+        if e.is_connect() {
+            FederationError::Connect {
+                url: self.url.to_string(),
+                detail,
+            }
+        } else if e.is_timeout() {
+            FederationError::Timeout(self.request_timeout)
+        } else {
+            FederationError::Broken(detail)
+        }
+    }
+
+    async fn status_error(&self, pending: Pending) -> FederationError {
+        let status = pending.resp.status().as_u16();
+        let body = self.read_body(pending).await.unwrap_or_default();
+        let text: String = String::from_utf8_lossy(&body[..body.len().min(200)])
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        FederationError::Status {
+            status,
+            body: text.trim().to_owned(),
+        }
+    }
+
+    async fn read_body(&self, mut pending: Pending) -> Result<Vec<u8>, FederationError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = pending
+            .resp
+            .chunk()
+            .await
+            .map_err(|e| FederationError::Broken(mcp_telemetry::error_chain(&e)))?
+        {
+            if body.len() + chunk.len() > self.max_response {
+                return Err(FederationError::TooLarge {
+                    max: self.max_response,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// The result of request `id` from a JSON or an event-stream answer.
+    async fn read_response(
+        &self,
+        mut pending: Pending,
+        id: u64,
+        session: &Session,
+        ctx: &CallContext<'_>,
+    ) -> Result<Box<RawValue>, FederationError> {
+        let sse = pending
+            .resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        if !sse {
+            let body = self.read_body(pending).await?;
+            return self.final_message(&body, id).and_then(|r| {
+                r.ok_or_else(|| FederationError::Protocol("no response to the request".into()))
+            });
+        }
+        let mut reader = SseReader::default();
+        let mut read = 0usize;
+        while let Some(chunk) = pending
+            .resp
+            .chunk()
+            .await
+            .map_err(|e| FederationError::Broken(mcp_telemetry::error_chain(&e)))?
+        {
+            read += chunk.len();
+            if read > self.max_response {
+                return Err(FederationError::TooLarge {
+                    max: self.max_response,
+                });
+            }
+            for event in reader.push(&chunk) {
+                if let Some(Message::Request { id: rid, method }) = wire::peek(&event) {
+                    tracing::info!(mcp_server = %self.name, method = %method,
+                        "refusing a request from an upstream MCP server (not forwarded to clients)");
+                    let refusal = wire::refusal(rid, &method);
+                    // Its answer (202) carries nothing the call needs.
+                    let _ = self.post(refusal, Some(session), ctx).await;
+                    continue;
+                }
+                if let Some(result) = self.final_message(&event, id)? {
+                    return Ok(result);
+                }
+            }
+        }
+        Err(FederationError::Protocol(
+            "the event stream ended without a response".into(),
+        ))
+    }
+
+    /// The result in `msg` if it is the response to `id`; `None` for other messages.
+    fn final_message(&self, msg: &[u8], id: u64) -> Result<Option<Box<RawValue>>, FederationError> {
+        let want = id.to_string();
+        match wire::peek(msg) {
+            Some(Message::Result { id: got, result }) if got == want => Ok(Some(result.to_owned())),
+            Some(Message::Error {
+                id: got,
+                code,
+                message,
+            }) if got == want => Err(FederationError::Rpc {
+                code,
+                message: message.chars().take(500).collect(),
+            }),
+            Some(_) => Ok(None),
+            None => Err(FederationError::Protocol("not a JSON-RPC message".into())),
+        }
+    }
+}

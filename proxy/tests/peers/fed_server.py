@@ -1,0 +1,123 @@
+"""An upstream MCP server for the federation tests, on the official Python SDK (MCPServer,
+formerly FastMCP), over Streamable HTTP on loopback.
+
+Env: PORT (required), STATELESS=1 (no sessions), JSON_RESPONSE=1 (plain JSON answers instead
+of event streams), REQUIRE_TOKEN (every request must carry `Authorization: Bearer <it>`),
+DESCRIPTION (the `chameleon` tool's description). Serves http://127.0.0.1:$PORT/mcp.
+"""
+import asyncio
+import base64
+import os
+
+import uvicorn
+from pydantic import BaseModel
+
+try:
+    from mcp.server.mcpserver import Context, MCPServer as Server  # mcp >= 2
+    from mcp.server.mcpserver.utilities.types import Image
+except ImportError:  # mcp 1.x
+    from mcp.server.fastmcp import Context, FastMCP as Server
+    from mcp.server.fastmcp.utilities.types import Image
+
+mcp = Server(name="fed-upstream")
+
+# A 1x1 transparent PNG.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+class Weather(BaseModel):
+    city: str
+    celsius: float
+
+
+@mcp.tool()
+def echo(text: str) -> str:
+    """Echo text back."""
+    return text
+
+
+@mcp.tool()
+def pixel() -> Image:
+    """Return a one-pixel PNG image."""
+    return Image(data=PIXEL, format="png")
+
+
+@mcp.tool()
+def weather(city: str) -> Weather:
+    """Structured weather for a city."""
+    return Weather(city=city, celsius=21.5)
+
+
+@mcp.tool()
+def fail(message: str) -> str:
+    """Always fails with the message."""
+    raise ValueError(message)
+
+
+@mcp.tool(name="ns.lookup")
+def ns_lookup(key: str) -> str:
+    """A tool whose name has a dot."""
+    return f"value of {key}"
+
+
+@mcp.tool(name="very_long_tool_name_" + "x" * 60)
+def long_name() -> str:
+    """A tool whose name is longer than 64 characters."""
+    return "long"
+
+
+@mcp.tool(description=os.environ.get("DESCRIPTION", "Version 1."))
+def chameleon() -> str:
+    return "chameleon"
+
+
+@mcp.tool()
+async def slow(steps: int, ctx: Context) -> str:
+    """Reports progress for each step, then answers."""
+    for i in range(steps):
+        await ctx.report_progress(i + 1, steps, f"step {i + 1}")
+        await asyncio.sleep(0.01)
+    return f"done after {steps} steps"
+
+
+@mcp.tool()
+def whoami(ctx: Context) -> dict:
+    """The request headers the gateway sent (to check what is and is not forwarded)."""
+    request = ctx.request_context.request
+    headers = dict(request.headers) if request is not None else {}
+    keep = ("authorization", "x-mcp-user", "traceparent", "mcp-session-id", "mcp-protocol-version")
+    return {k: headers.get(k) for k in keep}
+
+
+def build_app():
+    kw = dict(
+        json_response=os.environ.get("JSON_RESPONSE") == "1",
+        stateless_http=os.environ.get("STATELESS") == "1",
+    )
+    try:
+        app = mcp.streamable_http_app(**kw)
+    except TypeError:  # mcp 1.x: settings on the object
+        mcp.settings.json_response = kw["json_response"]
+        mcp.settings.stateless_http = kw["stateless_http"]
+        app = mcp.streamable_http_app()
+    token = os.environ.get("REQUIRE_TOKEN")
+    if not token:
+        return app
+    want = f"Bearer {token}".encode()
+
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != want:
+            await send({"type": "http.response.start", "status": 401,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"error":"unauthorized"}'})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+if __name__ == "__main__":
+    uvicorn.run(build_app(), host="127.0.0.1", port=int(os.environ["PORT"]),
+                log_level="warning", lifespan="on")
