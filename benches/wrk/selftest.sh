@@ -12,6 +12,8 @@
 #   /status    500                                    -> every response bad, exit 3
 #   /half      every second answer a JSON-RPC error   -> about half bad, exit 3
 #   /ok with EXPECT=missing                           -> every response bad, exit 3
+#   /bigok     a 60 KB result with "someError":true keys  -> 0 bad, exit 0
+#   /bigiserror  the same with "isError":true at its end  -> every response bad, exit 3
 #   /slow      answers after 3 s, past the 1 s run   -> no response at all, exit 4
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +34,10 @@ BODIES = {
     "/notok": (200, b'{"ok":false,"tool":"echo","error":{"kind":"busy","message":"no slot"}}'),
     "/status": (500, b'{"error":"internal"}'),
 }
+# Large answers: whole-body checks must see the far end of the body, and only the exact key.
+FILLER = b",".join(b'{"name":"t%d","someError":true,"schema":{"error":{"type":"string"}}}' % i for i in range(800))
+BODIES["/bigok"] = (200, b'{"jsonrpc":"2.0","id":1,"result":{"tools":[' + FILLER + b']}}')
+BODIES["/bigiserror"] = (200, b'{"jsonrpc":"2.0","id":1,"result":{"content":[' + FILLER + b'],"isError":true}}')
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -85,6 +91,8 @@ run /ok 0 none EXPECT=hello
 run /ok 3 all EXPECT=missing
 run /slow 4 zero
 run /okschema 0 none
+run /bigok 0 none
+run /bigiserror 3 all
 wait "${runs[@]}"
 failures=0
 for i in $(seq 1 "$n"); do

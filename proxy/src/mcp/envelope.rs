@@ -35,11 +35,14 @@ pub enum Answer {
     /// A result object already written as bytes, without its closing `}` (so the envelope can
     /// be appended without parsing it again). It has no `_meta`.
     Open(Vec<u8>),
+    /// A result already finished for the request's era (a prepared `tools/list` page).
+    Finished(bytes::Bytes),
 }
 
 /// The result bytes for `era`, with the envelope that era asks for.
-pub fn finish(answer: Answer, era: Era, cache: Option<Cache>) -> Vec<u8> {
+pub fn finish(answer: Answer, era: Era, cache: Option<Cache>) -> bytes::Bytes {
     match answer {
+        Answer::Finished(bytes) => bytes,
         Answer::Value(mut v) => {
             if era == Era::Stateless
                 && let Some(obj) = v.as_object_mut()
@@ -54,7 +57,9 @@ pub fn finish(answer: Answer, era: Era, cache: Option<Cache>) -> Vec<u8> {
                     meta.insert(SERVER_INFO_META.into(), server_identity());
                 }
             }
-            serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec())
+            serde_json::to_vec(&v)
+                .unwrap_or_else(|_| b"{}".to_vec())
+                .into()
         }
         Answer::Open(mut bytes) => {
             if era == Era::Stateless {
@@ -76,7 +81,7 @@ pub fn finish(answer: Answer, era: Era, cache: Option<Cache>) -> Vec<u8> {
                 bytes.push(b'}');
             }
             bytes.push(b'}');
-            bytes
+            bytes.into()
         }
     }
 }

@@ -162,16 +162,18 @@ async fn serve(
             session: None,
         }),
         "tools/list" => {
-            let answer = list::list_tools(
-                &gw.catalog.snapshot(),
-                &gw.policy.current(),
+            let (catalog, policy) = (gw.catalog.snapshot(), gw.policy.current());
+            let request = list::ListRequest {
+                catalog: &catalog,
+                policy: &policy,
                 principal,
-                gw.config.catalog.page_size,
-                req.params,
-            )?;
+                page_size: gw.config.catalog.page_size,
+                era: Era::of(inc.protocol_version),
+            };
+            let page = list::list_tools(list::ListCache::shared(), &request, req.params)?;
             Ok(Served {
-                answer,
-                cache: Some(Cache::PRIVATE_NO_TTL),
+                answer: Answer::Finished(page),
+                cache: Some(list::CACHE_HINT),
                 session: None,
             })
         }
