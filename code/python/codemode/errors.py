@@ -20,13 +20,16 @@ class ToolError(Exception):
 
 
 class ToolNotFound(ToolError):
-    """No tool by that name exists in this sandbox."""
+    """No tool by that name among the tools the caller may use: it does not exist, or the
+    caller's roles do not grant it. The host answers both alike (same kind, same words), so
+    a program cannot probe for tools it may not see."""
 
     kind = "not_found"
 
 
 class ToolForbidden(ToolError):
-    """The caller's roles do not allow that tool."""
+    """Kept for the `call-error` case of that name; the host no longer raises it for a tool
+    the caller may not use (that is `ToolNotFound`, like a tool that does not exist)."""
 
     kind = "forbidden"
 

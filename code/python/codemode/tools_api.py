@@ -196,8 +196,8 @@ class Session:
     def call(self, name, /, **arguments):
         """Calls the tool `name` with keyword arguments and returns its parsed JSON result.
 
-        Works for any tool name; the host decides whether it exists and whether you may
-        call it (raising ToolNotFound or ToolForbidden if not).
+        Works for any tool name; the host decides whether you may call it (raising
+        ToolNotFound, alike for a tool that does not exist and one you may not use).
         """
         spec = self.specs().get(name)
         return self.invoke(name, spec.bind(arguments) if spec else arguments)

@@ -35,8 +35,8 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
             Box::new(async move {
                 // A name no tool has: answer without logging or looking it up at length.
                 if tool.len() > TOOL_NAME_CAP {
-                    let shown = untrusted(&tool, 64);
-                    return Ok((Err(WitCallError::NotFound(format!("no tool named '{shown}...'"))),));
+                    let shown = format!("{}...", untrusted(&tool, 64));
+                    return Ok((Err(unavailable_tool(&shown)),));
                 }
                 // The tree shares one fuel budget: the callee gets at most what is left here
                 // (less a reserve, so this call can still handle the callee running out), and
@@ -144,6 +144,15 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// The answer to a call of a tool that does not exist *or* that the caller's roles do not
+/// grant: the same kind and the same words for both, so code cannot probe which tools exist
+/// beyond those it may use (the audit line keeps the real reason for operators).
+pub fn unavailable_tool(tool: &str) -> WitCallError {
+    WitCallError::NotFound(format!(
+        "no tool named '{tool}' among the tools you may call; see tools.list()"
+    ))
 }
 
 /// The `error.type` of a failed nested call: the sandbox error kind when the host stopped

@@ -31,7 +31,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 pub use bindings::{AbortReason, CallError as WitCallError, LogLevel, ToolDescriptor, ToolSummary};
 pub use cache::{CompileError, Origin};
 pub use engine::{EPOCH_TICK, EngineSettings};
-pub use host::untrusted;
+pub use host::{unavailable_tool, untrusted};
 pub use outcome::DeadlineExceeded;
 pub use state::{CallContext, CallScope, Caller, Deadline, Dispatcher, NestedOutcome};
 

@@ -26,7 +26,7 @@ use mcp_contract::sandbox_api::{CallError, CallRequest, CallResponse, CallStats,
 
 use crate::runtime::{
     AbortReason, CallContext, CallScope, CallSetup, Caller, Deadline, Dispatcher, Mount,
-    NestedOutcome, Runtime, ToolSummary, WitCallError, untrusted,
+    NestedOutcome, Runtime, ToolSummary, WitCallError, unavailable_tool, untrusted,
 };
 use crate::telemetry;
 use crate::toolset::manifest::Access;
@@ -322,46 +322,48 @@ impl Sandbox {
     }
 
     /// Whether a tool call made from inside a guest may go ahead, besides the policy check:
-    /// the caller's per-user and per-tool rates from the policy, counted in the same buckets
-    /// (keyed on the principal) as the calls the gateway admits, so calls made from code and
-    /// skills cannot go past a limit a client is held to.
-    async fn admit_nested(&self, caller: &Caller, tool: &str) -> Result<(), WitCallError> {
-        let loaded = self.loaded.load_full();
+    /// the caller's per-user (`Scope::User`) or per-tool rate from the policy, counted in the
+    /// same buckets (keyed on the principal) as the calls the gateway admits, so calls made
+    /// from code and skills cannot go past a limit a client is held to. As at the gateway, the
+    /// user's rate is checked before the tool is looked up and the tool's rate after it is
+    /// authorized (so a tool's limit cannot be used to probe whether it exists).
+    async fn admit_nested(
+        &self,
+        loaded: &Loaded,
+        caller: &Caller,
+        scope: mcp_ratelimit::Scope,
+        tool: &str,
+    ) -> Result<(), WitCallError> {
         let Some(policy) = &loaded.policy else {
             return Ok(());
         };
         let who = caller.principal.as_deref().unwrap_or(&caller.user);
-        let checks = [
-            (
-                mcp_ratelimit::Scope::User,
-                "",
-                policy.user_rate(&caller.user),
-            ),
-            (mcp_ratelimit::Scope::UserTool, tool, policy.tool_rate(tool)),
-        ];
-        for (scope, on, rate) in checks {
-            let Some(rate) = rate else { continue };
-            if let Err(limited) = self.limiter.check(scope, who, on, rate).await {
-                metrics::nested_rate_limited(scope.as_str());
-                let secs = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                return Err(WitCallError::LimitExceeded(if limited.store_unavailable {
-                    "rate limits cannot be checked right now (the shared store is unreachable)"
-                        .to_owned()
-                } else {
-                    match scope {
-                        mcp_ratelimit::Scope::User => format!(
-                            "rate limit exceeded for your requests (calls made from code count \
-                             too); retry after {secs} s"
-                        ),
-                        mcp_ratelimit::Scope::UserTool => format!(
-                            "rate limit exceeded for your calls of tool '{tool}' (calls made from \
-                             code count too); retry after {secs} s"
-                        ),
-                    }
-                }));
+        let (on, rate) = match scope {
+            mcp_ratelimit::Scope::User => ("", policy.user_rate(&caller.user)),
+            mcp_ratelimit::Scope::UserTool => (tool, policy.tool_rate(tool)),
+        };
+        let Some(rate) = rate else {
+            return Ok(());
+        };
+        let Err(limited) = self.limiter.check(scope, who, on, rate).await else {
+            return Ok(());
+        };
+        metrics::nested_rate_limited(scope.as_str());
+        let secs = limited.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        Err(WitCallError::LimitExceeded(if limited.store_unavailable {
+            "rate limits cannot be checked right now (the shared store is unreachable)".to_owned()
+        } else {
+            match scope {
+                mcp_ratelimit::Scope::User => format!(
+                    "rate limit exceeded for your requests (calls made from code count too); \
+                     retry after {secs} s"
+                ),
+                mcp_ratelimit::Scope::UserTool => format!(
+                    "rate limit exceeded for your calls of tool '{tool}' (calls made from code \
+                     count too); retry after {secs} s"
+                ),
             }
-        }
-        Ok(())
+        }))
     }
 
     /// Runs a checked call of `tool`, at nesting `depth`, ending by `deadline`, with at most
@@ -441,6 +443,26 @@ fn check_call(
     tool_name: &str,
     arguments: Option<&str>,
 ) -> Result<(Arc<ToolHandle>, String), CallError> {
+    let tool = authorize(loaded, caller, tool_name)?;
+    let arguments = check_arguments(&tool, tool_name, arguments)?;
+    // `execute_code` in JavaScript or TypeScript runs in the JavaScript engine (`codelang`).
+    if let Some((engine, prepared)) = crate::codelang::route(tool_name, &arguments)? {
+        let engine = loaded
+            .catalog
+            .get(engine)
+            .ok_or_else(|| crate::codelang::engine_missing(engine))?;
+        return Ok((engine.clone(), prepared));
+    }
+    Ok((tool, arguments))
+}
+
+/// Finds the tool and checks that one of the caller's roles grants it: `UnknownTool` or
+/// `Forbidden` (which callers outside the sandbox must not be able to tell apart).
+fn authorize(
+    loaded: &Loaded,
+    caller: &Caller,
+    tool_name: &str,
+) -> Result<Arc<ToolHandle>, CallError> {
     let tool = loaded
         .catalog
         .get(tool_name)
@@ -458,6 +480,15 @@ fn check_call(
             ));
         }
     }
+    Ok(tool.clone())
+}
+
+/// Bounds, parses and validates the arguments of an authorized call; the arguments as JSON text.
+fn check_arguments(
+    tool: &ToolHandle,
+    tool_name: &str,
+    arguments: Option<&str>,
+) -> Result<String, CallError> {
     let text = arguments.unwrap_or("{}");
     // A JSON tree costs tens of bytes per byte of `[0,0,...]`: refuse large arguments before
     // building one.
@@ -479,7 +510,7 @@ fn check_call(
         )
     })?;
     validate_arguments(tool, &value)?;
-    Ok((tool.clone(), text.to_owned()))
+    Ok(text.to_owned())
 }
 
 fn validate_arguments(tool: &ToolHandle, value: &serde_json::Value) -> Result<(), CallError> {
@@ -559,8 +590,8 @@ impl Dispatcher for Sandbox {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedOutcome> + Send + 'a>> {
         Box::pin(async move {
             let started = Instant::now();
-            let outcome = self.nested(parent, span, tool, arguments, fuel).await;
-            audit_nested(parent, tool, &outcome, started.elapsed());
+            let (outcome, hidden) = self.nested(parent, span, tool, arguments, fuel).await;
+            audit_nested(parent, tool, &outcome, hidden, started.elapsed());
             outcome
         })
     }
@@ -589,7 +620,9 @@ impl Dispatcher for Sandbox {
 
 impl Sandbox {
     /// A tool call made from inside a guest: checked like a call from the gateway (with the
-    /// tree's caller), run within what is left of the tree's budgets.
+    /// tree's caller), run within what is left of the tree's budgets. A tool that does not
+    /// exist and one the caller may not use get the same answer ([`unavailable_tool`]); the
+    /// second value is the real reason, for the audit line only.
     async fn nested(
         self: Arc<Self>,
         parent: &CallContext,
@@ -597,7 +630,8 @@ impl Sandbox {
         tool: &str,
         arguments: &str,
         fuel: u64,
-    ) -> NestedOutcome {
+    ) -> (NestedOutcome, Option<ErrorKind>) {
+        let mut hidden = None;
         let result = async {
             let scope = &parent.scope;
             if parent.depth + 1 > scope.max_depth {
@@ -612,18 +646,18 @@ impl Sandbox {
                     scope.max_nested
                 )));
             }
-            self.admit_nested(&scope.caller, tool).await?;
             let loaded = self.loaded.load_full();
-            let (handle, args) = check_call(&loaded, &scope.caller, tool, Some(arguments))
-                .map_err(|e| match e.kind {
-                    ErrorKind::UnknownTool => {
-                        WitCallError::NotFound(format!("no tool named '{tool}'"))
-                    }
-                    ErrorKind::Forbidden => {
-                        WitCallError::Forbidden(format!("tool '{tool}' {}", e.message))
-                    }
-                    _ => WitCallError::InvalidArguments(e.message),
-                })?;
+            let caller = &scope.caller;
+            self.admit_nested(&loaded, caller, mcp_ratelimit::Scope::User, tool)
+                .await?;
+            let handle = authorize(&loaded, caller, tool).map_err(|e| {
+                hidden = Some(e.kind);
+                unavailable_tool(tool)
+            })?;
+            self.admit_nested(&loaded, caller, mcp_ratelimit::Scope::UserTool, tool)
+                .await?;
+            let args = check_arguments(&handle, tool, Some(arguments))
+                .map_err(|e| WitCallError::InvalidArguments(e.message))?;
             let child_budget = handle.component.limits.timeout.get();
             let now = Instant::now();
             let deadline = (now + child_budget).min(parent.deadline.get());
@@ -643,7 +677,7 @@ impl Sandbox {
         .await;
         let (handle, report) = match result {
             Ok(ran) => ran,
-            Err(e) => return Err(e).into(),
+            Err(e) => return (Err(e).into(), hidden),
         };
         metrics::nested_call(
             &handle.entry.name,
@@ -660,26 +694,35 @@ impl Sandbox {
                 }),
             }),
         };
-        NestedOutcome {
+        let outcome = NestedOutcome {
             result,
             fuel_consumed: report.fuel_consumed,
-        }
+        };
+        (outcome, None)
     }
 }
 
 /// The audit line of a tool call made from inside a guest: who (user and principal), what
 /// (tool, depth, the tool that made it), how it ended, how long it took, and the request id of
-/// the gateway call it belongs to. Strings a guest chose are bounded and escaped.
-fn audit_nested(parent: &CallContext, tool: &str, outcome: &NestedOutcome, took: Duration) {
+/// the gateway call it belongs to. Strings a guest chose are bounded and escaped. `hidden` is
+/// why a tool the guest was told is unavailable was refused (`unknown_tool` or `forbidden`).
+fn audit_nested(
+    parent: &CallContext,
+    tool: &str,
+    outcome: &NestedOutcome,
+    hidden: Option<ErrorKind>,
+    took: Duration,
+) {
     let caller = &parent.scope.caller;
-    let outcome_kind = match &outcome.result {
-        Ok(_) => "ok",
-        Err(WitCallError::NotFound(_)) => "unknown_tool",
-        Err(WitCallError::Forbidden(_)) => "forbidden",
-        Err(WitCallError::InvalidArguments(_)) => "invalid_arguments",
-        Err(WitCallError::Failed(_)) => "tool_error",
-        Err(WitCallError::Aborted(reason)) => reason.kind.as_str(),
-        Err(WitCallError::LimitExceeded(_)) => "nested_call_limit",
+    let outcome_kind = match (&outcome.result, hidden) {
+        (_, Some(kind)) => kind.as_str(),
+        (Ok(_), None) => "ok",
+        (Err(WitCallError::NotFound(_)), None) => "unknown_tool",
+        (Err(WitCallError::Forbidden(_)), None) => "forbidden",
+        (Err(WitCallError::InvalidArguments(_)), None) => "invalid_arguments",
+        (Err(WitCallError::Failed(_)), None) => "tool_error",
+        (Err(WitCallError::Aborted(reason)), None) => reason.kind.as_str(),
+        (Err(WitCallError::LimitExceeded(_)), None) => "nested_call_limit",
     };
     tracing::info!(
         target: "audit",

@@ -383,8 +383,11 @@ seen
     );
 }
 
+/// Code cannot probe the catalog: a tool that exists but the caller's roles do not grant and
+/// a tool that does not exist raise the same exception, with the same kind and the same words
+/// (only the name differs); neither names the caller or their roles.
 #[test]
-fn a_tool_the_caller_may_not_use_raises_forbidden_inside_python() {
+fn unknown_and_forbidden_tools_answer_alike_inside_python() {
     // `coder` may run code but not the examples.
     let sb = Sandbox::start(Setup {
         toolsets: &["examples", "code"],
@@ -394,15 +397,17 @@ fn a_tool_the_caller_may_not_use_raises_forbidden_inside_python() {
     let program = r#"
 import tools
 listed = [t["name"] for t in tools.list()]
-try:
-    tools.call("echo", text="hi")
-except tools.ToolForbidden as e:
-    forbidden = [e.kind, str(e)]
+seen = {}
+for name in ["echo", "no_such_tool"]:
+    try:
+        tools.call(name, text="hi")
+    except tools.ToolError as e:
+        seen[name] = [type(e).__name__, e.kind, str(e).replace(name, "NAME")]
 try:
     from tools import echo
 except ImportError as e:
     import_error = str(e)
-{"listed": listed, "forbidden": forbidden, "import_error": import_error}
+{"listed": listed, "seen": seen, "import_error": import_error}
 "#;
     let a = sb.call_as(
         "execute_code",
@@ -412,10 +417,17 @@ except ImportError as e:
     );
     let r = &report(&a)["result"];
     assert_eq!(r["listed"], json!(["execute_code"]), "{r}");
-    assert_eq!(r["forbidden"][0], "forbidden", "{r}");
-    let message = r["forbidden"][1].as_str().unwrap();
+    let (forbidden, unknown) = (&r["seen"]["echo"], &r["seen"]["no_such_tool"]);
+    assert_eq!(forbidden[0], "ToolNotFound", "{r}");
+    assert_eq!(forbidden[1], "not_found", "{r}");
+    assert_eq!(
+        forbidden, unknown,
+        "forbidden and unknown tools differ: {r}"
+    );
+    let message = forbidden[2].as_str().unwrap();
+    assert!(message.contains("'NAME'"), "{message}");
     assert!(
-        message.contains("'echo'") && message.contains("bob"),
+        !message.contains("bob") && !message.contains("coder"),
         "{message}"
     );
     assert!(

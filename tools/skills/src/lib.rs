@@ -377,9 +377,11 @@ fn run_skill(args: RunArgs, cx: &Context) -> Result<RunResult, ToolError> {
     let result: Value = cx
         .call_tool(EXECUTE_CODE, &request)
         .map_err(|error| match error {
+            // The host answers a tool the caller may not use like one that does not exist.
             CallError::NotFound(_) => ToolError::failed(format!(
-                "run_skill runs skills with the `{EXECUTE_CODE}` tool, which this sandbox does not \
-             offer; enable the `code` tool set to run skills"
+                "skills run with your own rights, and `{EXECUTE_CODE}` is not among the tools \
+                 you may call (your roles do not grant it, or this sandbox does not offer it: \
+                 enable the `code` tool set)"
             )),
             CallError::Forbidden(message) => ToolError::failed(format!(
                 "skills run with your own rights, and you may not call `{EXECUTE_CODE}`: {message}"
