@@ -20,7 +20,7 @@ pub struct Gateway {
     pub config: Config,
     pub auth: Arc<Authenticator>,
     pub keys: Option<Arc<KeyStore>>,
-    pub policy: PolicyStore,
+    pub policy: Arc<PolicyStore>,
     pub catalog: Arc<CatalogService>,
     pub upstreams: Arc<Upstreams>,
     /// Upstream MCP servers whose tools are federated (`mcp_servers:`).
@@ -169,6 +169,7 @@ impl Gateway {
             tracing::warn!(error = %e, "cannot fetch the OIDC signing keys yet; will retry");
         }
         let _jwks_refresh = self.auth.spawn_key_refresh();
+        let _policy_watch = self.policy.watch(Duration::from_secs(1));
         let mut catalog_tick = tokio::time::interval(self.config.catalog.refresh.get());
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut minute = tokio::time::interval(Duration::from_secs(60));
@@ -180,7 +181,6 @@ impl Gateway {
             tokio::select! {
                 _ = catalog_tick.tick() => self.refresh_catalog().await,
                 _ = second.tick() => {
-                    let _ = self.policy.reload_if_changed();
                     self.export_idp_health();
                     let reloads = self.key_reloads();
                     if reloads != key_reloads {

@@ -335,19 +335,13 @@ struct Background {
 #[async_trait]
 impl BackgroundService for Background {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let tls = self.tls.clone();
-        let certs = async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
-            loop {
-                tick.tick().await;
-                if let Some(t) = &tls {
-                    t.reload_if_changed();
-                }
-            }
-        };
+        // Checked every 2 s; the watch stops when dropped, with this service.
+        let _certs = self
+            .tls
+            .as_ref()
+            .map(|t| t.watch(std::time::Duration::from_secs(2)));
         tokio::select! {
             _ = self.gw.clone().run_background() => {}
-            _ = certs => {}
             _ = shutdown.changed() => {}
         }
     }

@@ -4,19 +4,21 @@
 //! stays in use.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use mcp_filewatch::{Settle, Tracker, Watch, WatchHandle};
 use pingora::tls::sign::CertifiedKey;
 use pingora::tls::{ClientHello, CryptoProvider, ResolvesServerCert};
 
-use crate::policy::Fingerprint;
-
+/// The certificate and key in use, and the files they come from.
 pub struct CertReloader {
     cert: PathBuf,
     key: PathBuf,
     current: ArcSwap<CertifiedKey>,
-    seen: Mutex<(Option<Fingerprint>, Option<Fingerprint>)>,
+    /// The files' state just before the first load, handed to [`Self::watch`].
+    loaded: Tracker,
 }
 
 impl std::fmt::Debug for CertReloader {
@@ -30,26 +32,32 @@ impl std::fmt::Debug for CertReloader {
 impl CertReloader {
     pub fn load(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsFilesError> {
         pingora::tls::install_default_crypto_provider();
-        let seen = (Fingerprint::of(cert), Fingerprint::of(key));
+        let loaded = Tracker::new(vec![cert.to_owned(), key.to_owned()], Settle::Immediately);
         let pair = load_pair(cert, key)?;
         Ok(Arc::new(Self {
             cert: cert.to_owned(),
             key: key.to_owned(),
             current: ArcSwap::from_pointee(pair),
-            seen: Mutex::new(seen),
+            loaded,
         }))
     }
 
-    /// Reloads when either file changed; keeps the current pair if the new one is unusable.
-    pub fn reload_if_changed(&self) {
-        let now = (Fingerprint::of(&self.cert), Fingerprint::of(&self.key));
-        {
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            if *seen == now {
-                return;
-            }
-            *seen = now;
-        }
+    /// Reloads whenever either file changed since they were loaded, checking every `every`,
+    /// until the returned handle is dropped.
+    pub fn watch(self: &Arc<Self>, every: Duration) -> WatchHandle {
+        let reloader = Arc::downgrade(self);
+        Watch::on_change(self.loaded.clone())
+            .poll(Some(every))
+            .spawn(move |_| {
+                if let Some(reloader) = reloader.upgrade() {
+                    reloader.reload();
+                }
+                std::future::ready(())
+            })
+    }
+
+    /// Loads the files now; keeps the current pair if the new one is unusable.
+    pub fn reload(&self) {
         match load_pair(&self.cert, &self.key) {
             Ok(pair) => {
                 self.current.store(Arc::new(pair));

@@ -79,11 +79,8 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 /// The server span of one call, child of the caller's span when the request carries a
 /// `traceparent`. Records the tool and the user, never the arguments.
 pub fn call_span(headers: &HeaderMap, req: &CallRequest<'_>) -> tracing::Span {
-    if !mcp_telemetry::exporting() {
-        return tracing::Span::none();
-    }
-    let span = tracing::info_span!(
-        parent: None,
+    mcp_telemetry::server_span!(
+        headers,
         "sandbox.call",
         otel.kind = "server",
         gen_ai.operation.name = "execute_tool",
@@ -97,9 +94,7 @@ pub fn call_span(headers: &HeaderMap, req: &CallRequest<'_>) -> tracing::Span {
         sandbox.outcome = Empty,
         error.type = Empty,
         otel.status_code = Empty,
-    );
-    mcp_telemetry::propagation::set_remote_parent(&span, headers);
-    span
+    )
 }
 
 /// Records how a call ended on its server span.
@@ -116,22 +111,11 @@ pub fn record_call(span: &tracing::Span, resp: &CallResponse) {
         }
         Some(e) => {
             span.record("sandbox.outcome", e.kind.as_str());
-            span.record("error.type", e.kind.as_str());
-            span.record("otel.status_code", "error");
+            mcp_telemetry::record_error(span, e.kind.as_str());
         }
     }
 }
 
-/// An INFO span under `parent`, or [`tracing::Span::none`] when `parent` is none (trace
-/// export off), so callers need no check of their own.
-macro_rules! child_span {
-    ($parent:expr, $($rest:tt)+) => {{
-        let parent: &tracing::Span = $parent;
-        if parent.is_disabled() {
-            tracing::Span::none()
-        } else {
-            tracing::info_span!(parent: parent, $($rest)+)
-        }
-    }};
-}
-pub(crate) use child_span;
+/// An INFO span under a parent span, or none while traces are off (one definition for both
+/// binaries, in [`mcp_telemetry`]).
+pub(crate) use mcp_telemetry::child_span;

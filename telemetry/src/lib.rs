@@ -6,7 +6,9 @@
 //! spans into OpenTelemetry spans. Finished spans go through a bounded queue to a dedicated
 //! export thread ([`export`]), so an exporter that is down or slow never slows or fails a
 //! request: spans are dropped and counted instead. [`propagation`] carries W3C trace context
-//! across the gateway -> sandbox hop.
+//! across the gateway -> sandbox hop. The span steps both binaries share (a server span
+//! continuing the caller's trace, child spans, marking a failure) are [`server_span!`],
+//! [`child_span!`] and [`record_error`].
 //!
 //! With no endpoint there is no exporter, no OpenTelemetry layer and no export thread;
 //! [`exporting`] is `false`, and the binaries then create no trace-only spans at all.
@@ -17,6 +19,7 @@ pub mod config;
 pub mod export;
 mod otlp;
 pub mod propagation;
+mod spans;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -34,6 +37,13 @@ use tracing_subscriber::{EnvFilter, Layer};
 pub use config::{ConfigError, TraceSettings};
 pub use export::{StatsSnapshot, describe_metrics};
 pub use otlp::{BuildCause, BuildError, HeaderError};
+pub use spans::record_error;
+
+/// What the exported macros name; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use tracing;
+}
 
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 

@@ -6,7 +6,8 @@
 //! - OIDC access tokens (JWTs) from one identity provider, verified against its published keys
 //!   ([`OidcConfig`]; discovery and the JWKS cache live in `jwks`, verification in `jwt`);
 //! - API keys (`mcpk_<id>_<secret>`) from a directory of key files ([`KeyStore`]), managed with
-//!   the `mcp-gateway keys ...` commands in [`keys_cli`].
+//!   the `mcp-gateway keys ...` commands in `keys_cli`, compiled only with the `cli` feature
+//!   (which the gateway binary turns on): verification needs no command line.
 //!
 //! This crate knows nothing about HTTP servers, MCP or pingora: the gateway hands it the header
 //! value and gets a `Principal` back. It never logs or prints a presented credential, nor a hash
@@ -31,6 +32,7 @@ mod authenticator;
 mod error;
 mod jwks;
 mod jwt;
+#[cfg(feature = "cli")]
 pub mod keys_cli;
 pub mod keystore;
 mod oidc;

@@ -10,7 +10,7 @@
 //! tool arguments are never recorded: attributes come from the [`RequestRecord`], which has
 //! no field that could hold either.
 
-use mcp_telemetry::propagation;
+use mcp_telemetry::{child_span, propagation, record_error, server_span};
 use tracing::Span;
 use tracing::field::Empty;
 
@@ -30,18 +30,6 @@ impl Default for RequestTrace {
     }
 }
 
-/// An INFO span under `parent`, or none when `parent` is none.
-macro_rules! child {
-    ($parent:expr, $($rest:tt)+) => {{
-        let parent: &Span = $parent;
-        if parent.is_disabled() {
-            Span::none()
-        } else {
-            tracing::info_span!(parent: parent, $($rest)+)
-        }
-    }};
-}
-
 impl RequestTrace {
     pub fn none() -> Self {
         Self { span: Span::none() }
@@ -50,11 +38,8 @@ impl RequestTrace {
     /// Starts the server span of an MCP request, child of the client's trace context in
     /// `headers` if it sent a valid one.
     pub fn start(headers: &http::HeaderMap, version: http::Version, path: &str) -> Self {
-        if !mcp_telemetry::exporting() {
-            return Self::none();
-        }
-        let span = tracing::info_span!(
-            parent: None,
+        let span = server_span!(
+            headers,
             "mcp.request",
             otel.name = "POST /mcp",
             otel.kind = "server",
@@ -79,7 +64,6 @@ impl RequestTrace {
             mcp.gateway.request_id = Empty,
             error.type = Empty,
         );
-        propagation::set_remote_parent(&span, headers);
         Self { span }
     }
 
@@ -111,7 +95,7 @@ impl RequestTrace {
     }
 
     pub fn authenticate(&self) -> Span {
-        child!(
+        child_span!(
             &self.span,
             "authenticate",
             mcp.auth.method = Empty,
@@ -123,15 +107,15 @@ impl RequestTrace {
     /// Records the outcome of authentication on its span.
     pub fn authenticated(span: &Span, result: Result<&'static str, &'static str>) {
         match result {
-            Ok(method) => span.record("mcp.auth.method", method),
-            Err(reason) => span
-                .record("error.type", reason)
-                .record("otel.status_code", "error"),
-        };
+            Ok(method) => {
+                span.record("mcp.auth.method", method);
+            }
+            Err(reason) => record_error(span, reason),
+        }
     }
 
     pub fn rate_limit(&self, scope: Scope) -> Span {
-        child!(
+        child_span!(
             &self.span,
             "rate_limit",
             mcp.rate_limit.scope = scope.as_str(),
@@ -142,16 +126,18 @@ impl RequestTrace {
 
     /// Records whether the rate limit let the request through.
     pub fn rate_limited(span: &Span, allowed: bool) {
-        if allowed {
-            span.record("mcp.rate_limit.outcome", "allowed");
-        } else {
-            span.record("mcp.rate_limit.outcome", "limited")
-                .record("error.type", "rate_limited");
-        }
+        let outcome = if allowed { "allowed" } else { "limited" };
+        record_decision(
+            span,
+            "mcp.rate_limit.outcome",
+            outcome,
+            allowed,
+            "rate_limited",
+        );
     }
 
     pub fn authorize(&self, tool: &str) -> Span {
-        child!(
+        child_span!(
             &self.span,
             "authorize",
             gen_ai.tool.name = tool,
@@ -161,12 +147,8 @@ impl RequestTrace {
     }
 
     pub fn authorized(span: &Span, allowed: bool) {
-        if allowed {
-            span.record("mcp.authz.decision", "allowed");
-        } else {
-            span.record("mcp.authz.decision", "denied")
-                .record("error.type", "forbidden");
-        }
+        let decision = if allowed { "allowed" } else { "denied" };
+        record_decision(span, "mcp.authz.decision", decision, allowed, "forbidden");
     }
 
     /// The client span of one attempt to run a tool on `sandbox`.
@@ -179,7 +161,7 @@ impl RequestTrace {
             SandboxUrl::Host { host, port } => ("tcp", host.clone(), Some(*port)),
             SandboxUrl::Unix(p) => ("unix", p.display().to_string(), None),
         };
-        child!(
+        child_span!(
             &self.span,
             "sandbox call",
             otel.name = "POST /v1/call",
@@ -231,14 +213,10 @@ impl RequestTrace {
             Ok(status) => {
                 span.record("http.response.status_code", status);
                 if status >= 500 {
-                    span.record("error.type", status)
-                        .record("otel.status_code", "error");
+                    record_error(span, status);
                 }
             }
-            Err(e) => {
-                span.record("error.type", upstream_error_type(e))
-                    .record("otel.status_code", "error");
-            }
+            Err(e) => record_error(span, upstream_error_type(e)),
         }
     }
 
@@ -281,12 +259,25 @@ impl RequestTrace {
         }
         span.record("mcp.gateway.outcome", rec.status.as_str());
         if let Some(error) = &rec.error {
-            span.record("error.type", error.as_str());
-            span.record("otel.status_code", "error");
+            record_error(span, error.as_str());
         } else if http_status >= 500 {
-            span.record("error.type", http_status);
-            span.record("otel.status_code", "error");
+            record_error(span, http_status);
         }
+    }
+}
+
+/// Records a gate's verdict in `field`; a refusal also sets `error.type` (the request goes on
+/// to be answered, so the span's status stays unset).
+fn record_decision(
+    span: &Span,
+    field: &'static str,
+    verdict: &'static str,
+    allowed: bool,
+    error_type: &'static str,
+) {
+    span.record(field, verdict);
+    if !allowed {
+        span.record("error.type", error_type);
     }
 }
 

@@ -2,51 +2,31 @@
 //! rejected with a precise message (logged and counted) and the last good one stays in force.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use mcp_contract::policy::{AccessPolicy, PolicyError};
+use mcp_filewatch::{Settle, Tracker, Watch, WatchHandle};
 
-/// Identity of a file's content as far as a cheap `stat` can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fingerprint {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    inode: u64,
-}
-
-impl Fingerprint {
-    /// Follows symlinks, so a Kubernetes ConfigMap's `..data` swap is seen as a change.
-    pub fn of(path: &Path) -> Option<Self> {
-        let m = std::fs::metadata(path).ok()?;
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
-        #[cfg(not(unix))]
-        let inode = 0;
-        Some(Self {
-            modified: m.modified().ok(),
-            len: m.len(),
-            inode,
-        })
-    }
-}
-
+/// The policy in force, swapped whole on a reload, and the file it comes from.
 pub struct PolicyStore {
     path: PathBuf,
     current: ArcSwap<AccessPolicy>,
-    seen: Mutex<Option<Fingerprint>>,
+    /// The file's state just before the first load, handed to [`Self::watch`].
+    loaded: Tracker,
 }
 
 impl PolicyStore {
     /// Loads the policy; failing here stops the gateway from starting.
-    pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let seen = Fingerprint::of(path);
+    pub fn load(path: &Path) -> Result<Arc<Self>, PolicyError> {
+        let loaded = Tracker::new(vec![path.to_owned()], Settle::Immediately);
         let policy = AccessPolicy::load(path)?;
-        Ok(Self {
+        Ok(Arc::new(Self {
             path: path.to_owned(),
             current: ArcSwap::from_pointee(policy),
-            seen: Mutex::new(seen),
-        })
+            loaded,
+        }))
     }
 
     pub fn current(&self) -> Arc<AccessPolicy> {
@@ -57,17 +37,18 @@ impl PolicyStore {
         &self.path
     }
 
-    /// Reloads if the file changed since last seen. `None` when unchanged.
-    pub fn reload_if_changed(&self) -> Option<Result<(), PolicyError>> {
-        let now = Fingerprint::of(&self.path);
-        {
-            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            if *seen == now {
-                return None;
-            }
-            *seen = now;
-        }
-        Some(self.reload())
+    /// Reloads whenever the file changed since it was loaded, checking every `every`, until
+    /// the returned handle is dropped.
+    pub fn watch(self: &Arc<Self>, every: Duration) -> WatchHandle {
+        let store = Arc::downgrade(self);
+        Watch::on_change(self.loaded.clone())
+            .poll(Some(every))
+            .spawn(move |_| {
+                if let Some(store) = store.upgrade() {
+                    let _ = store.reload();
+                }
+                std::future::ready(())
+            })
     }
 
     /// Reloads now, keeping the current policy if the file is invalid.
@@ -92,40 +73,47 @@ impl PolicyStore {
 mod tests {
     use super::*;
 
+    fn allows_user(store: &PolicyStore) -> bool {
+        store
+            .current()
+            .check(&["mcp-user"], "echo", "examples")
+            .is_allowed()
+    }
+
     #[test]
     fn an_invalid_change_keeps_the_last_good_policy() {
         let dir = mcp_testkit::TempDir::new().unwrap();
         let path = dir.path().join("access.yaml");
         std::fs::write(&path, "toolsets:\n  examples: { roles: [mcp-user] }\n").unwrap();
         let store = PolicyStore::load(&path).unwrap();
-        assert!(
-            store
-                .current()
-                .check(&["mcp-user"], "echo", "examples")
-                .is_allowed()
-        );
-        assert!(store.reload_if_changed().is_none());
+        assert!(allows_user(&store));
 
         std::fs::write(&path, "toolsets:\n  examples: { rolez: [mcp-user] }\n").unwrap();
-        let err = store.reload_if_changed().unwrap().unwrap_err().to_string();
+        let err = store.reload().unwrap_err().to_string();
         assert!(
             err.contains("access.yaml") && err.contains("rolez"),
             "{err}"
         );
-        assert!(
-            store
-                .current()
-                .check(&["mcp-user"], "echo", "examples")
-                .is_allowed()
-        );
+        assert!(allows_user(&store));
 
         std::fs::write(&path, "toolsets:\n  examples: { roles: [mcp-admin] }\n").unwrap();
-        assert!(store.reload_if_changed().unwrap().is_ok());
-        assert!(
-            !store
-                .current()
-                .check(&["mcp-user"], "echo", "examples")
-                .is_allowed()
-        );
+        assert!(store.reload().is_ok());
+        assert!(!allows_user(&store));
+    }
+
+    #[tokio::test]
+    async fn the_watch_applies_a_change_made_after_the_load() {
+        let dir = mcp_testkit::TempDir::new().unwrap();
+        let path = dir.path().join("access.yaml");
+        std::fs::write(&path, "toolsets:\n  examples: { roles: [mcp-user] }\n").unwrap();
+        let store = PolicyStore::load(&path).unwrap();
+        // Written before the watch starts: still seen, since the baseline is the load's.
+        std::fs::write(&path, "toolsets:\n  examples: { roles: [mcp-admin] }\n").unwrap();
+        let _watch = store.watch(Duration::from_millis(5));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while allows_user(&store) {
+            assert!(std::time::Instant::now() < deadline, "change not applied");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 }

@@ -47,8 +47,7 @@ pub fn record_run(
         }
         Err(e) => {
             span.record("sandbox.outcome", e.kind.as_str());
-            span.record("error.type", e.kind.as_str());
-            span.record("otel.status_code", "error");
+            mcp_telemetry::record_error(span, e.kind.as_str());
         }
     }
 }

@@ -2,12 +2,15 @@
 //! file is an error naming the file and field (or, for listings, a warning), never silently
 //! skipped.
 
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::KeysCliError;
 use crate::apikey::KeyId;
 use crate::keystore::record::KeyRecord;
-use crate::keystore::{ensure_dir, key_path, list_files, read_file, write_atomic};
+use crate::keystore::{key_path, list_files, read_file};
 
 pub(crate) struct KeyDir {
     path: PathBuf,
@@ -125,5 +128,66 @@ impl KeyDir {
             _ => Path::new("."),
         };
         write_atomic(parent, name, contents).map_err(io_err)
+    }
+}
+
+/// Writes `contents` to `dir/name` atomically: a temp file in the same directory (mode 0600),
+/// fsync, rename over the target, fsync the directory. Readers see the old or the new file,
+/// never a partial one, and the change survives a crash once this returns.
+fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
+    let mut suffix = [0u8; 6];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut suffix);
+    let tmp = dir.join(format!(".{name}.{}.tmp", crate::apikey::hex(&suffix)));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, dir.join(name))?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates the key directory (mode 0700) if it does not exist.
+fn ensure_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt as _;
+
+    use super::*;
+
+    #[test]
+    fn atomic_writes_leave_a_0600_file_and_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(dir.path(), "a.json", b"{}").unwrap();
+        write_atomic(dir.path(), "a.json", b"{\"v\":2}").unwrap();
+        let meta = fs::metadata(dir.path().join("a.json")).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("a.json")).unwrap(),
+            "{\"v\":2}"
+        );
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.json"]);
     }
 }

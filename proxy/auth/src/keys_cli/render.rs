@@ -67,6 +67,20 @@ fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Resu
     Ok(())
 }
 
+/// The records as a pretty-printed JSON array of [`summary_json`]s (`--json`).
+fn summaries_json(
+    out: &mut dyn Write,
+    records: &[KeyRecord],
+    now: OffsetDateTime,
+) -> io::Result<()> {
+    let all: Vec<Value> = records.iter().map(|r| summary_json(r, now)).collect();
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&all).unwrap_or_default()
+    )
+}
+
 /// `keys list`.
 pub(crate) fn list(
     out: &mut dyn Write,
@@ -75,12 +89,7 @@ pub(crate) fn list(
     json: bool,
 ) -> io::Result<()> {
     if json {
-        let all: Vec<Value> = records.iter().map(|r| summary_json(r, now)).collect();
-        return writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&all).unwrap_or_default()
-        );
+        return summaries_json(out, records, now);
     }
     if records.is_empty() {
         return writeln!(out, "no keys");
@@ -195,12 +204,7 @@ pub(crate) fn expiring(
     json: bool,
 ) -> io::Result<()> {
     if json {
-        let all: Vec<Value> = records.iter().map(|r| summary_json(r, now)).collect();
-        return writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&all).unwrap_or_default()
-        );
+        return summaries_json(out, records, now);
     }
     if records.is_empty() {
         return writeln!(out, "no active keys expire within {within}");

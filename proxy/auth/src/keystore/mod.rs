@@ -2,7 +2,7 @@
 //! into an immutable snapshot that request verification reads without locks.
 //!
 //! The store owns loading, reloading and verifying; it never writes (the `keys` commands do,
-//! atomically). A reload re-reads only files whose fingerprint changed. A file that is
+//! atomically). A reload re-reads only files whose [`FileStamp`] changed. A file that is
 //! half-written or invalid is logged, counted, and ignored: the last good record read from that
 //! file stays in force, so a botched edit cannot lock a user out, but a *deleted* file removes
 //! its key (deletion is a way to revoke). [`KeyStore::spawn_watcher`] reloads on inotify events
@@ -25,8 +25,9 @@ use crate::error::{AuthError, Credential};
 use crate::principal::{AuthMethod, Principal};
 
 pub use files::FileError;
-use files::Fingerprint;
-pub(crate) use files::{ensure_dir, key_path, list as list_files, read as read_file, write_atomic};
+#[cfg(feature = "cli")]
+pub(crate) use files::{key_path, list as list_files, read as read_file};
+use mcp_filewatch::FileStamp;
 pub use record::{KeyRecord, KeyStatus, RecordError};
 pub use watcher::KeyWatcher;
 
@@ -108,10 +109,10 @@ struct LoadedKey {
     revoked: bool,
 }
 
-/// What is known about one file: its last fingerprint, the last good record read from it, and
+/// What is known about one file: its last stamp, the last good record read from it, and
 /// whether its current version is invalid.
 struct FileState {
-    fingerprint: Option<Fingerprint>,
+    stamp: Option<FileStamp>,
     good: Option<KeyRecord>,
     error: Option<String>,
 }
@@ -207,26 +208,26 @@ impl KeyStore {
             }
             keep
         });
-        for (path, fingerprint) in &listed {
+        for (path, stamp) in &listed {
             let state = files.entry(path.clone()).or_insert(FileState {
-                fingerprint: None,
+                stamp: None,
                 good: None,
                 error: None,
             });
-            let fingerprint = match fingerprint {
-                Ok(fingerprint) => *fingerprint,
+            let stamp = match stamp {
+                Ok(stamp) => *stamp,
                 Err(e) => {
                     // Not re-read until it can be stat'ed again; logged once per distinct error.
-                    state.fingerprint = None;
+                    state.stamp = None;
                     self.mark_invalid(path, state, e.to_string(), false);
                     continue;
                 }
             };
-            if state.fingerprint == Some(fingerprint) {
+            if state.stamp == Some(stamp) {
                 report.unchanged += 1;
                 continue;
             }
-            state.fingerprint = Some(fingerprint);
+            state.stamp = Some(stamp);
             match files::read(path) {
                 Ok(record) => {
                     if state.good.as_ref() != Some(&record) {
@@ -285,7 +286,7 @@ impl KeyStore {
         let (id, secret) = apikey::parse_presented(presented)?;
         let mut snapshot = self.snapshot.load_full();
         if !snapshot.contains_key(&id)
-            && self.dir.join(format!("{id}.json")).is_file()
+            && files::key_path(&self.dir, &id).is_file()
             && self.may_reload_on_demand(&id)
         {
             // A key created moments ago (here or by another replica sharing the directory) may

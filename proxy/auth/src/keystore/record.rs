@@ -316,6 +316,7 @@ pub(crate) fn format_time(t: OffsetDateTime) -> String {
 }
 
 /// Now, in UTC, to the second (the precision of key files).
+#[cfg(any(feature = "cli", test))]
 pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(0).unwrap_or(t)
