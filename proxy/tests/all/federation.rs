@@ -279,12 +279,8 @@ fn federated_tools_are_listed_by_role_and_called_faithfully() {
         .call_tool(&admin, "up__fail", json!({"message": "boom"}))
         .result();
     assert_eq!(fail["isError"], true);
-    assert!(
-        fail["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("boom")
-    );
+    let text = fail["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("boom"), "{fail}");
     let dotted_name = dotted[0].clone();
     let lookup = s
         .call_tool(&user, &dotted_name, json!({"key": "k1"}))
@@ -317,7 +313,8 @@ fn federated_tools_are_listed_by_role_and_called_faithfully() {
         &body.to_string(),
         &[("traceparent", traceparent)],
     );
-    let seen = r.result()["structuredContent"].clone();
+    let seen: Value =
+        serde_json::from_str(r.result()["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(
         seen["authorization"],
         format!("Bearer {UPSTREAM_TOKEN}"),

@@ -7,6 +7,7 @@ DESCRIPTION (the `chameleon` tool's description). Serves http://127.0.0.1:$PORT/
 """
 import asyncio
 import base64
+import json
 import os
 
 import uvicorn
@@ -14,9 +15,11 @@ from pydantic import BaseModel
 
 try:
     from mcp.server.mcpserver import Context, MCPServer as Server  # mcp >= 2
+    from mcp.server.mcpserver.exceptions import ToolError
     from mcp.server.mcpserver.utilities.types import Image
 except ImportError:  # mcp 1.x
     from mcp.server.fastmcp import Context, FastMCP as Server
+    from mcp.server.fastmcp.exceptions import ToolError
     from mcp.server.fastmcp.utilities.types import Image
 
 mcp = Server(name="fed-upstream")
@@ -53,7 +56,7 @@ def weather(city: str) -> Weather:
 @mcp.tool()
 def fail(message: str) -> str:
     """Always fails with the message."""
-    raise ValueError(message)
+    raise ToolError(message)
 
 
 @mcp.tool(name="ns.lookup")
@@ -83,12 +86,12 @@ async def slow(steps: int, ctx: Context) -> str:
 
 
 @mcp.tool()
-def whoami(ctx: Context) -> dict:
-    """The request headers the gateway sent (to check what is and is not forwarded)."""
+def whoami(ctx: Context) -> str:
+    """The request headers the gateway sent, as JSON (what is and is not forwarded)."""
     request = ctx.request_context.request
     headers = dict(request.headers) if request is not None else {}
     keep = ("authorization", "x-mcp-user", "traceparent", "mcp-session-id", "mcp-protocol-version")
-    return {k: headers.get(k) for k in keep}
+    return json.dumps({k: headers.get(k) for k in keep})
 
 
 def build_app():
