@@ -48,11 +48,13 @@ fn sandbox(path: &str, body: &[u8]) -> (u16, String) {
         let list = ToolList {
             sandbox: "stub".into(),
             revision: "1".into(),
-            tools: ["echo", "fails", "busy", "garbled", "refused", "limited"]
-                .iter()
-                .map(|n| tool(n, "examples"))
-                .chain([tool("secret", "admin")])
-                .collect(),
+            tools: [
+                "echo", "fails", "busy", "garbled", "refused", "limited", "slow",
+            ]
+            .iter()
+            .map(|n| tool(n, "examples"))
+            .chain([tool("secret", "admin")])
+            .collect(),
         };
         return (200, serde_json::to_string(&list).unwrap_or_default());
     }
@@ -78,6 +80,11 @@ fn sandbox(path: &str, body: &[u8]) -> (u16, String) {
         "busy" => fail(ErrorKind::Busy, "no execution slot freed up in time"),
         "refused" => fail(ErrorKind::BadRequest, "the call request is not valid"),
         "garbled" => return (200, "not json".into()),
+        // Answers after the gateway's request timeout in `harness_with` configs that set one.
+        "slow" => {
+            std::thread::sleep(std::time::Duration::from_millis(600));
+            CallResponse::success("slow", json!({}), stats)
+        }
         _ => fail(ErrorKind::UnknownTool, "no such tool"),
     };
     (200, serde_json::to_string(&resp).unwrap_or_default())
@@ -90,6 +97,11 @@ struct Harness {
 }
 
 async fn harness() -> Harness {
+    harness_with("").await
+}
+
+/// [`harness`] with more gateway configuration (YAML lines).
+async fn harness_with(extra_config: &str) -> Harness {
     let sandbox = StubServer::start_with_body(Arc::new(sandbox));
     let dir = mcp_testkit::TempDir::new().expect("temp dir");
     std::fs::write(dir.path().join("access.yaml"), POLICY).expect("policy");
@@ -97,7 +109,7 @@ async fn harness() -> Harness {
     let config = format!(
         "listen: 127.0.0.1:0\nsandboxes: [{{name: stub, url: '{}'}}]\npolicy: access.yaml\n\
          keys: {{dir: keys}}\naudit: {{output: 'off'}}\ncatalog: {{page_size: 3}}\n\
-         limits: {{max_arguments: 64KiB, max_argument_values: 1000}}\n",
+         limits: {{max_arguments: 64KiB, max_argument_values: 1000}}\n{extra_config}\n",
         sandbox.url()
     );
     let path = dir.path().join("gateway.yaml");
@@ -390,7 +402,9 @@ async fn tools_list_is_filtered_by_role_and_paginated() {
     }
     assert_eq!(
         names,
-        ["busy", "echo", "fails", "garbled", "limited", "refused"]
+        [
+            "busy", "echo", "fails", "garbled", "limited", "refused", "slow"
+        ]
     );
     let admin = principal("root", &["admin"]);
     let page = send(&h, &admin, &rpc("tools/list", json!({})), &[]).await;
@@ -521,4 +535,63 @@ async fn notifications_and_responses_get_202_and_bad_json_gets_a_parse_error() {
     let reply = handle(&h.gw, &alice, inc, &mut rec).await;
     assert_eq!(reply.status, 400);
     assert_eq!(rec.error.as_deref(), Some("parse_error"));
+}
+
+#[tokio::test]
+async fn a_sandbox_that_times_out_or_is_gone_is_unavailable_with_retry_after() {
+    let h = harness_with("upstream: {request_timeout: 200ms, execute_timeout: 100ms}").await;
+    let alice = principal("alice", &["user"]);
+    let slow = send(&h, &alice, &call("slow", json!({})), &[]).await;
+    assert_eq!((slow.status, slow.code()), (503, Some(-32000)));
+    assert_eq!(slow.label(), Some("unavailable"));
+    assert!(slow.headers.iter().any(|(k, _)| *k == "retry-after"));
+    let message = slow.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("'slow'") && message.contains("may or may not have taken effect"),
+        "{message}"
+    );
+
+    h._sandbox.stop();
+    let gone = send(&h, &alice, &call("echo", json!({})), &[]).await;
+    assert_eq!((gone.status, gone.code()), (503, Some(-32000)));
+    assert_eq!(gone.label(), Some("unavailable"));
+    let message = gone.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("no sandbox serving tool 'echo'"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_call_running_past_the_shutdown_timeout_is_answered_shutting_down() {
+    let h = harness().await;
+    let alice = principal("alice", &["user"]);
+    h.gw.cut_in_flight();
+    let cut = send(&h, &alice, &call("echo", json!({})), &[]).await;
+    assert_eq!((cut.status, cut.code()), (503, Some(-32000)));
+    assert_eq!(cut.label(), Some("shutting_down"));
+    assert!(
+        cut.headers
+            .iter()
+            .any(|(k, v)| *k == "connection" && v == "close")
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_rate_limit_store_refuses_calls_when_failing_closed() {
+    // A loopback port with nothing listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let h = harness_with(&format!(
+        "rate_limit_store: {{redis: {{url: 'redis://127.0.0.1:{port}', timeout: 200ms, \
+         on_unavailable: fail_closed}}}}"
+    ))
+    .await;
+    let alice = principal("alice", &["user"]);
+    let refused = send(&h, &alice, &call("limited", json!({})), &[]).await;
+    assert_eq!((refused.status, refused.code()), (503, Some(-32000)));
+    assert_eq!(refused.label(), Some("rate_limit_store_unavailable"));
+    assert!(refused.headers.iter().any(|(k, _)| *k == "retry-after"));
 }
