@@ -2,15 +2,18 @@
 //! stateful with event-stream answers, and stateless with plain JSON) behind the real gateway.
 //! Their tools are listed by role under `<server>__<tool>` names, called with results passed
 //! through as the upstream wrote them, survive an upstream restart, trip the circuit breaker,
-//! and are covered by definition pinning.
+//! and are covered by definition pinning. The official Python SDK client uses them through
+//! the gateway, against an upstream that wants OAuth tokens from the real OIDC provider.
 #![allow(
     clippy::unwrap_used,
     reason = "test code: a failed unwrap is a failed test"
 )]
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
+use mcp_testkit::oidc::{OidcProvider, TestClient};
 use mcp_testkit::{Proc, ProcBuilder};
 use serde_json::{Value, json};
 
@@ -454,4 +457,77 @@ fn a_changed_upstream_description_is_flagged_and_withheld() {
         .call_tool(&admin, "up__echo", json!({"text": "still"}))
         .result();
     assert_eq!(e["content"][0]["text"], "still");
+}
+
+#[test]
+fn the_python_sdk_client_uses_federated_tools_whose_server_wants_oauth_tokens() {
+    let tmp = dir();
+    let idp = OidcProvider::start();
+    let up = Upstream::start(tmp.path(), &[("JWKS_URL", &idp.jwks_uri())]);
+    let secret = tmp.path().join("client.secret");
+    std::fs::write(&secret, format!("{}\n", TestClient::NoRoles.secret())).unwrap();
+    let config = format!(
+        "mcp_servers:\n\
+         - name: up\n  url: '{}'\n  \
+           auth: {{type: client_credentials, token_url: '{}/token', client_id: {}, \
+           client_secret_file: '{}', resource: 'urn:mcp-gateway', scope: 'mcp:tools'}}\n",
+        up.url(),
+        idp.issuer(),
+        TestClient::NoRoles.client_id(),
+        secret.display()
+    );
+    let s = Stack::start(Options {
+        policy: POLICY.into(),
+        config,
+        ..Options::default()
+    });
+    let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &user, "up__echo");
+
+    let root = mcp_testkit::repo_root();
+    let out = Command::new(root.join(".peers/venv/bin/python"))
+        .arg(root.join("proxy/tests/peers/fed_client.py"))
+        .args([&s.mcp_url(), &user])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let tools: Vec<&str> = v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tools.contains(&"up__weather") && tools.contains(&"echo"),
+        "{v}"
+    );
+    assert!(!tools.contains(&"up__fail"), "not granted to mcp-user: {v}");
+    assert_eq!(
+        v["weather"],
+        json!({"city": "Oslo", "celsius": 21.5}),
+        "{v}"
+    );
+    assert_eq!(
+        v["pixel"],
+        json!({"type": "image", "mime": "image/png"}),
+        "{v}"
+    );
+    // The upstream accepted a token of the identity provider's (it checks the signature),
+    // which is the gateway's own client token, not the caller's API key.
+    let auth = v["whoami"]["authorization"].as_str().unwrap();
+    assert!(
+        auth.starts_with("Bearer ey") && !auth.contains(&user),
+        "{v}"
+    );
+    assert!(
+        v["whoami"]["x-mcp-user"].is_null(),
+        "identity header not configured: {v}"
+    );
+    assert!(v["forbidden"]["raised"].is_string(), "{v}");
 }

@@ -3,6 +3,7 @@ formerly FastMCP), over Streamable HTTP on loopback.
 
 Env: PORT (required), STATELESS=1 (no sessions), JSON_RESPONSE=1 (plain JSON answers instead
 of event streams), REQUIRE_TOKEN (every request must carry `Authorization: Bearer <it>`),
+JWKS_URL (every request must carry an access token signed by a key of this JWKS),
 DESCRIPTION (the `chameleon` tool's description). Serves http://127.0.0.1:$PORT/mcp.
 """
 import asyncio
@@ -106,12 +107,26 @@ def build_app():
         mcp.settings.stateless_http = kw["stateless_http"]
         app = mcp.streamable_http_app()
     token = os.environ.get("REQUIRE_TOKEN")
-    if not token:
+    jwks_url = os.environ.get("JWKS_URL")
+    if not token and not jwks_url:
         return app
     want = f"Bearer {token}".encode()
 
+    def allowed(header):
+        if not jwks_url:
+            return header == want
+        # An OAuth access token: signed by the identity provider's key, not expired.
+        import jwt  # PyJWT
+        try:
+            raw = header.decode().removeprefix("Bearer ")
+            key = jwt.PyJWKClient(jwks_url).get_signing_key_from_jwt(raw)
+            jwt.decode(raw, key.key, algorithms=["RS256"], options={"verify_aud": False})
+            return True
+        except Exception:
+            return False
+
     async def guarded(scope, receive, send):
-        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != want:
+        if scope["type"] == "http" and not allowed(dict(scope["headers"]).get(b"authorization", b"")):
             await send({"type": "http.response.start", "status": 401,
                         "headers": [(b"content-type", b"application/json")]})
             await send({"type": "http.response.body", "body": b'{"error":"unauthorized"}'})
