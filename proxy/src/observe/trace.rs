@@ -202,8 +202,7 @@ impl RequestTrace {
     /// Records how a call to an upstream MCP server ended (`Err` carries the failure's kind).
     pub fn federated_done(span: &Span, result: Result<(), &'static str>) {
         if let Err(kind) = result {
-            span.record("error.type", kind)
-                .record("otel.status_code", "error");
+            record_error(span, kind);
         }
     }
 
