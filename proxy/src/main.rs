@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use clap::{Parser, Subcommand};
 use mcp_gateway::config::Config;
 use mcp_gateway::gateway::Gateway;
-use mcp_gateway::http::HttpFront;
 use mcp_gateway::observe;
 use mcp_gateway::tls::CertReloader;
 use pingora::listeners::{DEFAULT_L4_WRITE_BUFFER_SIZE, L4BufferSettings, ListenerConfig};
@@ -270,8 +269,7 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
     };
     let mut server = pingora::server::Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
-    let mut front =
-        pingora::proxy::http_proxy_service(&server.configuration, HttpFront::new(gw.clone()));
+    let mut front = mcp_gateway::http::service(&server.configuration, gw.clone());
     let addr = listen.to_string();
     // pingora's default read buffer is 64 KiB per connection, touched as soon as data arrives;
     // MCP requests are small and TLS reads 16 KiB records, so 16 KiB bounds what a busy

@@ -6,6 +6,7 @@
 //! `MCP_GATEWAY__SANDBOXES__0__URL=unix:/run/mcp/sandbox.sock`. Values are read as YAML scalars.
 //! Relative paths in the file are relative to the file's directory.
 
+mod connections;
 mod env;
 mod federation;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use mcp_contract::units::{ByteSize, Span};
 use serde::Deserialize;
 
+pub use connections::{ConnectionLimits, ConnectionLimitsError};
 pub use env::{EnvOverrideError, PathProblem, apply_env_overrides};
 pub use federation::{BreakerConfig, McpServerConfig, McpServerRule, UpstreamAuth};
 
@@ -305,6 +307,11 @@ pub struct RequestLimits {
     pub max_buffered: ByteSize,
     /// Request bytes of one caller buffered at once.
     pub max_buffered_per_caller: ByteSize,
+    /// Requests with a body at least this large are CPU-heavy: they run only with one of the
+    /// `heavy_in_flight` turns, shared fairly between callers (see `http::fair`).
+    pub heavy_request: ByteSize,
+    /// CPU-heavy requests processed at once by this gateway (at least 1).
+    pub heavy_in_flight: usize,
 }
 
 impl Default for RequestLimits {
@@ -320,6 +327,8 @@ impl Default for RequestLimits {
             max_in_flight_per_caller: 64,
             max_buffered: ByteSize::mib(96),
             max_buffered_per_caller: ByteSize::mib(24),
+            heavy_request: ByteSize::kib(64),
+            heavy_in_flight: 2,
         }
     }
 }
@@ -383,6 +392,8 @@ pub struct ServerConfig {
     /// operations guide's `KEEPALIVE_TIMEOUT`); it also bounds each read of the next request's
     /// headers.
     pub keepalive_timeout: Span,
+    /// Caps on client connections and the deadline for request headers (`http::connections`).
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -394,6 +405,7 @@ impl Default for ServerConfig {
             grace_period: Span::from_secs(1),
             shutdown_timeout: Span::from_secs(10),
             keepalive_timeout: Span::from_secs(60),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -563,6 +575,9 @@ impl Config {
         }
         if self.server.threads == 0 {
             return Err(ConfigRule::AtLeastOne("server.threads"));
+        }
+        if self.limits.heavy_in_flight == 0 {
+            return Err(ConfigRule::AtLeastOne("limits.heavy_in_flight"));
         }
         Ok(())
     }

@@ -8,12 +8,16 @@
 //! hold at most `max_buffered` = 96 MiB; argument trees are built one per worker thread at a
 //! time and bounded by `max_argument_values` (65,536 values, about 4 MiB each); answers from
 //! sandboxes are capped by their output caps. That keeps the worst case under half the limit.
+//!
+//! Budgets bound what a caller holds, not how much CPU their requests keep busy: large
+//! requests also wait for a turn of [`FairShare`] once their body is in.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dashmap::DashMap;
 
+use super::fair::{FairShare, Turn};
 use crate::config::RequestLimits as AdmissionLimits;
 use crate::error::GatewayError;
 
@@ -23,6 +27,7 @@ pub struct Admission {
     in_flight: AtomicUsize,
     buffered: AtomicUsize,
     callers: DashMap<Arc<str>, (usize, usize)>,
+    fair: FairShare,
 }
 
 /// Held while a request is served; gives its share back when dropped.
@@ -34,7 +39,9 @@ pub struct Admitted<'a> {
 
 impl Admission {
     pub fn new(limits: AdmissionLimits) -> Self {
+        let fair = FairShare::new(limits.heavy_in_flight, limits.heavy_request.as_usize());
         Self {
+            fair,
             limits,
             in_flight: AtomicUsize::new(0),
             buffered: AtomicUsize::new(0),
@@ -76,6 +83,17 @@ impl Admission {
         }
         *mine = (requests + 1, held + bytes);
         Ok(())
+    }
+
+    /// A turn for a request of `caller` whose body of `bytes` is in, if it is large enough to
+    /// need one (waiting at most `wait`): see [`FairShare`].
+    pub async fn turn(
+        &self,
+        caller: &Arc<str>,
+        bytes: usize,
+        wait: std::time::Duration,
+    ) -> Result<Option<Turn<'_>>, GatewayError> {
+        self.fair.turn(caller, bytes, wait).await
     }
 
     /// Requests in flight now (for metrics and tests).

@@ -39,6 +39,8 @@ impl ProxyHttp for HttpFront {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
+        // The headers are in: the connection's header deadline is met.
+        super::connections::request_started();
         if session.is_process_shutting_down() || self.gw.is_draining() {
             // Draining (SIGTERM, or handing over to an upgraded process): answer this request,
             // then close the connection so the client's next request opens a new one (to the

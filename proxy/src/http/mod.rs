@@ -3,10 +3,14 @@
 //! sandboxes through [`crate::upstream`]'s pooled connections), `logging` records metrics and
 //! the audit line.
 //!
-//! MCP requests flow: origin check -> size check -> authentication -> per-user rate limit ->
-//! body -> [`crate::mcp::handle`].
+//! Every connection is first counted against the connection caps and given a deadline for
+//! its request headers ([`connections`]). MCP requests flow: origin check -> size check ->
+//! authentication -> per-user rate limit -> the caller's budget -> body -> a turn for a
+//! CPU-heavy (large) request ([`fair`]) -> [`crate::mcp::handle`].
 
 mod admission;
+pub mod connections;
+pub mod fair;
 mod front;
 mod well_known;
 
@@ -18,6 +22,7 @@ use pingora::proxy::Session;
 use tracing::Instrument as _;
 
 pub use admission::{Admission, Admitted};
+pub use connections::{ConnectionLimits, Limited};
 pub use front::HttpFront;
 
 use crate::error::GatewayError;
@@ -32,6 +37,21 @@ use crate::reply::Reply;
 const CORS_ALLOW_HEADERS: &str = "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, last-event-id, mcp-method, mcp-name";
 const CORS_EXPOSE_HEADERS: &str =
     "mcp-session-id, www-authenticate, retry-after, x-request-id, traceresponse";
+
+/// The gateway's HTTP service for pingora: [`HttpFront`] under the connection caps and
+/// header deadline of `server.connections`. Listeners are added by the caller.
+pub fn service(
+    conf: &Arc<pingora::server::configuration::ServerConf>,
+    gw: Arc<Gateway>,
+) -> pingora::services::listening::Service<Limited<pingora::proxy::HttpProxy<HttpFront>>> {
+    let server = &gw.config.server;
+    let (limits, keepalive) = (server.connections, server.keepalive_timeout.get());
+    let proxy = pingora::proxy::http_proxy(conf, HttpFront::new(gw));
+    pingora::services::listening::Service::new(
+        "mcp-gateway".to_owned(),
+        Limited::new(proxy, limits, keepalive),
+    )
+}
 
 /// Routes one request to its handler.
 pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRecord) -> Reply {
@@ -189,6 +209,13 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
             let detail = e.to_string();
             return fail(session, rec, GatewayError::BodyUnreadable { detail });
         }
+    };
+    // A large request is CPU-heavy from here on (parsing, checking and copying its arguments,
+    // shaping a result as large): it runs with a turn, shared fairly between callers.
+    let wait = gw.upstreams.request_timeout();
+    let _turn = match gw.admission.turn(&principal.id, body.len(), wait).await {
+        Ok(t) => t,
+        Err(e) => return fail(session, rec, e),
     };
     let accept = header(session, "accept").unwrap_or("").to_ascii_lowercase();
     let sse = accept.contains("text/event-stream")

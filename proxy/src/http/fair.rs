@@ -1,0 +1,283 @@
+//! A fair share of the gateway's CPU between callers for CPU-heavy requests.
+//!
+//! A large request costs CPU in proportion to its size at every step (parsing and checking
+//! its arguments here, copying them into and out of the sandbox, shaping a result as large).
+//! The byte and in-flight budgets of [`super::Admission`] bound what a caller may *hold*, not
+//! how much of the two cores their requests keep busy: one caller with eight 1 MiB calls in
+//! flight used to keep every worker thread parsing megabytes, and another caller's small call
+//! waited behind all of them in the run queues (p99 0.3-1.2 s).
+//!
+//! So a request whose body is at least `limits.heavy_request` bytes runs only with a *turn*:
+//! at most `limits.heavy_in_flight` such requests are processed at once, gateway-wide. A lone
+//! caller gets every turn (their throughput is unchanged as long as the turns keep the cores
+//! busy); when turns are short, a freed turn goes to the waiting caller who holds the fewest,
+//! the longest-waiting among equals, so a caller with many large requests queues behind
+//! their own work and never ahead of another's. Small requests need no turn: they are cheap,
+//! and with the large ones bounded they find a worker thread quickly.
+//!
+//! A request waits for its turn at most `wait`; then it gets 429 (it was queued behind its
+//! own caller's work, or 503 if the caller held no turn) with `Retry-After`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::error::GatewayError;
+
+/// The turns of CPU-heavy requests and who waits for one.
+pub struct FairShare {
+    turns: usize,
+    heavy: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    free: usize,
+    /// Turns held, per caller (no entry: none).
+    held: HashMap<Arc<str>, usize>,
+    /// In arrival order.
+    waiting: VecDeque<Waiter>,
+    next_id: u64,
+}
+
+struct Waiter {
+    id: u64,
+    caller: Arc<str>,
+    wake: oneshot::Sender<()>,
+}
+
+/// A turn, given back when dropped.
+pub struct Turn<'a> {
+    share: &'a FairShare,
+    caller: Arc<str>,
+}
+
+impl FairShare {
+    /// `turns` heavy requests at once (at least 1); a request is heavy from `heavy` bytes.
+    pub fn new(turns: usize, heavy: usize) -> Self {
+        let turns = turns.max(1);
+        Self {
+            turns,
+            heavy,
+            state: Mutex::new(State {
+                free: turns,
+                ..State::default()
+            }),
+        }
+    }
+
+    /// Whether a request of `bytes` needs a turn.
+    pub fn is_heavy(&self, bytes: usize) -> bool {
+        bytes >= self.heavy
+    }
+
+    /// Waits (at most `wait`) for a turn for a request of `caller` with a body of `bytes`;
+    /// `None` for a request too small to need one.
+    pub async fn turn(
+        &self,
+        caller: &Arc<str>,
+        bytes: usize,
+        wait: Duration,
+    ) -> Result<Option<Turn<'_>>, GatewayError> {
+        if !self.is_heavy(bytes) {
+            return Ok(None);
+        }
+        let (id, mut woken) = {
+            let mut s = self.lock();
+            if s.free > 0 {
+                s.free -= 1;
+                *s.held.entry(caller.clone()).or_default() += 1;
+                return Ok(Some(self.turn_for(caller)));
+            }
+            let (tx, rx) = oneshot::channel();
+            let id = s.next_id;
+            s.next_id += 1;
+            s.waiting.push_back(Waiter {
+                id,
+                caller: caller.clone(),
+                wake: tx,
+            });
+            (id, rx)
+        };
+        if let Ok(Ok(())) = tokio::time::timeout(wait, &mut woken).await {
+            return Ok(Some(self.turn_for(caller)));
+        }
+        // Timed out: unless a turn was handed over meanwhile, leave the queue.
+        let mut s = self.lock();
+        if let Some(at) = s.waiting.iter().position(|w| w.id == id) {
+            s.waiting.remove(at);
+            let own_share = s.held.contains_key(caller);
+            return Err(GatewayError::Overloaded {
+                what: if own_share {
+                    "your large requests are queued behind your own"
+                } else {
+                    "the gateway is busy with large requests"
+                },
+                retry_after_secs: 1,
+                own_share,
+            });
+        }
+        drop(s);
+        // Handed over just as the wait ended: it is ours.
+        Ok(Some(self.turn_for(caller)))
+    }
+
+    /// Most heavy requests processed at once.
+    pub fn turns(&self) -> usize {
+        self.turns
+    }
+
+    /// Heavy requests waiting for a turn now (for tests).
+    pub fn waiting(&self) -> usize {
+        self.lock().waiting.len()
+    }
+
+    fn turn_for(&self, caller: &Arc<str>) -> Turn<'_> {
+        Turn {
+            share: self,
+            caller: caller.clone(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is consistent after every statement: a panic elsewhere cannot break it.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Gives `caller`'s turn to the waiting caller holding the fewest (the longest-waiting
+    /// among equals), or back to the pool.
+    fn release(&self, caller: &Arc<str>) {
+        let mut s = self.lock();
+        if let Some(n) = s.held.get_mut(caller) {
+            *n -= 1;
+            if *n == 0 {
+                s.held.remove(caller);
+            }
+        }
+        loop {
+            let best = s
+                .waiting
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, w)| (s.held.get(&w.caller).copied().unwrap_or(0), *i))
+                .map(|(i, _)| i);
+            let Some(waiter) = best.and_then(|i| s.waiting.remove(i)) else {
+                s.free += 1;
+                return;
+            };
+            *s.held.entry(waiter.caller.clone()).or_default() += 1;
+            if waiter.wake.send(()).is_ok() {
+                return;
+            }
+            // Its request is gone (the client left): undo and try the next.
+            if let Some(n) = s.held.get_mut(&waiter.caller) {
+                *n -= 1;
+                if *n == 0 {
+                    s.held.remove(&waiter.caller);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.share.release(&self.caller);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn name(s: &str) -> Arc<str> {
+        s.into()
+    }
+
+    #[tokio::test]
+    async fn small_requests_need_no_turn_and_a_lone_caller_gets_every_turn() {
+        let share = FairShare::new(2, 1024);
+        let alice = name("alice");
+        assert!(share.turn(&alice, 10, WAIT).await.unwrap().is_none());
+        let a = share.turn(&alice, 4096, WAIT).await.unwrap();
+        let b = share.turn(&alice, 4096, WAIT).await.unwrap();
+        assert!(a.is_some() && b.is_some(), "both turns are alice's");
+        assert_eq!(share.lock().free, 0);
+        drop((a, b));
+        assert_eq!(share.lock().free, 2);
+        assert!(share.lock().held.is_empty(), "no entry is left behind");
+    }
+
+    #[tokio::test]
+    async fn a_caller_with_many_queued_waits_behind_another_callers_first() {
+        let share = Arc::new(FairShare::new(2, 1024));
+        let granted = Arc::new(Mutex::new(Vec::new()));
+        let queue = |who: &str| {
+            let (share, granted, who) = (share.clone(), granted.clone(), name(who));
+            tokio::spawn(async move {
+                let turn = share.turn(&who, 4096, WAIT).await.unwrap();
+                assert!(turn.is_some());
+                granted.lock().unwrap().push(who);
+            })
+        };
+        // Mallory holds both turns and queues a third request; then the victim queues one.
+        let mallory = name("mallory");
+        let t1 = share.turn(&mallory, 4096, WAIT).await.unwrap();
+        let t2 = share.turn(&mallory, 4096, WAIT).await.unwrap();
+        let third = queue("mallory");
+        while share.waiting() < 1 {
+            tokio::task::yield_now().await;
+        }
+        let victims = queue("victim");
+        while share.waiting() < 2 {
+            tokio::task::yield_now().await;
+        }
+        // One turn frees: mallory still holds one, the victim none, so it is the victim's
+        // although mallory's third request came first.
+        drop(t1);
+        victims.await.unwrap();
+        drop(t2);
+        third.await.unwrap();
+        let order: Vec<String> = granted
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(order, ["victim", "mallory"]);
+        assert_eq!(share.lock().free, 2);
+    }
+
+    #[tokio::test]
+    async fn waiting_too_long_is_refused_as_the_callers_own_share() {
+        let share = FairShare::new(1, 1024);
+        let mallory = name("mallory");
+        let _held = share.turn(&mallory, 4096, WAIT).await.unwrap();
+        let r = share.turn(&mallory, 4096, Duration::from_millis(10)).await;
+        assert!(matches!(
+            r,
+            Err(GatewayError::Overloaded {
+                own_share: true,
+                ..
+            })
+        ));
+        let r = share
+            .turn(&name("victim"), 4096, Duration::from_millis(10))
+            .await;
+        assert!(matches!(
+            r,
+            Err(GatewayError::Overloaded {
+                own_share: false,
+                ..
+            })
+        ));
+        assert_eq!(share.waiting(), 0, "timed-out waiters leave the queue");
+    }
+}
