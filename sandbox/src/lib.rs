@@ -9,10 +9,13 @@
 //! - [`runtime`]: the wasmtime engine, one fresh store per call, fuel, deadline, memory and
 //!   output caps, capabilities, and the host imports.
 //!
+//! [`codelang`] routes `execute_code` by `language` and readies JavaScript and TypeScript
+//! programs (parse, module check, type stripping) before the JavaScript engine runs them.
 //! [`check`] is the `tool check` command for tool authors. Nothing here holds the caller's
 //! credentials: the gateway authenticates and forwards only the user name and roles.
 
 pub mod check;
+pub mod codelang;
 pub mod runtime;
 pub mod server;
 pub mod service;
