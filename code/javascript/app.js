@@ -23,26 +23,28 @@ const DEFAULT_TIMEOUT_S = 30;
 const MAX_TIMEOUT_S = 120;
 
 const DESCRIPTION =
-  'Run a short JavaScript program (SpiderMonkey, ES2023) in the sandbox. It may call the ' +
+  'Run a short JavaScript or TypeScript program (SpiderMonkey, ES2023) in the sandbox; the ' +
+  'same as `execute_code` with that `language`. It may call the ' +
   "tools you are allowed to use: `await tools.call('search_logs', {service: 'api'})` or " +
   '`await tools.<component>.<tool>({...})`; `tools.list()` returns them with their input ' +
   'schemas. A failed tool call throws a `ToolError` (`.kind`: not_found, forbidden, ' +
   'invalid_arguments, failed, aborted, limit_exceeded). `console.log` output is returned in ' +
   '`output`; the value of the last expression (awaited if it is a promise) in `result`. Top-level ' +
-  '`await` and `return` work. No network, no files, no environment. Process data here and ' +
-  'return only a summary.';
+  '`await` and `return` work. No network, no files, no environment, no `import` or `require`. ' +
+  'Process data here and return only a summary.';
 
 const INPUT_SCHEMA = {
   type: 'object',
   properties: {
     language: {
       type: 'string',
-      enum: ['javascript'],
-      description: "The program's language.",
+      enum: ['javascript', 'typescript'],
+      default: 'javascript',
+      description: "The program's language; TypeScript has its types stripped by the sandbox host.",
     },
     code: {
       type: 'string',
-      description: 'The program: JavaScript run as the body of an async function.',
+      description: 'The program: JavaScript or TypeScript run as the body of an async function.',
     },
     timeout_s: {
       type: 'number',
@@ -270,10 +272,18 @@ const AsyncFunction = async function () {}.constructor;
 delete globalThis.fetch;
 const PARAMS = ['tools', 'console', 'ToolError'];
 
-// The program as an async function body whose last expression is returned: the last line (or
-// what follows the last `;` on it) becomes `return (<expression>)` when that still compiles, else
-// the program runs as written (and may `return` a value itself).
-function compile(code) {
+// The program as an async function body. The sandbox host prepares every program it routes here
+// (sandbox/src/codelang.rs: parsed, module use refused, TypeScript stripped, the final expression
+// statement turned into `return (<expression>)`), so a prepared one runs as it is.
+function compile(code, prepared) {
+  if (prepared) return new AsyncFunction(...PARAMS, code);
+  return compileUnprepared(code);
+}
+
+// Without the host (the component called on its own): the last line (or what follows the last
+// `;` on it) becomes `return (<expression>)` when that still compiles, else the program runs as
+// written (and may `return` a value itself).
+function compileUnprepared(code) {
   const lines = code.replace(/[\s;]+$/, '').split('\n');
   const head = lines.slice(0, -1).join('\n');
   const last = lines.length ? lines[lines.length - 1] : '';
@@ -324,7 +334,7 @@ function stackText(e) {
   return frames.length ? frames.join('\n') : null;
 }
 
-async function run(code) {
+async function run(code, prepared) {
   const started = Date.now();
   const fuelStart = usage().fuelConsumed;
   const out = new Output();
@@ -342,7 +352,7 @@ async function run(code) {
   });
   let fn;
   try {
-    fn = compile(code);
+    fn = compile(code, prepared);
   } catch (e) {
     return report(false, null, errorText(e), null);
   }
@@ -391,13 +401,19 @@ export const tool = {
       throw { tag: 'invalid-arguments', val: `arguments are not JSON: ${e.message}` };
     }
     if (typeof request.code !== 'string') throw { tag: 'invalid-arguments', val: '`code` must be a string' };
-    if (request.language !== undefined && request.language !== 'javascript')
-      throw { tag: 'invalid-arguments', val: '`language` must be "javascript"' };
+    const prepared = request.prepared === true;
+    if (request.language === 'typescript' && !prepared)
+      throw {
+        tag: 'invalid-arguments',
+        val: 'TypeScript is stripped of its types by the sandbox host; call this tool through the sandbox',
+      };
+    if (request.language !== undefined && !['javascript', 'typescript'].includes(request.language))
+      throw { tag: 'invalid-arguments', val: '`language` must be "javascript" or "typescript"' };
     let timeout = request.timeout_s === undefined ? DEFAULT_TIMEOUT_S : request.timeout_s;
     if (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMEOUT_S)
       throw { tag: 'invalid-arguments', val: `timeout_s must be in (0, ${MAX_TIMEOUT_S}]` };
     limitDeadline(BigInt(Math.ceil(timeout * 1000)));
-    const r = await run(request.code);
+    const r = await run(request.code, prepared);
     const text = render(r);
     if (r.success) return text;
     failDetail(text);

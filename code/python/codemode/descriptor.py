@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from . import bundle
 
 NAME = "execute_code"
+# The languages this component runs; the others in the schema run in the sandbox host's
+# JavaScript engine (sandbox/src/codelang.rs routes them there before this component is called).
 LANGUAGES = ("python",)
+HOST_LANGUAGES = ("javascript", "typescript")
+DEFAULT_LANGUAGE = "python"
 DEFAULT_TIMEOUT_S = 30
 # The tool set's timeout (policies/toolsets/code.yaml); the host's own deadline wins if lower.
 MAX_TIMEOUT_S = 120
@@ -22,27 +26,32 @@ OUTPUT_CAP = 100_000
 
 _PYTHON = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
+# Kept under 2 KB whatever the catalog holds: tools are found with `search_tools`, not listed here.
 DESCRIPTION = f"""\
-Run a short {_PYTHON} program in an isolated WebAssembly sandbox and get back what it printed \
-and the value it computed. Use it to call several tools and process their results in code \
-(filter, join, aggregate), returning only a summary instead of every raw result.
+Run a short program in an isolated WebAssembly sandbox and get back what it printed and the \
+value it computed. Use it to call several tools and process their results in code (filter, \
+join, aggregate), returning only a summary instead of every raw result. Find tools with \
+`search_tools` (Python and TypeScript signatures).
 
-- Tools: `from tools import <component>` then `<component>.<tool>(arg=value, ...)`, keyword \
-arguments only, returns the tool's parsed JSON result. Also `tools.call(name, **args)`, \
-`tools.list()` (tools you may call) and `tools.help(name)` (arguments and result). A failed call \
-raises `tools.ToolError` (subclasses ToolNotFound, ToolForbidden, ToolInvalidArguments, \
-ToolFailed, ToolAborted with `.kind` such as "timeout", ToolLimitExceeded).
-- Result: the value of the last expression if the program ends with one, else the global \
-`result`, as JSON (other values as their repr()). stdout and stderr are returned in `output` \
-(the first {OUTPUT_CAP:,} characters; `truncated` says if more was cut).
-- An uncaught exception fails the call (an error result): its text names the exception with \
-the traceback and the end of the output, and its structured content is the report with \
-`success` false, `error` "Type: message", `traceback` and `output`.
-- Standard library only: {", ".join(bundle.MODULES)}. No third-party packages, no network, no \
-environment. Files: only the caller's workspace at /workspace (read-only) when the sandbox \
-provides one. Every call starts fresh; nothing persists between calls.
-- `timeout_s` (default {DEFAULT_TIMEOUT_S}, at most {MAX_TIMEOUT_S}) stops the whole call with \
-a `timeout` error and no output; CPU, memory and the number of tool calls are limited too.
+- `language` "python" (default, {_PYTHON}): `from tools import <component>` then \
+`<component>.<tool>(arg=value, ...)` (keywords only), or `tools.call(name, **args)`; \
+`tools.list()`, `tools.help(name)`. Result: the last expression's value, else the global \
+`result`. Standard library only (json, re, csv, datetime, collections, itertools, math, \
+statistics, sqlite3, ...).
+- `language` "javascript" or "typescript" (ES2023; types are stripped): the program is an async \
+function body: `await tools.<component>.<tool>({{...}})` or `await tools.call(name, {{...}})`, \
+`tools.list()`. Result: the last expression's value (awaited) or what it returns. No \
+`import`/`require`.
+- A tool returns its parsed JSON result; a failed call raises/throws `ToolError` with `.kind` \
+(not_found, forbidden, invalid_arguments, failed, aborted, limit_exceeded).
+- Printed output (print, console.log) is returned in `output` (the first {OUTPUT_CAP:,} \
+characters; `truncated` says if more was cut). An uncaught exception fails the call: an error \
+result whose structured content is the report with `success` false, `error` "Type: message", \
+`traceback` and `output`.
+- No network, no environment, no packages; files: only the caller's workspace at /workspace \
+(read-only, Python) when the sandbox provides one. Nothing persists between calls. `timeout_s` \
+(default {DEFAULT_TIMEOUT_S}, at most {MAX_TIMEOUT_S}) stops the call with a `timeout` error; \
+CPU, memory and tool calls are limited too.
 """
 
 INPUT_SCHEMA = {
@@ -50,12 +59,14 @@ INPUT_SCHEMA = {
     "properties": {
         "language": {
             "type": "string",
-            "enum": list(LANGUAGES),
-            "description": "The program's language.",
+            "enum": list(LANGUAGES + HOST_LANGUAGES),
+            "default": DEFAULT_LANGUAGE,
+            "description": "The program's language (default python).",
         },
         "code": {
             "type": "string",
-            "description": "The program: Python 3 source, run as the main module.",
+            "description": "The program: Python 3 source run as the main module, or "
+            "JavaScript/TypeScript run as the body of an async function.",
         },
         "timeout_s": {
             "type": "number",
@@ -66,7 +77,7 @@ INPUT_SCHEMA = {
             f"{DEFAULT_TIMEOUT_S}, at most {MAX_TIMEOUT_S}).",
         },
     },
-    "required": ["language", "code"],
+    "required": ["code"],
     "additionalProperties": False,
 }
 
@@ -145,7 +156,12 @@ def parse_arguments(text):
             f"unknown argument(s) {', '.join(unknown)}: execute_code takes language, code and "
             "timeout_s"
         )
-    language = args.get("language")
+    language = args.get("language", DEFAULT_LANGUAGE)
+    if language in HOST_LANGUAGES:
+        raise InvalidArguments(
+            f"language {language!r} runs in the sandbox's JavaScript engine, which routes it "
+            "there itself; call execute_code through the sandbox"
+        )
     if language not in LANGUAGES:
         raise InvalidArguments(
             f"unsupported language {language!r}: supported languages are "
