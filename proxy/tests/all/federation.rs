@@ -32,18 +32,29 @@ tools:
 
 const UPSTREAM_TOKEN: &str = "upstream-secret-0f1e2d3c";
 
-/// One upstream server process on a fixed port (so it can be restarted in place).
+/// One upstream server process on a fixed port (so it can be restarted in place): the Python
+/// SDK's (`fed_server.py`) or the TypeScript SDK's (`fed_server_ts.mjs`).
 struct Upstream {
     port: u16,
     env: Vec<(&'static str, String)>,
+    typescript: bool,
     proc: Option<Proc>,
 }
 
 impl Upstream {
     fn start(dir: &Path, env: &[(&'static str, &str)]) -> Self {
+        Self::start_with(dir, env, false)
+    }
+
+    fn start_ts(dir: &Path, env: &[(&'static str, &str)]) -> Self {
+        Self::start_with(dir, env, true)
+    }
+
+    fn start_with(dir: &Path, env: &[(&'static str, &str)], typescript: bool) -> Self {
         let mut u = Self {
             port: mcp_testkit::free_port(),
             env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            typescript,
             proc: None,
         };
         u.restart(dir, &[]);
@@ -65,17 +76,25 @@ impl Upstream {
     fn restart(&mut self, dir: &Path, extra: &[(&'static str, &str)]) {
         self.stop();
         let root = mcp_testkit::repo_root();
-        let python = root.join(".peers/venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/setup-peers.sh",
-            python.display()
-        );
-        let mut b = ProcBuilder::new(
-            &python,
-            &dir.join("logs").join(format!("upstream-{}", self.port)),
-        )
-        .arg(root.join("proxy/tests/peers/fed_server.py"))
+        let logs = dir.join("logs").join(format!("upstream-{}", self.port));
+        let mut b = if self.typescript {
+            let modules = root.join(".peers/node/node_modules");
+            assert!(
+                modules.join("@modelcontextprotocol/sdk").is_dir(),
+                "the MCP TypeScript SDK is missing: run scripts/setup-peers.sh"
+            );
+            ProcBuilder::new(Path::new("node"), &logs)
+                .arg(root.join("proxy/tests/peers/fed_server_ts.mjs"))
+                .env("NODE_PATH", &modules)
+        } else {
+            let python = root.join(".peers/venv/bin/python");
+            assert!(
+                python.exists(),
+                "{} is missing: run scripts/setup-peers.sh",
+                python.display()
+            );
+            ProcBuilder::new(&python, &logs).arg(root.join("proxy/tests/peers/fed_server.py"))
+        }
         .env("PORT", self.port.to_string());
         for (k, v) in &self.env {
             b = b.env(k, v);
@@ -164,6 +183,11 @@ fn listing(s: &Stack, key: &str, tool: &str) -> Option<Value> {
 
 /// A direct call of the upstream (initialize, then the tool), for comparing results.
 fn direct_call(url: &str, tool: &str, arguments: Value) -> Value {
+    direct_call_raw(url, tool, arguments).0
+}
+
+/// [`direct_call`]'s result, and the whole answer as it came (e.g. an event stream).
+fn direct_call_raw(url: &str, tool: &str, arguments: Value) -> (Value, String) {
     let http = reqwest::blocking::Client::new();
     let post = |body: Value, session: Option<&str>| {
         let mut req = http
@@ -206,7 +230,8 @@ fn direct_call(url: &str, tool: &str, arguments: Value) -> Value {
                "params": {"name": tool, "arguments": arguments}}),
         session.as_deref(),
     );
-    data(r.text().unwrap())["result"].clone()
+    let raw = r.text().unwrap();
+    (data(raw.clone())["result"].clone(), raw)
 }
 
 #[test]
@@ -289,7 +314,10 @@ fn federated_tools_are_listed_by_role_and_called_faithfully() {
         .call_tool(&user, &dotted_name, json!({"key": "k1"}))
         .result();
     assert_eq!(lookup["content"][0]["text"], "value of k1");
-    // A slow tool's progress notifications are skipped; its final answer comes through.
+    // A slow tool's notifications on the call's event stream are skipped; its final answer
+    // comes through.
+    let (_, stream) = direct_call_raw(&up.url(), "slow", json!({"steps": 2}));
+    assert!(stream.contains("notifications/message"), "{stream}");
     let slow = s.call_tool(&user, "up__slow", json!({"steps": 5})).result();
     assert_eq!(slow["content"][0]["text"], "done after 5 steps");
     // The stateless, plain-JSON upstream.
@@ -530,4 +558,60 @@ fn the_python_sdk_client_uses_federated_tools_whose_server_wants_oauth_tokens() 
         "identity header not configured: {v}"
     );
     assert!(v["forbidden"]["raised"].is_string(), "{v}");
+}
+
+#[test]
+fn typescript_sdk_servers_are_federated_stateful_and_stateless() {
+    let tmp = dir();
+    let mut ts = Upstream::start_ts(tmp.path(), &[]);
+    let tsl = Upstream::start_ts(tmp.path(), &[("STATELESS", "1")]);
+    let s = Stack::start(Options {
+        policy: "toolsets:\n  examples: { roles: [mcp-user] }\n  ts: { roles: [mcp-user] }\n  \
+                 tsl: { roles: [mcp-user] }\n"
+            .into(),
+        config: format!(
+            "mcp_servers:\n- {{name: ts, url: '{}'}}\n- {{name: tsl, url: '{}'}}\n",
+            ts.url(),
+            tsl.url()
+        ),
+        ..Options::default()
+    });
+    let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &user, "ts__echo");
+    wait_listed(&s, &user, "tsl__echo");
+    let weather = listing(&s, &user, "ts__weather").unwrap();
+    assert_eq!(
+        weather["outputSchema"]["properties"]["celsius"]["type"], "number",
+        "{weather}"
+    );
+    let (_, stream) = direct_call_raw(&ts.url(), "slow", json!({"steps": 2}));
+    assert!(stream.contains("notifications/message"), "{stream}");
+    for (server, url) in [("ts", ts.url()), ("tsl", tsl.url())] {
+        for (tool, args) in [
+            ("echo", json!({"text": "hi there"})),
+            ("pixel", json!({})),
+            ("weather", json!({"city": "Oslo"})),
+            ("fail", json!({"message": "no such city"})),
+            ("slow", json!({"steps": 3})),
+        ] {
+            let via_gateway = s
+                .call_tool(&user, &format!("{server}__{tool}"), args.clone())
+                .result();
+            assert_eq!(
+                via_gateway,
+                direct_call(&url, tool, args),
+                "{server}__{tool}"
+            );
+        }
+    }
+    // A restarted stateful server no longer knows the gateway's session: it answers 404, and
+    // the gateway opens a new session and sends the call again, so the caller sees nothing.
+    ts.restart(tmp.path(), &[]);
+    let r = s.call_tool(&user, "ts__echo", json!({"text": "after restart"}));
+    assert_eq!(
+        r.result()["content"][0]["text"],
+        "after restart",
+        "{}",
+        r.text
+    );
 }

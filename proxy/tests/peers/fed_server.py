@@ -79,8 +79,9 @@ def chameleon() -> str:
 
 @mcp.tool()
 async def slow(steps: int, ctx: Context) -> str:
-    """Reports progress for each step, then answers."""
+    """Logs and reports progress for each step (on the call's event stream), then answers."""
     for i in range(steps):
+        await ctx.info(f"step {i + 1} of {steps}")
         await ctx.report_progress(i + 1, steps, f"step {i + 1}")
         await asyncio.sleep(0.01)
     return f"done after {steps} steps"
