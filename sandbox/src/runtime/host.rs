@@ -66,8 +66,7 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
                 }
                 let result = outcome.result;
                 if let Err(e) = &result {
-                    span.record("error.type", error_type(e));
-                    span.record("otel.status_code", "error");
+                    mcp_telemetry::record_error(&span, error_type(e));
                 }
                 Ok((result,))
             })
