@@ -87,7 +87,7 @@ fn console_log_goes_to_output_and_the_last_expression_is_the_result() {
     let a = run(
         &sb,
         "const m = 'ERROR api\\nINFO x\\nERROR db'.match(/ERROR (\\w+)/g)\n\
-         [m.length, JSON.parse('[1,2]')[1], new Date(0).toISOString(), Math.hypot(3, 4), \
+         ;[m.length, JSON.parse('[1,2]')[1], new Date(0).toISOString(), Math.hypot(3, 4), \
          [3, 1, 2].sort().join(''), typeof Math.random()]",
     );
     assert_eq!(
@@ -259,7 +259,7 @@ fn no_network_no_environment_no_host_files() {
 let network
 if (typeof fetch === 'undefined') network = 'no fetch'
 else network = await fetch('http://{host}:{port}/health').then((r) => 'reached ' + r.status, (e) => 'refused')
-[network, typeof process, typeof require, typeof Deno, typeof XMLHttpRequest, typeof WebSocket]
+;[network, typeof process, typeof require, typeof Deno, typeof XMLHttpRequest, typeof WebSocket]
 "#
     );
     let a = run(&sb, &program);
@@ -272,8 +272,8 @@ else network = await fetch('http://{host}:{port}/health').then((r) => 'reached '
     for v in &result[1..] {
         assert_eq!(v, "undefined", "{r}");
     }
-    // Modules cannot be loaded from the host's files: StarlingMonkey's module loader has no
-    // file system to read, and the instance traps (the call fails, the host keeps serving).
+    // Modules cannot be loaded from the host's files: the host refuses `import()` before the
+    // program runs (and StarlingMonkey's module loader has no file system to read anyway).
     let a = run(&sb, "await import('/etc/passwd')");
     assert_ne!(a.body["ok"], true, "{}", a.body);
     assert!(
@@ -300,4 +300,187 @@ const par = await Promise.all(
     assert_eq!(r["result"], json!([50, "s49", 50, "p49"]), "{r}");
     assert_eq!(r["tool_calls"], 100, "{r}");
     assert_eq!(a.body["stats"]["nested_calls"], 100, "{}", a.body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `execute_code` with `language` "javascript" and "typescript": routed by the host
+// (sandbox/src/codelang.rs) to the JavaScript engine, after parsing, module checks and type
+// stripping there.
+
+fn start_code_mode() -> Sandbox {
+    Sandbox::start(Setup {
+        toolsets: &["examples", "code", "javascript"],
+        ..Setup::default()
+    })
+}
+
+fn code(sb: &Sandbox, language: &str, program: &str) -> Answer {
+    sb.call(
+        "execute_code",
+        json!({"language": language, "code": program}),
+    )
+}
+
+#[test]
+fn execute_code_runs_javascript_and_typescript_with_python_as_the_default() {
+    let sb = start_code_mode();
+    let a = code(
+        &sb,
+        "javascript",
+        "const r = await tools.echo.echo({text: 'hi'})\nconsole.log(r.text)\n;[r.text, typeof tools.call]",
+    );
+    let r = report(&a);
+    assert_eq!(
+        (&r["result"], &r["output"]),
+        (&json!(["hi", "function"]), &json!("hi\n")),
+        "{r}"
+    );
+    assert_eq!(a.body["stats"]["nested_calls"], 1, "{}", a.body);
+    // Types, interfaces, generics, `as`, `satisfies` and enums: stripped (enums compiled) on
+    // the host; the last expression is still the result.
+    let program = r#"
+interface Echo { text: string }
+enum Level { Info = 'INFO', Error = 'ERROR' }
+function first<T>(xs: T[]): T | undefined { return xs[0] }
+const r = (await tools.call('echo', {text: Level.Error})) as Echo
+const sum: number = [1, 2, 3].reduce((a: number, b: number) => a + b, 0) satisfies number
+console.log(`${r.text}:${sum}`)
+;({text: r.text, sum, first: first<string>(['a', 'b'])!})
+"#;
+    let a = code(&sb, "typescript", program);
+    let r = report(&a);
+    assert_eq!(
+        r["result"],
+        json!({"text": "ERROR", "sum": 6, "first": "a"}),
+        "{r}"
+    );
+    assert_eq!(r["output"], "ERROR:6\n", "{r}");
+    // Without `language`, execute_code is Python.
+    let a = sb.call(
+        "execute_code",
+        json!({"code": "import sys\nsys.version_info[0] * 14"}),
+    );
+    assert_eq!(report(&a)["result"], 42, "{}", a.body);
+}
+
+#[test]
+fn syntax_errors_come_back_as_tool_errors_with_line_and_column() {
+    let sb = start_code_mode();
+    let a = code(&sb, "typescript", "const a: number = 1\nconst b: = 2");
+    assert_eq!(a.kind(), "tool_error", "{}", a.body);
+    assert!(
+        a.message()
+            .starts_with("TypeScript syntax error at line 2, column 10: "),
+        "{}",
+        a.message()
+    );
+    let r = report(&a);
+    assert_eq!(
+        (&r["success"], &r["traceback"]),
+        (&json!(false), &json!("program.ts:2:10")),
+        "{r}"
+    );
+    assert!(
+        r["error"].as_str().unwrap().starts_with("SyntaxError: "),
+        "{r}"
+    );
+    // JavaScript is checked the same way, and a type annotation is not JavaScript.
+    for program in ["let x = ;", "const a: number = 1"] {
+        let a = code(&sb, "javascript", program);
+        assert_eq!(a.kind(), "tool_error", "{}", a.body);
+        assert!(
+            a.message()
+                .starts_with("JavaScript syntax error at line 1, column "),
+            "{}",
+            a.message()
+        );
+    }
+    assert_still_runs_programs(&sb);
+}
+
+#[test]
+fn import_and_require_are_refused_with_a_clear_error() {
+    let sb = start_code_mode();
+    let programs = [
+        (
+            "import fs from 'fs'\nfs.readFileSync('/etc/passwd')",
+            "an `import` statement",
+        ),
+        ("const m = await import('/etc/passwd')", "`import(...)`"),
+        ("const fs = require('fs')", "`require(...)`"),
+        ("export const x = 1", "an `export` statement"),
+    ];
+    for (program, what) in programs {
+        for language in ["javascript", "typescript"] {
+            let a = code(&sb, language, program);
+            assert_eq!(a.kind(), "tool_error", "{language} {program}: {}", a.body);
+            assert!(
+                a.message().starts_with(what)
+                    && a.message().contains("programs cannot load modules"),
+                "{language} {program}: {}",
+                a.message()
+            );
+            assert_eq!(
+                report(&a)["error"].as_str().unwrap().split(':').next(),
+                Some("ImportError")
+            );
+        }
+    }
+    assert_still_runs_programs(&sb);
+}
+
+#[test]
+fn typescript_is_held_to_the_same_limits() {
+    let sb = start_code_mode();
+    let a = sb.call(
+        "execute_code",
+        json!({"language": "typescript", "code": "let n: number = 0\nwhile (true) { n++ }", "timeout_s": 2}),
+    );
+    assert_eq!(a.kind(), "timeout", "{}", a.body);
+    assert!(
+        a.elapsed < Duration::from_secs(2) + MARGIN,
+        "{:?}",
+        a.elapsed
+    );
+    let a = code(
+        &sb,
+        "typescript",
+        "const chunks: Uint8Array[] = []\nwhile (true) chunks.push(new Uint8Array(1 << 20).fill(1))",
+    );
+    assert_eq!(a.kind(), "memory_limit", "{}", a.body);
+    let a = code(
+        &sb,
+        "typescript",
+        "for (let i: number = 0; i < 3000; i++) console.log('x'.repeat(99))\n'done' as string",
+    );
+    let r = report(&a);
+    assert_eq!(
+        (&r["truncated"], &r["result"]),
+        (&json!(true), &json!("done"))
+    );
+    assert_still_runs_programs(&sb);
+}
+
+/// The description is fixed text: tools are found with `search_tools` (with their TypeScript
+/// signatures), so it does not grow with the catalog.
+#[test]
+fn execute_codes_description_stays_under_2_kb_and_names_every_language() {
+    let sb = start_code_mode();
+    let (status, listing) = sb.get("/v1/tools");
+    assert_eq!(status, 200);
+    let tool = listing["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "execute_code")
+        .unwrap();
+    let description = tool["description"].as_str().unwrap();
+    assert!(description.len() < 2048, "{} bytes", description.len());
+    for word in ["\"javascript\"", "\"typescript\"", "search_tools"] {
+        assert!(description.contains(word), "{word} missing: {description}");
+    }
+    assert_eq!(
+        tool["inputSchema"]["properties"]["language"]["enum"],
+        json!(["python", "javascript", "typescript"])
+    );
 }
