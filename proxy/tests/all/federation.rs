@@ -615,3 +615,58 @@ fn typescript_sdk_servers_are_federated_stateful_and_stateless() {
         r.text
     );
 }
+
+#[test]
+fn a_slow_or_oversized_upstream_answer_is_a_clear_error_within_its_bounds() {
+    let tmp = dir();
+    let up = Upstream::start(tmp.path(), &[]);
+    let s = Stack::start(Options {
+        policy: POLICY.into(),
+        config: format!(
+            "mcp_servers:\n- {{name: up, url: '{}', request_timeout: 1s, max_response: 16KiB}}\n",
+            up.url()
+        ),
+        ..Options::default()
+    });
+    let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &user, "up__sleepy");
+    let started = std::time::Instant::now();
+    let slow = s.call_tool(&user, "up__sleepy", json!({"seconds": 5}));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "bounded by request_timeout"
+    );
+    assert_eq!(
+        (slow.status, slow.rpc_code()),
+        (503, Some(-32000)),
+        "{}",
+        slow.text
+    );
+    assert!(
+        slow.text.contains("did not answer within 1s")
+            && slow.text.contains("may or may not have taken effect"),
+        "{}",
+        slow.text
+    );
+    assert_eq!(slow.json()["error"]["data"]["kind"], "timeout");
+    let big = s.call_tool(&user, "up__echo", json!({"text": "x".repeat(32 * 1024)}));
+    assert_eq!(
+        (big.status, big.rpc_code()),
+        (502, Some(-32603)),
+        "{}",
+        big.text
+    );
+    assert!(big.text.contains("larger than 16384 bytes"), "{}", big.text);
+    // Both were the upstream's fault, not the caller's: the next small call works.
+    let ok = s
+        .call_tool(&user, "up__echo", json!({"text": "small"}))
+        .result();
+    assert_eq!(ok["content"][0]["text"], "small");
+    let audit = s.audit();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["tool"] == "up__echo" && l["error"] == "bad_upstream_response"),
+        "{audit:?}"
+    );
+}

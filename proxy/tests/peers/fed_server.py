@@ -88,6 +88,13 @@ async def slow(steps: int, ctx: Context) -> str:
 
 
 @mcp.tool()
+async def sleepy(seconds: float) -> str:
+    """Answers after the given time."""
+    await asyncio.sleep(seconds)
+    return "awake"
+
+
+@mcp.tool()
 def whoami(ctx: Context) -> str:
     """The request headers the gateway sent, as JSON (what is and is not forwarded)."""
     request = ctx.request_context.request
