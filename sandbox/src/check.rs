@@ -166,10 +166,31 @@ fn report(
             Ok(true)
         }
         (None, Some(e)) => {
-            // A tool may reject synthesised input; that is not a defect of the build.
-            let benign = matches!(e.kind, ErrorKind::ToolError | ErrorKind::InvalidArguments);
+            // A tool may reject synthesised input; that is not a defect of the build. An
+            // exception the tool did not handle is: the Python and TypeScript SDKs report it as
+            // a failure whose detail is marked `uncaught` (with the traceback or stack).
+            let uncaught = e
+                .detail
+                .as_deref()
+                .is_some_and(|d| d["uncaught"] == Value::Bool(true));
+            let benign =
+                !uncaught && matches!(e.kind, ErrorKind::ToolError | ErrorKind::InvalidArguments);
             let tag = if benign { "note" } else { "FAIL" };
             writeln!(out, "{tag}  {}: {}", e.kind, e.message)?;
+            if uncaught {
+                let trace = e.detail.as_deref().map_or(&Value::Null, |d| {
+                    if d["traceback"].is_string() {
+                        &d["traceback"]
+                    } else {
+                        &d["stack"]
+                    }
+                });
+                writeln!(
+                    out,
+                    "      an exception the tool did not handle:\n{}",
+                    truncate(trace.as_str().unwrap_or_default().trim_end(), 2000)
+                )?;
+            }
             writeln!(out, "      {stats}")?;
             Ok(benign)
         }
@@ -277,6 +298,45 @@ fn tempdir() -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mcp_contract::sandbox_api::{CallError, CallStats};
+
+    fn reported(error: CallError) -> (bool, String) {
+        let resp = CallResponse::failure("t", error, CallStats::default());
+        let mut out = Vec::new();
+        let fit = report(&mut out, "t", "{}", &resp).unwrap();
+        (fit, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_refusal_is_a_note_but_an_exception_the_sdk_marks_uncaught_fails_the_check() {
+        let refusal = CallError::new(ErrorKind::ToolError, "no such id");
+        let (fit, text) = reported(refusal.clone());
+        assert!(
+            fit && text.contains("note  tool_error: no such id"),
+            "{text}"
+        );
+        // execute_code's report of a program that raised has a traceback too: still a note.
+        let program = CallError {
+            detail: Some(Box::new(json!({"traceback": "NameError"}))),
+            ..refusal.clone()
+        };
+        assert!(reported(program).0);
+        let uncaught = CallError {
+            detail: Some(Box::new(json!({
+                "error": "KeyError: 'x'", "uncaught": true,
+                "traceback": "Traceback (most recent call last):\n  File \"app.py\", line 3\nKeyError: 'x'\n",
+            }))),
+            ..refusal
+        };
+        let (fit, text) = reported(uncaught);
+        assert!(!fit, "{text}");
+        assert!(
+            text.contains("FAIL  tool_error")
+                && text.contains("did not handle")
+                && text.contains("app.py"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn samples_fill_required_fields_with_plausible_values() {

@@ -17,6 +17,8 @@ mod example_tools;
 mod execute_code;
 mod execute_javascript;
 mod isolation;
+mod python_tools;
 mod reload;
 mod schema_portability;
 mod tenant_storage;
+mod typescript_tools;

@@ -105,7 +105,7 @@ const CONSTRAINING: [&str; 38] = [
 ];
 
 /// What makes `schema` unportable, one line per problem with its path.
-fn problems(schema: &Value) -> Vec<String> {
+pub(crate) fn problems(schema: &Value) -> Vec<String> {
     let mut out = Vec::new();
     walk(schema, "", None, &mut out);
     out
