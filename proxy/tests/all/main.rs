@@ -12,6 +12,7 @@ mod common;
 
 mod auth;
 mod code_mode;
+mod code_mode_js;
 mod federation;
 mod hostile_http;
 mod key_rotation_k8s;
