@@ -95,3 +95,11 @@ answer="$(rpc "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\
 echo "$answer" | grep -q 'HELLO!' || { echo "unexpected answer: $answer" >&2; exit 1; }
 lap "3. tools/call through the gateway" "$t"
 lap "total" "$start"
+
+# The same tool from the official MCP Python SDK, when it is installed (scripts/setup-peers.sh).
+client_python="${MCP_CLIENT_PYTHON:-$repo/.peers/venv/bin/python}"
+if "$client_python" -c 'import mcp' 2>/dev/null; then
+    echo "== the official MCP Python SDK client: list, call, and a call that breaks the schema"
+    "$client_python" "$repo/sdk/python/official_client_call.py" "http://127.0.0.1:$gateway_port/mcp" \
+        "$key" "$name" '{"text": "hello", "marks": 3}' '{"text": 5}'
+fi
