@@ -302,3 +302,17 @@ fn a_changed_python_tool_is_hot_reloaded_without_a_restart() {
     let a = sb.call("ts_echo", json!({"text": "v2"}));
     assert_eq!(a.result()["length"], 2);
 }
+
+#[test]
+fn the_python_sdks_own_unit_tests_pass() {
+    // Schema derivation, decoding and error mapping of sdk/python, natively (CPython, no wasm).
+    let out = std::process::Command::new("python3")
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(mcp_testkit::repo_root().join("sdk/python/tests"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("OK"), "{report}");
+}
