@@ -57,6 +57,14 @@ class Tool:
         return self.function(*args, **kwargs)
 
     def _signature(self):
+        # Worked out once: `export` describes the tools while componentize-py builds the
+        # component, so every call starts from the snapshot with this already done.
+        cached = self.__dict__.get("_cached_signature")
+        if cached is None:
+            cached = self.__dict__["_cached_signature"] = self._inspect()
+        return cached
+
+    def _inspect(self):
         hints = typing.get_type_hints(self.function, include_extras=True)
         params, context_param = [], None
         docs = _arg_docs(self.function.__doc__ or "")
