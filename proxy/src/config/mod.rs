@@ -310,7 +310,9 @@ pub struct RequestLimits {
     /// Requests with a body at least this large are CPU-heavy: they run only with one of the
     /// `heavy_in_flight` turns, shared fairly between callers (see `http::fair`).
     pub heavy_request: ByteSize,
-    /// CPU-heavy requests processed at once by this gateway (at least 1).
+    /// CPU-heavy requests processed at once by this gateway (at least 1). One leaves the
+    /// other worker thread of the default two free for small requests; with more
+    /// `server.threads`, raise it to `threads - 1`.
     pub heavy_in_flight: usize,
 }
 
@@ -328,7 +330,7 @@ impl Default for RequestLimits {
             max_buffered: ByteSize::mib(96),
             max_buffered_per_caller: ByteSize::mib(24),
             heavy_request: ByteSize::kib(64),
-            heavy_in_flight: 2,
+            heavy_in_flight: 1,
         }
     }
 }
