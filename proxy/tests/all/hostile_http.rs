@@ -211,7 +211,25 @@ fn ten_thousand_idle_connections_do_not_exhaust_memory() {
     if idle < 10_000 {
         eprintln!("WARNING: open-file hard limit {limit}: testing {idle} idle connections");
     }
-    let s = Stack::start(Options::default());
+    // What one connection costs: the connection caps (server.connections, 512 per address
+    // by default; hostile_tenants.rs tests them) are raised above the count, and the header
+    // deadline past the test's length.
+    let s = Stack::start(Options {
+        env: [
+            ("MAX", "12000"),
+            ("MAX_PER_IP", "12000"),
+            ("HEADER_TIMEOUT", "120s"),
+        ]
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                format!("MCP_GATEWAY__SERVER__CONNECTIONS__{k}"),
+                v.to_owned(),
+            )
+        })
+        .collect(),
+        ..Options::default()
+    });
     let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
     let before = rss(s.gateway.pid());
     let conns: Vec<TcpStream> = (0..idle)
