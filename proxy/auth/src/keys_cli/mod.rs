@@ -278,8 +278,10 @@ pub fn run(
             let (records, invalid) = dir.scan()?;
             if csv {
                 render::list_csv(out, &records, now)?;
+            } else if json {
+                render::summaries_json(out, &records, now)?;
             } else {
-                render::list(out, &records, now, json)?;
+                render::list(out, &records, now)?;
             }
             render::warn_invalid(err, &invalid)?;
         }
@@ -343,7 +345,11 @@ pub fn run(
             let dir = dir::KeyDir::existing(&path)?;
             let (records, invalid) = dir.scan()?;
             let expiring = ops::expiring(&records, within, now);
-            render::expiring(out, &expiring, within, now, json)?;
+            if json {
+                render::summaries_json(out, &expiring, now)?;
+            } else {
+                render::expiring(out, &expiring, within, now)?;
+            }
             render::warn_invalid(err, &invalid)?;
             if fail_if_any && !expiring.is_empty() {
                 return Ok(Outcome::ExpiringKeysFound);

@@ -67,8 +67,9 @@ fn table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Resu
     Ok(())
 }
 
-/// The records as a pretty-printed JSON array of [`summary_json`]s (`--json`).
-fn summaries_json(
+/// The records as a pretty-printed JSON array of [`summary_json`]s (`keys list --json`,
+/// `keys expiring --json`).
+pub(crate) fn summaries_json(
     out: &mut dyn Write,
     records: &[KeyRecord],
     now: OffsetDateTime,
@@ -81,16 +82,12 @@ fn summaries_json(
     )
 }
 
-/// `keys list`.
+/// `keys list` as a table.
 pub(crate) fn list(
     out: &mut dyn Write,
     records: &[KeyRecord],
     now: OffsetDateTime,
-    json: bool,
 ) -> io::Result<()> {
-    if json {
-        return summaries_json(out, records, now);
-    }
     if records.is_empty() {
         return writeln!(out, "no keys");
     }
@@ -201,11 +198,7 @@ pub(crate) fn expiring(
     records: &[KeyRecord],
     within: Span,
     now: OffsetDateTime,
-    json: bool,
 ) -> io::Result<()> {
-    if json {
-        return summaries_json(out, records, now);
-    }
     if records.is_empty() {
         return writeln!(out, "no active keys expire within {within}");
     }
