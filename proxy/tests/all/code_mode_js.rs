@@ -169,3 +169,87 @@ fn a_tool_outside_the_callers_roles_is_refused_from_javascript() {
         "{r}"
     );
 }
+
+/// The log-analysis scenarios of the Python code mode, in TypeScript through the SDK client:
+/// log search and summary equal to the direct calls, PII scrubbed through a tool, and another
+/// user's workspace out of reach.
+#[test]
+fn log_search_pii_and_workspaces_from_typescript_match_the_direct_calls() {
+    let s = Stack::start(Options {
+        policy: format!("{POLICY}  log-analysis: {{ roles: [analyst] }}\n"),
+        toolsets: &["examples", "code", "javascript", "log-analysis"],
+        ..Options::default()
+    });
+    let (_, ana) = s.create_key("ana", &["analyst"], "1d");
+    let (_, ben) = s.create_key("ben", &["analyst"], "1d");
+    let direct = |key: &str, name: &str, args: Value| {
+        let r = s.call_tool(key, name, args);
+        assert_eq!(r.status, 200, "{name}: {}", r.text);
+        let result = r.result();
+        assert_ne!(result["isError"], true, "{name}: {result}");
+        result["structuredContent"].clone()
+    };
+    let found = direct(
+        &ana,
+        "search_logs",
+        json!({"service": "payment-service", "log_level": "ERROR", "limit": 5}),
+    );
+    let summary = direct(&ana, "get_error_summary", json!({"hours": 48}));
+    direct(
+        &ana,
+        "write_file",
+        json!({"path": "secret.txt", "content": "ana's"}),
+    );
+    let logs = "interface Found { total_matched: number; entries: { message: string }[] }\n\
+                const found = (await tools.log_store.search_logs(\n\
+                  {service: 'payment-service', log_level: 'ERROR', limit: 5})) as Found\n\
+                const s = await tools.call('get_error_summary', {hours: 48}) as { errors: unknown }\n\
+                ;({matched: found.total_matched, first: found.entries[0].message, errors: s.errors})";
+    let pii = "const text: string = 'Mail jane.doe@example.com, SSN 123-45-6789, from 192.168.10.20'\n\
+               const r = (await tools.privacy.scrub_all_pii({text})) as { text: string }\n\
+               r.text";
+    let own = "const f = await tools.workspace.read_file({path: 'secret.txt'})\nf";
+    let results = scenarios(
+        &s,
+        &ana,
+        &json!({
+            "logs": {"language": "typescript", "code": logs},
+            "pii": {"language": "typescript", "code": pii},
+            "own": {"language": "typescript", "code": own},
+        }),
+    );
+    let logs = &ok(&results, "logs")["result"];
+    assert!(found["total_matched"].as_u64().unwrap() > 0, "{found}");
+    assert_eq!(logs["matched"], found["total_matched"], "{logs}");
+    assert_eq!(logs["first"], found["entries"][0]["message"], "{logs}");
+    assert_eq!(logs["errors"], summary["errors"], "{logs}");
+    let scrubbed = ok(&results, "pii")["result"].as_str().unwrap().to_owned();
+    for leaked in ["jane.doe@", "123-45-6789", "192.168.10.20"] {
+        assert!(!scrubbed.contains(leaked), "{leaked} leaked: {scrubbed}");
+    }
+    assert!(scrubbed.contains("[EMAIL_REDACTED]"), "{scrubbed}");
+    assert!(
+        ok(&results, "own")["result"].to_string().contains("ana's"),
+        "{results}"
+    );
+    // ben reads the same path: ana's file is not in his workspace.
+    let theirs = "let outcome: string\n\
+                  try {\n\
+                    const f = await tools.workspace.read_file({path: 'secret.txt'})\n\
+                    outcome = 'read: ' + JSON.stringify(f)\n\
+                  } catch (e) {\n\
+                    outcome = 'refused: ' + (e as Error).message\n\
+                  }\n\
+                  outcome";
+    let results = scenarios(
+        &s,
+        &ben,
+        &json!({"theirs": {"language": "typescript", "code": theirs}}),
+    );
+    let r = ok(&results, "theirs")["result"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.starts_with("refused: "), "ben read ana's file: {r}");
+    assert!(!r.contains("ana's"), "{r}");
+}
