@@ -229,10 +229,13 @@ impl Server {
         if let Some(s) = self.sessions.get(caller) {
             return s.clone();
         }
-        if self.sessions.len() >= MAX_SESSIONS
-            && let Some(victim) = self.sessions.iter().next().map(|e| e.key().clone())
-        {
-            self.sessions.remove(&victim);
+        if self.sessions.len() >= MAX_SESSIONS {
+            // Found in a statement of its own: the iterator's shard lock must be released
+            // before `remove` takes a write lock (possibly on the same shard).
+            let victim = self.sessions.iter().next().map(|e| e.key().clone());
+            if let Some(victim) = victim {
+                self.sessions.remove(&victim);
+            }
         }
         self.sessions.entry(caller.to_owned()).or_default().clone()
     }
@@ -443,7 +446,12 @@ impl Server {
                 });
             }
             for event in reader.push(&chunk) {
-                if let Some(Message::Request { id: rid, method }) = wire::peek(&event) {
+                let message = wire::peek(&event);
+                if message.is_none() {
+                    // Not JSON-RPC: e.g. a resumability priming event with empty data.
+                    continue;
+                }
+                if let Some(Message::Request { id: rid, method }) = message {
                     tracing::info!(mcp_server = %self.name, method = %method,
                         "refusing a request from an upstream MCP server (not forwarded to clients)");
                     let refusal = wire::refusal(rid, &method);
@@ -477,5 +485,26 @@ impl Server {
             Some(_) => Ok(None),
             None => Err(FederationError::Protocol("not a JSON-RPC message".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_per_caller_are_capped() {
+        let cfg: McpServerConfig =
+            serde_yaml::from_str("{name: up, url: 'http://127.0.0.1:9/mcp'}").unwrap();
+        let server = Server::new(&cfg).unwrap();
+        for i in 0..MAX_SESSIONS + 10 {
+            let _ = server.slot(&format!("apikey:user{i}"));
+        }
+        assert_eq!(server.sessions.len(), MAX_SESSIONS);
+        let a = server.slot("apikey:again");
+        assert!(
+            Arc::ptr_eq(&a, &server.slot("apikey:again")),
+            "one slot per caller"
+        );
     }
 }

@@ -320,6 +320,14 @@ fn federated_tools_are_listed_by_role_and_called_faithfully() {
     assert!(stream.contains("notifications/message"), "{stream}");
     let slow = s.call_tool(&user, "up__slow", json!({"steps": 5})).result();
     assert_eq!(slow["content"][0]["text"], "done after 5 steps");
+    // An elicitation request from the upstream is refused by the gateway with a clear error
+    // (the tool sees it and answers), not forwarded to the client.
+    let asked = s.call_tool(&user, "up__ask", json!({})).result();
+    let text = asked["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("refused:") && text.contains("does not forward elicitation/create"),
+        "{asked}"
+    );
     // The stateless, plain-JSON upstream.
     let e = s
         .call_tool(&admin, "stless__echo", json!({"text": "x"}))

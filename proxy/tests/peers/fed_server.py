@@ -87,6 +87,20 @@ async def slow(steps: int, ctx: Context) -> str:
     return f"done after {steps} steps"
 
 
+class Answer(BaseModel):
+    ok: bool
+
+
+@mcp.tool()
+async def ask(ctx: Context) -> str:
+    """Asks the client a question (elicitation); reports what came back."""
+    try:
+        result = await ctx.elicit("Proceed?", Answer)
+        return f"answered: {result}"
+    except Exception as e:  # the client (here: the gateway) refused
+        return f"refused: {e}"
+
+
 @mcp.tool()
 async def sleepy(seconds: float) -> str:
     """Answers after the given time."""
