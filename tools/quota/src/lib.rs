@@ -47,6 +47,7 @@
 //! free their room. A reservation left by a call killed mid-write (timeout, trap) stops
 //! counting after [`STALE_RESERVATION`] and is removed by the next write.
 
+mod atomic;
 mod limits;
 
 use std::fmt;
@@ -56,6 +57,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub use atomic::{TEMP_PREFIX, atomic_replace};
 pub use limits::{
     ENV_MAX_BYTES, ENV_MAX_ENTRIES, ENV_MAX_FILE_BYTES, Limits, format_bytes, parse_bytes,
 };

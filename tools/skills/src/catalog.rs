@@ -7,17 +7,15 @@
 //! module and, for the shared catalog, by the host, which mounts it read-only for callers
 //! whose roles do not grant writing.
 
-use std::fs::{self, OpenOptions};
-use std::hash::{BuildHasher, RandomState};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use mcp_tool_sdk::serde_json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use workspace_quota::{Need, Quota};
+use workspace_quota::{Need, Quota, atomic_replace};
 
 use crate::params::Parameter;
 
@@ -223,25 +221,6 @@ fn write_error(scope: Scope, what: &str, error: &io::Error) -> String {
     } else {
         format!("could not {what}: {error}")
     }
-}
-
-/// Writes `content` to a new temporary file in `dir`, syncs it and renames it over `target`.
-fn atomic_replace(dir: &Path, target: &Path, content: &[u8]) -> io::Result<()> {
-    let nonce = RandomState::new().hash_one(SystemTime::now());
-    let temp = dir.join(format!(".mcp-tmp-{nonce:016x}"));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(content)?;
-        file.sync_all()
-    })();
-    let renamed = written.and_then(|()| fs::rename(&temp, target));
-    if renamed.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    renamed
 }
 
 #[cfg(test)]

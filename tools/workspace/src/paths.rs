@@ -17,7 +17,7 @@ pub const GUEST_ROOT: &str = "/workspace";
 /// (checkpoints, personal skills, the quota's reservations).
 pub const RESERVED_DIRS: [&str; 3] = [".checkpoints", ".skills", workspace_quota::RESERVATIONS_DIR];
 /// Prefix of the temporary files of atomic writes.
-pub const TEMP_PREFIX: &str = ".mcp-tmp-";
+pub use workspace_quota::TEMP_PREFIX;
 
 const MAX_PATH_BYTES: usize = 1024;
 const MAX_COMPONENT_BYTES: usize = 255;

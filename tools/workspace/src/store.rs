@@ -9,13 +9,12 @@
 //! Stale temporary files (a crash between write and rename) are hidden from listings and
 //! removed by later writes to the same directory.
 
-use std::fs::{self, File, OpenOptions};
-use std::hash::{BuildHasher, RandomState};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use workspace_quota::{Need, Quota, QuotaError, format_bytes};
+use workspace_quota::{Need, Quota, QuotaError, atomic_replace, format_bytes};
 
 use crate::paths::{RESERVED_DIRS, TEMP_PREFIX, WsPath};
 
@@ -300,36 +299,6 @@ fn walk(
         }
     }
     Ok(true)
-}
-
-/// Writes `content` to a new temporary file in `dir`, syncs it and renames it over `target`.
-pub fn atomic_replace(dir: &Path, target: &Path, content: &[u8]) -> io::Result<()> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Random per process (WASI's random source); two writers never share a temporary file.
-    let nonce = RandomState::new().hash_one(SystemTime::now());
-    let temp = dir.join(format!("{TEMP_PREFIX}{nonce:016x}-{name}"));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(content)?;
-        file.sync_all()
-    })();
-    let renamed = written.and_then(|()| fs::rename(&temp, target));
-    if renamed.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    renamed?;
-    // Persist the rename itself; not every filesystem lets a directory be synced, and the
-    // data is already safe, so a failure here is not an error.
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
 }
 
 /// Removes temporary files in `dir` left behind by a crash.
