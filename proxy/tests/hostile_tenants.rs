@@ -830,6 +830,9 @@ fn a_hostile_tenant_cannot_take_the_gateway_or_the_sandbox_from_a_victim() {
                     open_fds(gw_pid).saturating_sub(fds_before)
                 )),
             }
+            if !s.metrics().contains(r#"mcp_request_timeouts_total{phase="headers"}"#) {
+                failures.push("no mcp_request_timeouts_total{phase=\"headers\"}".to_owned());
+            }
             for _ in 0..opened {
                 tally.add(0);
             }
@@ -904,6 +907,9 @@ fn a_hostile_tenant_cannot_take_the_gateway_or_the_sandbox_from_a_victim() {
             }
             if let Some(other) = answers.keys().find(|k| ![0, 503].contains(*k)) {
                 failures.push(format!("a flood connection got {other}"));
+            }
+            if !s.metrics().contains(r#"mcp_connections_refused_total{reason="per_ip"}"#) {
+                failures.push("no mcp_connections_refused_total{reason=\"per_ip\"}".to_owned());
             }
             Outcome {
                 answers,

@@ -17,6 +17,9 @@
 //!
 //! Not covered: the TLS handshake, which pingora runs before handing the connection over
 //! (with its own 60 s timeout).
+//!
+//! Metrics: `mcp_client_connections` (open now), `mcp_connections_refused_total{reason}`
+//! (`total`, `per_ip`), and `mcp_request_timeouts_total{phase="headers"}`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -83,6 +86,7 @@ impl Connections {
             }
             *mine += 1;
         }
+        metrics::gauge!("mcp_client_connections").increment(1.0);
         Ok(Slot { conns: self, ip })
     }
 
@@ -101,6 +105,7 @@ impl Drop for Slot<'_> {
             });
         }
         self.conns.open.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!("mcp_client_connections").decrement(1.0);
     }
 }
 
@@ -125,6 +130,11 @@ pub struct Limited<A> {
 
 impl<A> Limited<A> {
     pub fn new(inner: A, limits: ConnectionLimits, keepalive: Duration) -> Self {
+        metrics::describe_gauge!("mcp_client_connections", "Client connections open now");
+        metrics::describe_counter!(
+            "mcp_connections_refused_total",
+            "Client connections refused at a cap (server.connections), by reason: total, per_ip"
+        );
         Self {
             inner: Arc::new(inner),
             conns: Connections::new(limits),
@@ -150,6 +160,11 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Limited<A> {
         let _slot = match self.conns.enter(ip) {
             Ok(slot) => slot,
             Err(why) => {
+                let reason = match why {
+                    Refused::Total => "total",
+                    Refused::PerIp => "per_ip",
+                };
+                metrics::counter!("mcp_connections_refused_total", "reason" => reason).increment(1);
                 refuse(stream, why).await;
                 return None;
             }
@@ -179,6 +194,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Limited<A> {
                         serve.await
                     } else {
                         // No complete request in time: dropping it closes the connection.
+                        metrics::counter!("mcp_request_timeouts_total", "phase" => "headers")
+                            .increment(1);
                         tracing::debug!(?ip, "request headers not complete in time; connection closed");
                         None
                     }
