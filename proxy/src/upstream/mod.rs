@@ -1,17 +1,28 @@
-//! Requests to the sandbox hosts over pooled keep-alive connections (pingora's connector), with
-//! connect and request timeouts, a cap on response size, and health bookkeeping per sandbox.
+//! Requests to the sandbox hosts over pooled keep-alive connections, with connect and request
+//! timeouts, a cap on response size, and health bookkeeping per sandbox.
+//!
+//! Connections are made by pingora's transport connector and kept here, per sandbox, in a
+//! small last-in-first-out list: taking one is a pop and a non-blocking check that the sandbox
+//! has not closed it. (pingora's own pool watches every idle connection with a task of its
+//! own, spawned on each release and woken on each reuse: a task hand-off, a peer-address
+//! lookup and a wake-up of another thread per call, which cost more than the rest of the
+//! upstream hop.) A connection idle longer than `idle_timeout` is closed when next seen.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use bytes::{Bytes, BytesMut};
-use pingora::connectors::ConnectorOptions;
-use pingora::connectors::http::Connector;
+use pingora::connectors::{ConnectorOptions, TransportConnector};
 use pingora::http::RequestHeader;
-use pingora::upstreams::peer::HttpPeer;
+use pingora::protocols::Stream;
+use pingora::protocols::http::v1::client::HttpSession;
+use pingora::upstreams::peer::{HttpPeer, Peer as _};
+
+use tokio::io::AsyncWriteExt as _;
 
 use crate::config::{SandboxConfig, SandboxUrl, UpstreamConfig};
 
@@ -76,6 +87,15 @@ pub struct Target {
     grant_key: Option<Vec<u8>>,
     healthy: AtomicBool,
     failures: AtomicU32,
+    /// Kept-alive connections, the most recently used last.
+    idle: Mutex<Vec<Idle>>,
+}
+
+/// A kept-alive connection: the peer it goes to (its reuse hash) and since when it is idle.
+struct Idle {
+    stream: Stream,
+    peer: u64,
+    since: Instant,
 }
 
 impl Target {
@@ -86,6 +106,30 @@ impl Target {
 
     fn peer(&self) -> Option<Arc<HttpPeer>> {
         self.peer.load_full()
+    }
+
+    /// The most recently used idle connection to `peer` that is still open, if any.
+    fn take_idle(&self, peer: u64, max_idle: Duration) -> Option<Stream> {
+        loop {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            if idle.peer == peer && idle.since.elapsed() < max_idle && still_open(&mut idle.stream)
+            {
+                return Some(idle.stream);
+            }
+        }
+    }
+
+    /// Keeps a connection for reuse (at most `max` per sandbox; expired ones are dropped).
+    fn put_idle(&self, stream: Stream, peer: u64, max: usize, max_idle: Duration) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.retain(|i| i.since.elapsed() < max_idle);
+        if idle.len() < max {
+            idle.push(Idle {
+                stream,
+                peer,
+                since: Instant::now(),
+            });
+        }
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -120,24 +164,26 @@ pub struct Answer {
 
 /// The sandbox hosts and the connection pool to them.
 pub struct Upstreams {
-    connector: Connector,
+    connector: TransportConnector,
     targets: Vec<Target>,
     request_timeout: Duration,
     idle_timeout: Duration,
     connect_timeout: Duration,
+    /// Most idle connections kept per sandbox.
+    pool_size: usize,
 }
 
 impl Upstreams {
     pub fn new(sandboxes: &[SandboxConfig], cfg: &UpstreamConfig) -> Result<Self, SetupError> {
-        let mut options = ConnectorOptions::new(cfg.pool_size);
-        options.keepalive_pool_size = cfg.pool_size * sandboxes.len().max(1);
-        let connector = Connector::new(Some(options));
+        // Connections are pooled here, not in the connector.
+        let connector = TransportConnector::new(Some(ConnectorOptions::new(1)));
         let mut upstreams = Self {
             connector,
             targets: Vec::with_capacity(sandboxes.len()),
             request_timeout: cfg.request_timeout.get(),
             idle_timeout: cfg.idle_timeout.get(),
             connect_timeout: cfg.connect_timeout.get(),
+            pool_size: cfg.pool_size,
         };
         for s in sandboxes {
             let peer = match &s.url {
@@ -171,6 +217,7 @@ impl Upstreams {
                 // Unknown until the first catalog fetch says otherwise.
                 healthy: AtomicBool::new(false),
                 failures: AtomicU32::new(0),
+                idle: Mutex::new(Vec::new()),
             });
         }
         Ok(upstreams)
@@ -331,12 +378,20 @@ impl Upstreams {
                 detail: format!("{} does not resolve to an address", target.url),
             })
         })?;
-        let (mut session, reused) = self.connector.get_http_session(&*peer).await.map_err(|e| {
-            Exchange::Fatal(UpstreamError::Connect {
-                sandbox: target.name.clone(),
-                detail: e.to_string(),
-            })
-        })?;
+        let peer_key = peer.reuse_hash();
+        let (stream, reused) = match target.take_idle(peer_key, self.idle_timeout) {
+            Some(s) => (s, true),
+            None => {
+                let s = self.connector.new_stream(&*peer).await.map_err(|e| {
+                    Exchange::Fatal(UpstreamError::Connect {
+                        sandbox: target.name.clone(),
+                        detail: e.to_string(),
+                    })
+                })?;
+                (s, false)
+            }
+        };
+        let mut stream = stream;
         let mut req = RequestHeader::build(method, path.as_bytes(), Some(4 + headers.len()))
             .map_err(|e| broken(false, false, e))?;
         let host = match &target.url {
@@ -358,28 +413,33 @@ impl Upstreams {
             req.insert_header(*k, *v)
                 .map_err(|e| broken(false, false, e))?;
         }
+        // Head and body in one write (one packet for a small call; pingora's session writes
+        // and flushes the head on its own), from headers the `http` types have validated.
+        let wire = request_bytes(&req, body.as_deref().unwrap_or_default());
+        let written = async {
+            stream.write_all(&wire).await?;
+            stream.flush().await
+        };
+        written.await.map_err(|e| {
+            broken(
+                reused,
+                true,
+                pingora::Error::because(
+                    pingora::ErrorType::WriteError,
+                    "while writing the request",
+                    e,
+                ),
+            )
+        })?;
+        let mut session = HttpSession::new_with_options(stream, &*peer);
         session
-            .write_request_header(Box::new(req))
+            .read_response()
             .await
             .map_err(|e| broken(reused, true, e))?;
-        if let Some(b) = body {
-            session
-                .write_request_body(b, true)
-                .await
-                .map_err(|e| broken(reused, true, e))?;
-        }
-        session
-            .finish_request_body()
-            .await
-            .map_err(|e| broken(reused, true, e))?;
-        session
-            .read_response_header()
-            .await
-            .map_err(|e| broken(reused, true, e))?;
-        let status = session.response_header().map_or(0, |h| h.status.as_u16());
+        let status = session.resp_header().map_or(0, |h| h.status.as_u16());
         let mut buf = BytesMut::new();
         while let Some(chunk) = session
-            .read_response_body()
+            .read_body_bytes()
             .await
             .map_err(|e| broken(reused, false, e))?
         {
@@ -390,9 +450,10 @@ impl Upstreams {
             }
             buf.extend_from_slice(&chunk);
         }
-        self.connector
-            .release_http_session(session, &*peer, Some(self.idle_timeout))
-            .await;
+        session.respect_keepalive();
+        if let Some(stream) = session.reuse().await {
+            target.put_idle(stream, peer_key, self.pool_size, self.idle_timeout);
+        }
         Ok(Answer {
             status,
             body: buf.freeze(),
@@ -439,7 +500,145 @@ fn read_token(sandbox: &str, path: &std::path::Path) -> Result<String, SetupErro
     Ok(token.to_owned())
 }
 
+/// The request as HTTP/1.1 bytes: request line, headers, body.
+fn request_bytes(req: &RequestHeader, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(req.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(
+        req.uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .as_bytes(),
+    );
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in req.headers.iter() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// Whether an idle connection is still open: the sandbox never sends first, so a readable
+/// idle connection was closed (or is out of step) and must not be reused. Never blocks.
+fn still_open(stream: &mut Stream) -> bool {
+    use tokio::io::AsyncRead;
+    let mut byte = [0u8; 1];
+    let mut buf = tokio::io::ReadBuf::new(&mut byte);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(stream)
+        .poll_read(&mut cx, &mut buf)
+        .is_pending()
+}
+
 enum Exchange {
     Retryable(UpstreamError),
     Fatal(UpstreamError),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A keep-alive HTTP/1.1 server answering `{}`; with `close_after_one`, it closes each
+    /// connection after its first answer (as a restarted sandbox's connections end). Counts
+    /// the connections it accepted and the ones it closed.
+    async fn server(close_after_one: bool) -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (accepted, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (a, c) = (accepted.clone(), closed.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut seen = Vec::new();
+                    while let Ok(n) = conn.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        // Requests here are a head and a 2-byte body.
+                        let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        if seen.len() < end + 4 + 2 {
+                            continue;
+                        }
+                        seen.drain(..end + 4 + 2);
+                        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+                        if conn.write_all(answer).await.is_err() || close_after_one {
+                            break;
+                        }
+                    }
+                    drop(conn);
+                    c.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        (addr, accepted, closed)
+    }
+
+    fn upstreams(addr: SocketAddr) -> Upstreams {
+        let sandbox = SandboxConfig {
+            name: "sb".into(),
+            url: SandboxUrl::Tcp(addr),
+            token_file: None,
+        };
+        Upstreams::new(&[sandbox], &UpstreamConfig::default()).expect("upstreams")
+    }
+
+    async fn call(u: &Upstreams) -> Result<Answer, UpstreamError> {
+        let body = Some(Bytes::from_static(b"{}"));
+        u.send(0, "POST", "/v1/call", body, &[], Duration::from_secs(5))
+            .await
+    }
+
+    async fn wait_for(what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn kept_alive_connections_are_reused() {
+        let (addr, accepted, _) = server(false).await;
+        let u = upstreams(addr);
+        for _ in 0..5 {
+            let answer = call(&u).await.expect("an answer");
+            assert_eq!((answer.status, &answer.body[..]), (200, &b"{}"[..]));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_sandbox_closed_is_not_used_again() {
+        let (addr, accepted, closed) = server(true).await;
+        let u = upstreams(addr);
+        for round in 1..=3 {
+            let answer = call(&u).await.expect("an answer");
+            assert_eq!(answer.status, 200);
+            // The sandbox closed the connection the gateway keeps: the next call must notice
+            // before sending (or retry), never fail.
+            wait_for("the sandbox to close", || {
+                closed.load(Ordering::SeqCst) == round
+            })
+            .await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    }
 }
