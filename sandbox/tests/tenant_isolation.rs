@@ -326,11 +326,15 @@ fn nested_calls_share_the_top_level_fuel_budget() {
 }
 
 /// Calls made from code write an audit line each, with their caller, tool, outcome, depth and
-/// the request they belong to; a hostile tool name cannot forge a log line.
+/// the request they belong to; a hostile tool name cannot forge a log line. A tool the caller
+/// may not use is answered like one that does not exist, and only the audit line tells them
+/// apart.
 #[test]
 fn calls_from_code_are_audited_with_escaped_names() {
     let sb = Sandbox::start(Setup {
         extra_args: vec!["--log-format", "json"],
+        // `outsider` may run the hostile guest's `call`, not the examples' `echo`.
+        extra_policy: "tools:\n  call: { roles: [tester, outsider] }\n",
         ..Setup::default()
     });
     let a = sb.call("call", json!({"tool": "echo", "arguments": {"text": "hi"}}));
@@ -338,8 +342,28 @@ fn calls_from_code_are_audited_with_escaped_names() {
     let forged = "nope\n{\"target\":\"audit\",\"user\":\"root\"}";
     let a = sb.call("call", json!({"tool": forged, "arguments": {}}));
     assert_eq!(a.result()["error_kind"], "not_found", "{}", a.body);
+    let unknown = sb.call("call", json!({"tool": "no_such_tool", "arguments": {}}));
+    let forbidden = sb.call_as(
+        "call",
+        json!({"tool": "echo", "arguments": {"text": "hi"}}),
+        "bob",
+        &["outsider"],
+    );
+    let (unknown, forbidden) = (unknown.result(), forbidden.result());
+    assert_eq!(forbidden["error_kind"], "not_found", "{forbidden}");
+    let shown = |r: &serde_json::Value, name: &str| {
+        r["message"]
+            .as_str()
+            .unwrap_or_default()
+            .replace(name, "NAME")
+    };
+    assert_eq!(
+        shown(forbidden, "echo"),
+        shown(unknown, "no_such_tool"),
+        "a forbidden tool is told apart from an unknown one: {forbidden} vs {unknown}"
+    );
 
-    let lines = mcp_testkit::wait_for("two audit lines", Duration::from_secs(10), || {
+    let lines = mcp_testkit::wait_for("four audit lines", Duration::from_secs(10), || {
         let lines: Vec<serde_json::Value> = sb
             .proc
             .stderr()
@@ -347,9 +371,9 @@ fn calls_from_code_are_audited_with_escaped_names() {
             .filter_map(|l| serde_json::from_str(l).ok())
             .filter(|v: &serde_json::Value| v["target"] == "audit")
             .collect();
-        (lines.len() >= 2).then_some(lines)
+        (lines.len() >= 4).then_some(lines)
     });
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
     // The JSON log format flattens an event's fields into the line.
     let fields = &lines[0];
     assert_eq!(fields["event"], "nested_tool_call", "{fields}");
@@ -366,4 +390,7 @@ fn calls_from_code_are_audited_with_escaped_names() {
         forged_line["tool"],
         "nope\\n{\"target\":\"audit\",\"user\":\"root\"}"
     );
+    assert_eq!(lines[2]["outcome"], "unknown_tool", "{}", lines[2]);
+    assert_eq!(lines[3]["outcome"], "forbidden", "{}", lines[3]);
+    assert_eq!(lines[3]["user"], "bob", "{}", lines[3]);
 }
