@@ -8,7 +8,8 @@ Usage: python3 sdk/python/bench_echo.py [--sandbox target/release/mcp-sandbox] [
 - cold compile: `mcp-sandbox tool check FILE --tool NAME` compiles into a fresh cache every run;
   the time is the sandbox's own `tool sets loaded ... elapsed_ms` (compile, instantiate,
   describe), the best of `--compiles` runs;
-- per call: `mcp-sandbox serve` with the examples tool set, then `--calls` sequential calls of
+- per call: `mcp-sandbox serve` with the examples tool set and the SDK examples
+  (py_examples.wasm, ts_examples.wasm) in a tool set of their own, then `--calls` sequential calls of
   each echo over one keep-alive connection to /v1/call (after 20 warm-up calls): client-side
   p50/p99, and the sandbox's own duration and fuel per call.
 
@@ -56,7 +57,10 @@ def serve(sandbox, work):
     toolsets = work / "toolsets"
     toolsets.mkdir()
     (toolsets / "examples.yaml").symlink_to(REPO / "policies/toolsets/examples.yaml")
-    (work / "access.yaml").write_text("toolsets:\n  examples: { roles: [bench] }\n")
+    (toolsets / "sdk.yaml").write_text(
+        "name: sdk\ncomponents:\n  - file: py_examples.wasm\n  - file: ts_examples.wasm\n"
+    )
+    (work / "access.yaml").write_text("toolsets:\n  examples: { roles: [bench] }\n  sdk: { roles: [bench] }\n")
     log = open(work / "sandbox.log", "w")
     proc = subprocess.Popen(
         [sandbox, "serve", "--listen", "127.0.0.1:0", "--toolsets", str(toolsets),
