@@ -47,6 +47,16 @@ if [[ ! -f "$cli" || "$(cat "$dir/.stamp" 2>/dev/null)" != "$COMPONENTIZE_JS" ]]
     echo "$COMPONENTIZE_JS" >"$dir/.stamp"
 fi
 
+# rolldown and tsc arrive with componentize-js (through jco); should a later jco stop bringing
+# them, install the versions this SDK was made with beside it.
+for need in "rolldown@1.3.4 node_modules/rolldown/dist/index.mjs" "typescript@7.0.2 node_modules/.bin/tsc"; do
+    read -r package path <<<"$need"
+    if [[ ! -e "$dir/$path" ]]; then
+        echo "mcp-tool build: installing $package into $dir" >&2
+        (cd "$dir" && npm install --silent --no-audit --no-fund --no-save "$package") || die "cannot install $package from npm"
+    fi
+done
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
