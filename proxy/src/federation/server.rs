@@ -460,6 +460,10 @@ impl Server {
                     continue;
                 }
                 if let Some(result) = self.final_message(&event, id)? {
+                    // The server ends the stream right after the response: read that end in
+                    // the background, so the connection goes back to the pool (dropping the
+                    // stream unread would close it) and the caller does not wait for it.
+                    tokio::spawn(drain(pending.resp, self.max_response, self.request_timeout));
                     return Ok(result);
                 }
             }
@@ -486,6 +490,20 @@ impl Server {
             None => Err(FederationError::Protocol("not a JSON-RPC message".into())),
         }
     }
+}
+
+/// Reads the rest of a response (at most `max` bytes, within `timeout`) and drops it.
+async fn drain(mut resp: reqwest::Response, max: usize, timeout: Duration) {
+    let rest = async {
+        let mut read = 0usize;
+        while let Ok(Some(chunk)) = resp.chunk().await {
+            read += chunk.len();
+            if read > max {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, rest).await;
 }
 
 #[cfg(test)]
