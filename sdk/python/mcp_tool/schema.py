@@ -29,6 +29,8 @@ ANY_VALUE = {
 }
 
 MISSING = object()
+# A TypedDict key that is not required: optional in arguments and in results alike.
+OPTIONAL_KEY = object()
 
 
 class SchemaError(TypeError):
@@ -97,9 +99,9 @@ def object_schema(fields, description=None, *, output=False):
         prop = schema_for(hint, output=output)
         if doc and "description" not in prop:
             prop = {"description": doc, **prop}
-        if default is MISSING or output:
+        if default is MISSING or (output and default is not OPTIONAL_KEY):
             required.append(name)
-        else:
+        elif default is not OPTIONAL_KEY:
             d = _json_default(default)
             if d is not MISSING:
                 prop["default"] = d
@@ -125,7 +127,7 @@ def _fields_of(tp):
             out.append((f.name, hints[f.name], default, f.metadata.get("description")))
         return out
     required = tp.__required_keys__
-    return [(k, h, MISSING if k in required else None, None) for k, h in hints.items()]
+    return [(k, h, MISSING if k in required else OPTIONAL_KEY, None) for k, h in hints.items()]
 
 
 def schema_for(tp, *, output=False) -> dict:

@@ -108,6 +108,17 @@ class SchemaTests(unittest.TestCase):
         self.assertEqual(out["properties"]["items"]["items"]["required"], ["flag", "note"])
         self.assertEqual(out["properties"]["by_name"]["additionalProperties"], {"type": "integer"})
 
+    def test_a_typeddicts_optional_keys_stay_optional_in_results(self):
+        class Partial(TypedDict, total=False):
+            a: int
+
+        class Row(Partial):
+            b: str
+
+        schema = schema_for(Row, output=True)
+        self.assertEqual(schema["required"], ["b"])
+        self.assertEqual(set(schema["properties"]), {"a", "b"})
+
     def test_a_text_result_has_no_output_schema(self):
         @tool
         def shout(text: str) -> str:
