@@ -59,7 +59,9 @@ impl Gateway {
             .context("configuring authentication")?;
         let upstreams = Arc::new(Upstreams::new(&config.sandboxes, &config.upstream)?);
         let federation = Arc::new(
-            Federation::new(&config.mcp_servers).context("setting up the upstream MCP servers")?,
+            Federation::new(&config.mcp_servers)
+                .context("setting up the upstream MCP servers")?
+                .every(config.catalog.refresh.get()),
         );
         let catalog = Arc::new(CatalogService::with_federation(
             upstreams.clone(),

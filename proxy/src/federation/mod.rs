@@ -14,7 +14,8 @@ pub mod error;
 pub mod server;
 pub mod wire;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub use error::FederationError;
 pub use server::{CallContext, Server};
@@ -45,9 +46,14 @@ pub enum SetupError {
 #[derive(Default)]
 pub struct Federation {
     servers: Vec<Arc<Server>>,
+    /// Tool lists are read again at most this often (the catalog also refreshes every second
+    /// while a sandbox is down; the upstreams need not be asked that often).
+    min_interval: Duration,
+    last: Mutex<Option<(Instant, Vec<ServerTools>)>>,
 }
 
 /// A server's tools as last read, for the catalog.
+#[derive(Clone)]
 pub struct ServerTools {
     pub server: Arc<Server>,
     /// The `Tool` objects as the upstream listed them.
@@ -60,7 +66,18 @@ impl Federation {
             .iter()
             .map(|c| Server::new(c).map(Arc::new))
             .collect::<Result<_, _>>()?;
-        Ok(Self { servers })
+        Ok(Self {
+            servers,
+            min_interval: Duration::ZERO,
+            last: Mutex::new(None),
+        })
+    }
+
+    /// Reads the servers' tool lists at most once per `interval` (the catalog refresh).
+    pub fn every(mut self, interval: Duration) -> Self {
+        // A little less, so a refresh on its own tick is never skipped for being early.
+        self.min_interval = interval.mul_f64(0.9);
+        self
     }
 
     pub fn servers(&self) -> &[Arc<Server>] {
@@ -74,6 +91,11 @@ impl Federation {
     /// Reads every server's tool list, all at once. A server that fails keeps the tools it
     /// listed last (its calls then fail with a clear "unavailable"); one never listed has none.
     pub async fn list_tools(&self) -> Vec<ServerTools> {
+        if let Some((at, lists)) = &*self.last.lock().unwrap_or_else(|e| e.into_inner())
+            && at.elapsed() < self.min_interval
+        {
+            return lists.clone();
+        }
         let mut tasks = tokio::task::JoinSet::new();
         for (i, s) in self.servers.iter().enumerate() {
             let s = s.clone();
@@ -93,6 +115,9 @@ impl Federation {
             }
         }
         lists.sort_by_key(|(i, _)| *i);
-        lists.into_iter().map(|(_, l)| l).collect()
+        let lists: Vec<ServerTools> = lists.into_iter().map(|(_, l)| l).collect();
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), lists.clone()));
+        lists
     }
 }
