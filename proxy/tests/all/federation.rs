@@ -164,6 +164,24 @@ fn wait_listed(s: &Stack, key: &str, tool: &str) -> Vec<String> {
     )
 }
 
+/// A `tools/call` of the 2026-07-28 revision (no handshake; version and routing headers).
+fn call_stateless(s: &Stack, key: &str, tool: &str, arguments: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": tool, "arguments": arguments, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}});
+    s.post_raw(
+        Some(key),
+        &body.to_string(),
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", tool),
+        ],
+    )
+    .result()
+}
+
 fn listing(s: &Stack, key: &str, tool: &str) -> Option<Value> {
     let mut cursor: Option<String> = None;
     loop {
@@ -320,6 +338,17 @@ fn federated_tools_are_listed_by_role_and_called_faithfully() {
     assert!(stream.contains("notifications/message"), "{stream}");
     let slow = s.call_tool(&user, "up__slow", json!({"steps": 5})).result();
     assert_eq!(slow["content"][0]["text"], "done after 5 steps");
+    // A 2026-07-28 client gets that revision's envelope around the upstream's result.
+    let r = call_stateless(&s, &user, "up__weather", json!({"city": "Oslo"}));
+    assert_eq!(r["resultType"], "complete", "{r}");
+    assert_eq!(
+        r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcp-gateway"
+    );
+    assert_eq!(
+        r["structuredContent"],
+        json!({"city": "Oslo", "celsius": 21.5})
+    );
     // An elicitation request from the upstream is refused by the gateway with a clear error
     // (the tool sees it and answers), not forwarded to the client.
     let asked = s.call_tool(&user, "up__ask", json!({})).result();
@@ -612,6 +641,14 @@ fn typescript_sdk_servers_are_federated_stateful_and_stateless() {
             );
         }
     }
+    // A result with a `_meta` of its own keeps it, with the 2026-07-28 envelope's entry added.
+    let r = call_stateless(&s, &user, "ts__weather", json!({"city": "Oslo"}));
+    assert_eq!(r["_meta"]["fed.test/served-by"], "ts", "{r}");
+    assert_eq!(
+        r["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcp-gateway"
+    );
+    assert_eq!(r["resultType"], "complete");
     // A restarted stateful server no longer knows the gateway's session: it answers 404, and
     // the gateway opens a new session and sends the call again, so the caller sees nothing.
     ts.restart(tmp.path(), &[]);

@@ -38,7 +38,11 @@ function build() {
     },
     async ({ city }) => {
       const out = { city, celsius: 21.5 };
-      return { content: [{ type: "text", text: JSON.stringify(out) }], structuredContent: out };
+      return {
+        content: [{ type: "text", text: JSON.stringify(out) }],
+        structuredContent: out,
+        _meta: { "fed.test/served-by": "ts" },
+      };
     },
   );
   server.registerTool(
