@@ -402,3 +402,60 @@ fn build_route(
         federated: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn server() -> Arc<Server> {
+        let cfg: crate::config::McpServerConfig =
+            serde_yaml::from_str("{name: gh, url: 'http://127.0.0.1:9/mcp', toolset: github}")
+                .unwrap();
+        Arc::new(Server::new(&cfg).unwrap())
+    }
+
+    #[test]
+    fn a_federated_listing_keeps_the_upstreams_fields_under_the_exposed_name() {
+        let tool = json!({"name": "issues.search", "title": "Search", "description": "Find issues.",
+            "inputSchema": {"type": "object", "properties": {"q": {"type": "string"}}},
+            "outputSchema": {"type": "object"}, "annotations": {"readOnlyHint": true},
+            "icons": [{"src": "https://example.com/i.png"}]});
+        let route = federated_route(&server(), &tool).unwrap();
+        assert!(
+            route.name.starts_with("gh__issues_search_"),
+            "{}",
+            route.name
+        );
+        assert_eq!(route.toolset, "github");
+        assert_eq!(route.federated.as_ref().unwrap().backend, "issues.search");
+        let listing: serde_json::Value = serde_json::from_str(route.listing.get()).unwrap();
+        let mut expected = tool.clone();
+        expected["name"] = route.name.clone().into();
+        assert_eq!(listing, expected);
+    }
+
+    #[test]
+    fn a_federated_definition_changes_with_the_description_not_with_the_name() {
+        let s = server();
+        let tool = |name: &str, description: &str| json!({"name": name, "description": description, "inputSchema": {"type": "object"}});
+        let a = federated_route(&s, &tool("a", "One.")).unwrap().definition;
+        assert_eq!(
+            a,
+            federated_route(&s, &tool("b", "One.")).unwrap().definition
+        );
+        assert_ne!(
+            a,
+            federated_route(&s, &tool("a", "Two.")).unwrap().definition
+        );
+        for bad in [
+            json!({"description": "no name", "inputSchema": {}}),
+            json!({"name": "no_schema"}),
+            json!({"name": "bad name!", "inputSchema": {}}),
+            json!("not an object"),
+        ] {
+            assert!(federated_route(&s, &bad).is_err(), "{bad}");
+        }
+    }
+}

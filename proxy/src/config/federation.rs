@@ -248,6 +248,25 @@ mod tests {
     }
 
     #[test]
+    fn upstream_servers_is_another_name_for_the_list() {
+        let dir = mcp_testkit::TempDir::new().unwrap();
+        let path = dir.path().join("gateway.yaml");
+        std::fs::write(
+            &path,
+            "listen: 127.0.0.1:8080\nsandboxes: [{name: l, url: 'http://127.0.0.1:7070'}]\n\
+             policy: access.yaml\nkeys: {dir: keys}\n\
+             upstream_servers: [{name: gh, url: 'http://127.0.0.1:8001/mcp', \
+             auth: {type: bearer_file, path: gh.token}}]\n",
+        )
+        .unwrap();
+        let c = crate::config::Config::load(&path, []).unwrap();
+        assert_eq!(c.mcp_servers[0].name, "gh");
+        assert!(
+            matches!(&c.mcp_servers[0].auth, UpstreamAuth::BearerFile { path } if *path == dir.path().join("gh.token"))
+        );
+    }
+
+    #[test]
     fn auth_kinds_and_breaker_parse() {
         let s = parse(
             "- name: a\n  url: https://a.example/mcp\n  auth: {type: bearer_file, path: a.token}\n\
