@@ -323,18 +323,24 @@ function errorText(e) {
 
 // The program's own frames: code made by the `Function` constructor shows in SpiderMonkey's
 // stacks as `name@<file> line N > AsyncFunction:LINE:COLUMN`, LINE counting the two lines of
-// the function's header.
-function stackText(e) {
+// the function's header. For TypeScript the host sends the TypeScript line of each line of the
+// stripped program (`sourceLines`), and frames name that line (the column would be of the
+// stripped program, so it is left out).
+function stackText(e, sourceLines) {
   if (!(e instanceof Error) || typeof e.stack !== 'string') return null;
   const frames = [];
   for (const frame of e.stack.split('\n')) {
     const m = frame.match(/^(.*?)@.*> AsyncFunction:(\d+):(\d+)$/);
-    if (m) frames.push(`${m[1] || '<program>'}@program.js:${Number(m[2]) - 2}:${m[3]}`);
+    if (!m) continue;
+    const name = m[1] || '<program>';
+    const line = Number(m[2]) - 2;
+    if (sourceLines) frames.push(`${name}@program.ts:${sourceLines[line - 1] ?? line}`);
+    else frames.push(`${name}@program.js:${line}:${m[3]}`);
   }
   return frames.length ? frames.join('\n') : null;
 }
 
-async function run(code, prepared) {
+async function run(code, prepared, sourceLines) {
   const started = Date.now();
   const fuelStart = usage().fuelConsumed;
   const out = new Output();
@@ -361,7 +367,7 @@ async function run(code, prepared) {
     const value = await fn(tools, makeConsole(out), ToolError);
     return report(true, value, null, null);
   } catch (e) {
-    return report(false, null, errorText(e), stackText(e));
+    return report(false, null, errorText(e), stackText(e, sourceLines));
   }
 }
 
@@ -413,7 +419,9 @@ export const tool = {
     if (typeof timeout !== 'number' || !(timeout > 0) || timeout > MAX_TIMEOUT_S)
       throw { tag: 'invalid-arguments', val: `timeout_s must be in (0, ${MAX_TIMEOUT_S}]` };
     limitDeadline(BigInt(Math.ceil(timeout * 1000)));
-    const r = await run(request.code, prepared);
+    const sourceLines =
+      prepared && Array.isArray(request.source_lines) ? request.source_lines : null;
+    const r = await run(request.code, prepared, sourceLines);
     const text = render(r);
     if (r.success) return text;
     failDetail(text);

@@ -10,7 +10,8 @@
 //! - syntax errors, and `import`/`export` statements, `import()` and `require(...)` (a program
 //!   cannot load modules: its tools are `tools.*`, the built-ins are global);
 //! - TypeScript has its types stripped (oxc's transformer, which also compiles `enum` and
-//!   `namespace`) and is printed back as JavaScript;
+//!   `namespace`) and is printed back as JavaScript, with the TypeScript line of each printed
+//!   line (from the printer's source map) for the engine's tracebacks;
 //! - a program ending with an expression statement gets it as `return (<expression>)`, so the
 //!   guest, which runs the program as the body of an async function, returns its value.
 //!
@@ -24,7 +25,7 @@ use oxc_allocator::Allocator;
 use oxc_ast::ast::{CallExpression, Expression, ImportExpression, Program, Statement};
 use oxc_ast_visit::Visit;
 use oxc_ast_visit::walk;
-use oxc_codegen::Codegen;
+use oxc_codegen::{Codegen, CodegenOptions};
 use oxc_parser::{ParseOptions, Parser};
 use oxc_semantic::SemanticBuilder;
 use oxc_span::{GetSpan, SourceType, Span};
@@ -38,6 +39,9 @@ pub const ROUTED_TOOL: &str = "execute_code";
 pub const JS_ENGINE: &str = "execute_javascript";
 /// The argument that tells the JavaScript engine the host prepared the program.
 const PREPARED: &str = "prepared";
+/// The argument with the TypeScript line of each line of the prepared program, so the engine's
+/// tracebacks point into the program as sent.
+const SOURCE_LINES: &str = "source_lines";
 
 /// A language `execute_code` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +183,10 @@ pub fn route(tool: &str, arguments: &str) -> Result<Option<(&'static str, String
     let prepared = prepare(language, code).map_err(|e| e.into_call_error(language))?;
     let mut engine = Map::new();
     engine.insert("language".into(), Value::from("javascript"));
-    engine.insert("code".into(), Value::from(prepared));
+    engine.insert("code".into(), Value::from(prepared.code));
+    if let Some(lines) = prepared.source_lines {
+        engine.insert(SOURCE_LINES.into(), Value::from(lines));
+    }
     if let Some(timeout) = arguments.get("timeout_s") {
         engine.insert("timeout_s".into(), timeout.clone());
     }
@@ -198,14 +205,37 @@ pub fn engine_missing(engine: &str) -> CallError {
     )
 }
 
+/// A program ready for the JavaScript engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    pub code: String,
+    /// For TypeScript: the line (1-based) of the program as sent that each line of `code`
+    /// comes from.
+    pub source_lines: Option<Vec<u32>>,
+}
+
 /// `code` made ready for the JavaScript engine (see the module documentation).
-pub fn prepare(language: Language, code: &str) -> Result<String, PrepareError> {
+pub fn prepare(language: Language, code: &str) -> Result<Prepared, PrepareError> {
     match language {
-        Language::Python => Ok(code.to_owned()),
-        Language::JavaScript => return_last_expression(language, code),
+        Language::Python => Ok(Prepared {
+            code: code.to_owned(),
+            source_lines: None,
+        }),
+        Language::JavaScript => Ok(Prepared {
+            code: return_last_expression(language, code)?.0,
+            source_lines: None,
+        }),
         Language::TypeScript => {
-            let javascript = strip_types(code)?;
-            return_last_expression(Language::JavaScript, &javascript)
+            let (javascript, mut lines) = strip_types(code)?;
+            let (code, inserted) = return_last_expression(Language::JavaScript, &javascript)?;
+            if let Some(at) = inserted {
+                let before = at.checked_sub(1).and_then(|i| lines.get(i)).copied();
+                lines.insert(at.min(lines.len()), before.unwrap_or(1));
+            }
+            Ok(Prepared {
+                code,
+                source_lines: Some(lines),
+            })
         }
     }
 }
@@ -251,9 +281,10 @@ fn parse<'a>(
     Ok(parsed.program)
 }
 
-/// TypeScript printed back as JavaScript, without its types. The compiler runs on the
-/// caller's program inside the host, so a panic in it is caught and answered as an error.
-fn strip_types(code: &str) -> Result<String, PrepareError> {
+/// TypeScript printed back as JavaScript, without its types, and the TypeScript line of each
+/// printed line. The compiler runs on the caller's program inside the host, so a panic in it
+/// is caught and answered as an error.
+fn strip_types(code: &str) -> Result<(String, Vec<u32>), PrepareError> {
     std::panic::catch_unwind(|| strip_types_unguarded(code)).unwrap_or_else(|_| {
         Err(PrepareError::Transform {
             at: Position::at(code, 0),
@@ -264,7 +295,7 @@ fn strip_types(code: &str) -> Result<String, PrepareError> {
     })
 }
 
-fn strip_types_unguarded(code: &str) -> Result<String, PrepareError> {
+fn strip_types_unguarded(code: &str) -> Result<(String, Vec<u32>), PrepareError> {
     let allocator = Allocator::default();
     let mut program = parse(&allocator, Language::TypeScript, code)?;
     let scoping = SemanticBuilder::new()
@@ -285,24 +316,53 @@ fn strip_types_unguarded(code: &str) -> Result<String, PrepareError> {
             message: first.message.to_string(),
         });
     }
-    Ok(Codegen::new().build(&program).code)
+    let printed = Codegen::new()
+        .with_options(CodegenOptions {
+            source_map_path: Some(Language::TypeScript.file().into()),
+            ..CodegenOptions::default()
+        })
+        .build(&program);
+    let mut lines: Vec<Option<u32>> = vec![None; printed.code.lines().count().max(1)];
+    for token in printed.map.iter().flat_map(|map| map.get_tokens()) {
+        if let Some(line) = lines.get_mut(token.get_dst_line() as usize) {
+            line.get_or_insert(token.get_src_line() + 1);
+        }
+    }
+    // Lines without a token of their own (closing braces) belong to the line before them.
+    let mut last = 1;
+    let lines = lines
+        .into_iter()
+        .map(|line| {
+            last = line.unwrap_or(last);
+            last
+        })
+        .collect();
+    Ok((printed.code, lines))
 }
 
-/// JavaScript whose final expression statement, if any, is returned; everything else stays
-/// where it was, so positions in errors still point into the program as written.
-fn return_last_expression(language: Language, code: &str) -> Result<String, PrepareError> {
+/// JavaScript whose final expression statement, if any, is returned, and the index of the
+/// line this inserted (the closing parenthesis); everything else stays where it was, so
+/// positions in errors still point into the program as written.
+fn return_last_expression(
+    language: Language,
+    code: &str,
+) -> Result<(String, Option<usize>), PrepareError> {
     let allocator = Allocator::default();
     let program = parse(&allocator, language, code)?;
     let Some(Statement::ExpressionStatement(last)) = program.body.last() else {
-        return Ok(code.to_owned());
+        return Ok((code.to_owned(), None));
     };
     let span = last.expression.span();
     let (start, end) = (span.start as usize, span.end as usize);
-    Ok(format!(
-        "{}return ({}\n){}",
-        &code[..start],
-        &code[start..end],
-        &code[end..]
+    let inserted = code[..end].matches('\n').count() + 1;
+    Ok((
+        format!(
+            "{}return ({}\n){}",
+            &code[..start],
+            &code[start..end],
+            &code[end..]
+        ),
+        Some(inserted),
     ))
 }
 
@@ -376,11 +436,33 @@ mod tests {
     use super::*;
 
     fn ts(code: &str) -> Result<String, PrepareError> {
-        prepare(Language::TypeScript, code)
+        prepare(Language::TypeScript, code).map(|p| p.code)
     }
 
     fn js(code: &str) -> Result<String, PrepareError> {
-        prepare(Language::JavaScript, code)
+        prepare(Language::JavaScript, code).map(|p| p.code)
+    }
+
+    #[test]
+    fn typescript_lines_map_back_to_the_program_as_sent() {
+        let source = "type Row = { n: number }\n\n\
+                      function f(r: Row): number {\n  throw new Error(String(r.n))\n}\n\n\
+                      f({n: 1})";
+        let prepared = prepare(Language::TypeScript, source).unwrap();
+        let lines = prepared.source_lines.unwrap();
+        let code: Vec<&str> = prepared.code.lines().collect();
+        assert_eq!(lines.len(), code.len(), "{code:?} {lines:?}");
+        let at = |needle: &str| {
+            let i = code.iter().position(|l| l.contains(needle)).unwrap();
+            lines[i]
+        };
+        assert_eq!(at("function f(r)"), 3, "{code:?} {lines:?}");
+        assert_eq!(at("throw new Error"), 4, "{code:?} {lines:?}");
+        assert_eq!(at("return (f("), 7, "{code:?} {lines:?}");
+        assert_eq!(
+            prepare(Language::JavaScript, "1").unwrap().source_lines,
+            None
+        );
     }
 
     #[test]

@@ -398,6 +398,23 @@ fn syntax_errors_come_back_as_tool_errors_with_line_and_column() {
     assert_still_runs_programs(&sb);
 }
 
+/// TypeScript runs type-stripped; its tracebacks still name the lines as sent.
+#[test]
+fn typescript_tracebacks_name_the_lines_as_sent() {
+    let sb = start_code_mode();
+    let a = code(
+        &sb,
+        "typescript",
+        "type Row = { n: number }\n\nfunction f(r: Row): number {\n  throw new Error(String(r.n))\n}\n\nf({n: 1})",
+    );
+    let r = report(&a);
+    assert_eq!(r["error"], "Error: 1", "{r}");
+    assert_eq!(
+        r["traceback"], "f@program.ts:4\nanonymous@program.ts:7",
+        "{r}"
+    );
+}
+
 #[test]
 fn import_and_require_are_refused_with_a_clear_error() {
     let sb = start_code_mode();
