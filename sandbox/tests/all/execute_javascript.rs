@@ -501,3 +501,21 @@ fn execute_codes_description_stays_under_2_kb_and_names_every_language() {
         json!(["python", "javascript", "typescript"])
     );
 }
+
+/// `execute_code` needs only its own grant: the JavaScript engine serves it even for a caller
+/// who may not call `execute_javascript` directly (a deployment can list only execute_code).
+#[test]
+fn execute_code_in_javascript_needs_only_the_execute_code_grant() {
+    let sb = Sandbox::start(Setup {
+        toolsets: &["examples", "code", "javascript"],
+        extra_policy: "tools:\n  execute_javascript: { roles: [admin] }\n",
+        ..Setup::default()
+    });
+    let direct = sb.call(
+        "execute_javascript",
+        json!({"language": "javascript", "code": "1"}),
+    );
+    assert_eq!(direct.kind(), "forbidden", "{}", direct.body);
+    let a = code(&sb, "typescript", "const n: number = 6\nn * 7");
+    assert_eq!(report(&a)["result"], 42, "{}", a.body);
+}
