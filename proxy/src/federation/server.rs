@@ -252,7 +252,17 @@ impl Server {
         let mut retried_session = false;
         let mut retried_token = false;
         loop {
-            let session = self.session(&slot, ctx).await?;
+            let session = match self.session(&slot, ctx).await {
+                Ok(s) => s,
+                // The token was refused while opening the session: one new token, once.
+                Err(FederationError::Status { status: 401, .. })
+                    if !retried_token && self.credentials.invalidate().await =>
+                {
+                    retried_token = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let body = wire::request(id, method, params);
             let pending = self.post(body, Some(&session), ctx).await?;

@@ -11,8 +11,11 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mcp_testkit::http_stub::StubServer;
 use mcp_testkit::oidc::{OidcProvider, TestClient};
 use mcp_testkit::{Proc, ProcBuilder};
 use serde_json::{Value, json};
@@ -714,4 +717,49 @@ fn a_slow_or_oversized_upstream_answer_is_a_clear_error_within_its_bounds() {
             .any(|l| l["tool"] == "up__echo" && l["error"] == "bad_upstream_response"),
         "{audit:?}"
     );
+}
+
+#[test]
+fn an_oauth_token_is_cached_and_fetched_again_once_when_the_upstream_refuses_it() {
+    let tmp = dir();
+    // The token endpoint hands out tok1, tok2, ...; the upstream accepts only tok2.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let idp = StubServer::start_with_body(Arc::new(move |path: &str, body: &[u8]| {
+        let body = String::from_utf8_lossy(body);
+        if path != "/token" || !body.contains("grant_type=client_credentials") {
+            return (400, r#"{"error":"invalid_request"}"#.to_owned());
+        }
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        (
+            200,
+            format!(r#"{{"access_token":"tok{n}","token_type":"Bearer","expires_in":3600}}"#),
+        )
+    }));
+    let up = Upstream::start(tmp.path(), &[("REQUIRE_TOKEN", "tok2")]);
+    let secret = tmp.path().join("client.secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let s = Stack::start(Options {
+        policy: POLICY.into(),
+        config: format!(
+            "mcp_servers:\n- name: up\n  url: '{}'\n  auth: {{type: client_credentials, \
+             token_url: '{}/token', client_id: gw, client_secret_file: '{}'}}\n",
+            up.url(),
+            idp.url(),
+            secret.display()
+        ),
+        ..Options::default()
+    });
+    let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &user, "up__echo");
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "tok1 refused (401), tok2 fetched once"
+    );
+    for i in 0..3 {
+        let r = s.call_tool(&user, "up__echo", json!({"text": format!("call {i}")}));
+        assert_eq!(r.result()["content"][0]["text"], format!("call {i}"));
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 2, "the token is cached");
 }
