@@ -76,3 +76,54 @@ fn the_python_renderer_of_code_mode_matches_the_shared_vectors() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The TypeScript declarations are TypeScript: each vector's declaration, and a program using
+/// the first one, type-check with `tsc --strict` (the compiler componentize-js installs with
+/// scripts/build-javascript.sh, which scripts/build-tools.sh runs before the tests).
+#[test]
+fn the_typescript_declarations_type_check() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let tsc =
+        std::path::Path::new(root).join(".peers/componentize-js/node_modules/typescript/bin/tsc");
+    assert!(
+        tsc.exists(),
+        "{} is missing: run scripts/build-javascript.sh",
+        tsc.display()
+    );
+    let text = std::fs::read_to_string(PATH).unwrap();
+    let file: Value = serde_json::from_str(&text).unwrap();
+    let dir = std::env::temp_dir().join(format!("stub-vectors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (i, vector) in file["vectors"].as_array().unwrap().iter().enumerate() {
+        let path = dir.join(format!("v{i}.ts"));
+        let mut source = format!("export {{}};\n{}", vector["typescript"].as_str().unwrap());
+        if i == 0 {
+            // A use that only type-checks if the types are what the schema says.
+            source.push_str(
+                "async function use(): Promise<number> {\n  \
+                 const r = await tools.log_store.search_logs({query: 'x', level: 'ERROR', \
+                 \"max-results\": [1]});\n  \
+                 const first: string | undefined = r.lines[0];\n  \
+                 return r.total + (first ?? '').length;\n}\nvoid use;\n",
+            );
+        }
+        std::fs::write(&path, source).unwrap();
+        files.push(path);
+    }
+    let out = std::process::Command::new("node")
+        .arg(&tsc)
+        .args([
+            "--noEmit", "--strict", "--target", "es2022", "--lib", "es2022",
+        ])
+        .args(&files)
+        .output()
+        .expect("node runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "tsc refused the declarations:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
