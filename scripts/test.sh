@@ -35,8 +35,17 @@ linted=(env RUSTC_WORKSPACE_WRAPPER="$clippy_driver" CLIPPY_ARGS="-D__CLIPPY_HAC
 step "build and lint (clippy -D warnings on every target)"
 "${linted[@]}" cargo build --workspace --all-targets
 
-step "fuzzing (hostile input to every parser, about a minute)"
+step "fuzzing (hostile input to every parser, about a minute), beside it the wasm cache"
+# The interpreter components (CPython, SpiderMonkey) take minutes to compile in a debug sandbox;
+# compiled once here into the cache every test's sandbox shares, no test waits on them later.
+# The SDK example components are built but served by no test, so they are left out.
+precompile=()
+for wasm in target/tools/*.wasm; do [[ "$wasm" == *_examples.wasm ]] || precompile+=("$wasm"); done
+target/debug/mcp-sandbox tool compile "${precompile[@]}" >target/precompile.log 2>&1 &
+precompile_pid=$!
 scripts/fuzz.sh
+wait "$precompile_pid" || { cat target/precompile.log >&2; exit 1; }
+sed 's/^/  /' target/precompile.log >&2
 
 step "tests"
 "${linted[@]}" cargo test --workspace --no-fail-fast

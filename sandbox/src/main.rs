@@ -78,6 +78,19 @@ struct MigrateArgs {
 enum ToolCommand {
     /// Load a built tool, print its manifest, and run each of its tools once on sample input.
     Check(CheckArgs),
+    /// Compile components into the artifact cache ahead of time, so the first `serve` that
+    /// loads them starts at once (a large interpreter component takes minutes in a debug build).
+    Compile(CompileArgs),
+}
+
+#[derive(Args)]
+struct CompileArgs {
+    /// The components (.wasm) to compile.
+    #[arg(required = true)]
+    wasm: Vec<PathBuf>,
+    /// Cache of compiled components, as given to `serve`.
+    #[arg(long, env = "MCP_SANDBOX_CACHE", default_value = "target/wasm-cache")]
+    cache: PathBuf,
 }
 
 #[derive(Args)]
@@ -202,6 +215,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(*args).await.map(|()| true),
             Command::Tool(ToolCommand::Check(args)) => tool_check(args).await,
+            Command::Tool(ToolCommand::Compile(args)) => tool_compile(&args),
             Command::Workspaces(WorkspacesCommand::Migrate(args)) => workspaces_migrate(args),
         }
     });
@@ -299,6 +313,34 @@ fn listen_shown(listen: &Listen) -> String {
 
 fn is_loopback(listen: &Listen) -> bool {
     matches!(listen, Listen::Tcp(addr) if addr.ip().is_loopback())
+}
+
+/// Compiles each component into the cache (the engine settings that `serve` uses by default give
+/// the same artifact names); a component that fails is reported and the others still compile.
+fn tool_compile(args: &CompileArgs) -> anyhow::Result<bool> {
+    let runtime = Runtime::new(&EngineSettings::default(), Some(args.cache.clone()))
+        .context("starting the wasm runtime")?;
+    let mut ok = true;
+    for wasm in &args.wasm {
+        let started = std::time::Instant::now();
+        match runtime.prepare(wasm) {
+            Ok(prepared) => println!(
+                "{:?} {} in {:.1} s",
+                prepared.origin,
+                wasm.display(),
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => {
+                ok = false;
+                eprintln!(
+                    "FAIL {}: {}",
+                    wasm.display(),
+                    mcp_telemetry::error_chain(&e)
+                );
+            }
+        }
+    }
+    Ok(ok)
 }
 
 async fn tool_check(args: CheckArgs) -> anyhow::Result<bool> {

@@ -113,7 +113,7 @@ impl Sandbox {
             .arg("--cache")
             .arg(mcp_testkit::repo_root().join("target/wasm-cache"))
             .args(["--max-concurrent", "16", "--max-queue", "32"])
-            .start(Duration::from_secs(120));
+            .start(Duration::from_secs(300));
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()

@@ -119,7 +119,7 @@ impl Sandbox {
             .args(["--max-queue", &setup.max_queue.to_string()])
             .args(["--queue-timeout", "2s"])
             .args(&setup.extra_args)
-            .start(Duration::from_secs(120));
+            .start(Duration::from_secs(300));
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
