@@ -17,14 +17,39 @@
 //!
 //! A request waits for its turn at most `wait`; then it gets 429 (it was queued behind its
 //! own caller's work, or 503 if the caller held no turn) with `Retry-After`.
+//!
+//! A turn is for CPU, not for waiting: a request keeps it for at most [`SLICE`] ([`run`]).
+//! The CPU-heavy steps come first (parsing and checking the arguments, sending them); a call
+//! still running after that is waiting for its tool, and a long-running tool (a program that
+//! sleeps, say) must not hold every other caller's large requests back.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use crate::error::GatewayError;
+
+/// Longest a request keeps its turn.
+pub const SLICE: Duration = Duration::from_millis(250);
+
+/// Runs `work` with `turn` (if any), giving the turn back after `slice` if `work` is not done
+/// by then; `work` itself goes on to its end.
+pub async fn run<F: Future>(turn: Option<Turn<'_>>, slice: Duration, work: F) -> F::Output {
+    let Some(turn) = turn else {
+        return work.await;
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        done = &mut work => done,
+        () = tokio::time::sleep(slice) => {
+            drop(turn);
+            work.await
+        }
+    }
+}
 
 /// The turns of CPU-heavy requests and who waits for one.
 pub struct FairShare {
@@ -253,6 +278,30 @@ mod tests {
             .collect();
         assert_eq!(order, ["victim", "mallory"]);
         assert_eq!(share.lock().free, 2);
+    }
+
+    #[tokio::test]
+    async fn a_long_running_request_gives_its_turn_back_after_its_slice() {
+        let share = FairShare::new(1, 1024);
+        let (mallory, victim) = (name("mallory"), name("victim"));
+        let (release, released) = oneshot::channel::<()>();
+        let turn = share.turn(&mallory, 4096, WAIT).await.unwrap();
+        // Mallory's request waits for its tool (until `release`) far longer than its slice.
+        let long = run(turn, Duration::from_millis(20), async {
+            released.await.ok();
+            "done"
+        });
+        let other = async {
+            // The victim gets the turn while mallory's request is still running.
+            let t = share.turn(&victim, 4096, WAIT).await.unwrap();
+            assert!(t.is_some());
+            drop(t);
+            let _ = release.send(());
+        };
+        let (done, ()) = tokio::join!(long, other);
+        assert_eq!(done, "done");
+        assert_eq!(share.lock().free, 1);
+        assert!(share.lock().held.is_empty());
     }
 
     #[tokio::test]

@@ -210,10 +210,10 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
             return fail(session, rec, GatewayError::BodyUnreadable { detail });
         }
     };
-    // A large request is CPU-heavy from here on (parsing, checking and copying its arguments,
-    // shaping a result as large): it runs with a turn, shared fairly between callers.
+    // A large request is CPU-heavy from here on (parsing, checking and copying its arguments):
+    // it runs with a turn, shared fairly between callers, for at most a slice.
     let wait = gw.upstreams.request_timeout();
-    let _turn = match gw.admission.turn(&principal.id, body.len(), wait).await {
+    let turn = match gw.admission.turn(&principal.id, body.len(), wait).await {
         Ok(t) => t,
         Err(e) => return fail(session, rec, e),
     };
@@ -239,7 +239,8 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
             .and_then(|t| t.split('-').nth(1))
             .map(str::to_owned);
     }
-    mcp::handle(gw, &principal, incoming, rec).await
+    let handled = mcp::handle(gw, &principal, incoming, rec);
+    fair::run(turn, fair::SLICE, handled).await
 }
 
 /// Answers an error before the MCP layer; a connection whose body was not read to the end
