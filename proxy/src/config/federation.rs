@@ -38,6 +38,25 @@ pub struct McpServerConfig {
     pub forward_identity_header: Option<String>,
     #[serde(default)]
     pub circuit_breaker: BreakerConfig,
+    /// TLS toward an `https://` server beyond the bundled web roots: a private CA, a client
+    /// certificate.
+    #[serde(default)]
+    pub tls: Option<UpstreamTls>,
+}
+
+/// TLS settings of one upstream server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTls {
+    /// PEM certificates trusted for this server (in addition to the web roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) presented to the server; needs `client_key`.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 fn default_connect_timeout() -> Span {
@@ -124,6 +143,10 @@ pub enum McpServerRule {
     BreakerFailures { index: usize },
     #[error("mcp_servers[{index}].{field} must be more than 0")]
     Zero { index: usize, field: &'static str },
+    #[error(
+        "mcp_servers[{index}].tls: needs an https:// url, and client_cert and client_key together"
+    )]
+    Tls { index: usize },
 }
 
 fn is_http_url(u: &str) -> bool {
@@ -193,6 +216,11 @@ pub fn check(servers: &[McpServerConfig]) -> Result<(), McpServerRule> {
                 });
             }
         }
+        if let Some(t) = &s.tls
+            && (!s.url.starts_with("https://") || t.client_cert.is_some() != t.client_key.is_some())
+        {
+            return Err(McpServerRule::Tls { index });
+        }
         if s.circuit_breaker.failures == 0 {
             return Err(McpServerRule::BreakerFailures { index });
         }
@@ -216,6 +244,16 @@ pub fn check(servers: &[McpServerConfig]) -> Result<(), McpServerRule> {
 /// Makes the entries' relative file paths relative to the config file's directory.
 pub fn resolve_paths(servers: &mut [McpServerConfig], base: &Path) {
     for s in servers {
+        if let Some(t) = &mut s.tls {
+            for file in [&mut t.ca_file, &mut t.client_cert, &mut t.client_key]
+                .into_iter()
+                .flatten()
+            {
+                if file.is_relative() {
+                    *file = base.join(&*file);
+                }
+            }
+        }
         let file = match &mut s.auth {
             UpstreamAuth::None => continue,
             UpstreamAuth::BearerFile { path } => path,
@@ -303,6 +341,14 @@ mod tests {
             (
                 "- {name: a, url: 'http://x/mcp', circuit_breaker: {failures: 0}}",
                 "failures must be at least 1",
+            ),
+            (
+                "- {name: a, url: 'http://x/mcp', tls: {ca_file: ca.pem}}",
+                "needs an https:// url",
+            ),
+            (
+                "- {name: a, url: 'https://x/mcp', tls: {client_cert: c.pem}}",
+                "client_cert and client_key together",
             ),
         ] {
             let e = check(&parse(yaml)).unwrap_err().to_string();

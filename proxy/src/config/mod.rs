@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 pub use connections::{ConnectionLimits, ConnectionLimitsError};
 pub use env::{EnvOverrideError, PathProblem, apply_env_overrides};
-pub use federation::{BreakerConfig, McpServerConfig, McpServerRule, UpstreamAuth};
+pub use federation::{BreakerConfig, McpServerConfig, McpServerRule, UpstreamAuth, UpstreamTls};
 
 /// A configuration that could not be used.
 #[derive(Debug, thiserror::Error)]

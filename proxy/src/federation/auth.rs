@@ -2,6 +2,7 @@
 //! token read from a file at start, or an OAuth 2.0 client-credentials token fetched from the
 //! upstream's authorization server, cached until shortly before it expires and fetched again
 //! after the upstream refuses it (401). Never the caller's own token (confused-deputy safe).
+//! Also the TLS material of a server: a private CA, a client certificate.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use serde::Deserialize;
 
 use super::SetupError;
 use super::error::FederationError;
-use crate::config::UpstreamAuth;
+use crate::config::{UpstreamAuth, UpstreamTls};
 
 /// Longest token response read.
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
@@ -162,6 +163,38 @@ impl ClientCredentials {
         *cached = Some((header.clone(), Instant::now() + lifetime - margin));
         Ok(header)
     }
+}
+
+/// Adds a server's TLS settings to its client: extra trusted certificates, a client identity.
+pub fn tls(
+    mut builder: reqwest::ClientBuilder,
+    server: &str,
+    tls: &UpstreamTls,
+) -> Result<reqwest::ClientBuilder, SetupError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| SetupError::SecretRead {
+            server: server.to_owned(),
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let bad = |path: &Path, e: reqwest::Error| SetupError::Tls {
+        server: server.to_owned(),
+        path: path.to_owned(),
+        detail: e.to_string(),
+    };
+    if let Some(path) = &tls.ca_file {
+        for cert in reqwest::Certificate::from_pem_bundle(&read(path)?).map_err(|e| bad(path, e))? {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+        let mut pem = read(cert)?;
+        pem.push(b'\n');
+        pem.extend_from_slice(&read(key)?);
+        builder = builder.identity(reqwest::Identity::from_pem(&pem).map_err(|e| bad(cert, e))?);
+    }
+    Ok(builder)
 }
 
 fn read_secret(server: &str, path: &Path) -> Result<String, SetupError> {

@@ -35,6 +35,12 @@ pub enum SetupError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("mcp_servers '{server}': tls: {path}: {detail}")]
+    Tls {
+        server: String,
+        path: std::path::PathBuf,
+        detail: String,
+    },
     #[error("mcp_servers '{server}': {path} must hold one token of printable characters")]
     SecretInvalid {
         server: String,

@@ -100,15 +100,17 @@ impl Server {
             server: cfg.name.clone(),
             detail: e.to_string(),
         })?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout.get())
             .pool_idle_timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| SetupError::Client {
-                server: cfg.name.clone(),
-                detail: e.to_string(),
-            })?;
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(tls) = &cfg.tls {
+            builder = super::auth::tls(builder, &cfg.name, tls)?;
+        }
+        let http = builder.build().map_err(|e| SetupError::Client {
+            server: cfg.name.clone(),
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             name: cfg.name.clone(),
             toolset: cfg.toolset().to_owned(),

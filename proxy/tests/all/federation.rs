@@ -65,7 +65,9 @@ impl Upstream {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.port)
+        let https = self.env.iter().any(|(k, _)| *k == "SSL_CERT");
+        let scheme = if https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/mcp", self.port)
     }
 
     fn stop(&mut self) {
@@ -762,4 +764,66 @@ fn an_oauth_token_is_cached_and_fetched_again_once_when_the_upstream_refuses_it(
         assert_eq!(r.result()["content"][0]["text"], format!("call {i}"));
     }
     assert_eq!(fetches.load(Ordering::SeqCst), 2, "the token is cached");
+}
+
+/// A self-signed certificate for 127.0.0.1 (openssl), as (cert, key) paths.
+fn self_signed(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("up.crt"), dir.join("up.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=upstream"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[test]
+fn an_https_upstream_is_trusted_through_its_configured_ca_only() {
+    let tmp = dir();
+    let (cert, key) = self_signed(tmp.path());
+    let up = Upstream::start(tmp.path(), &[("SSL_CERT", &cert), ("SSL_KEY", &key)]);
+    assert!(up.url().starts_with("https://"));
+    let s = Stack::start(Options {
+        policy: "toolsets:\n  examples: { roles: [mcp-user] }\n  sec: { roles: [mcp-user] }\n  \
+                 untrusted: { roles: [mcp-user] }\n"
+            .into(),
+        config: format!(
+            "mcp_servers:\n- {{name: sec, url: '{url}', tls: {{ca_file: '{cert}'}}}}\n\
+             - {{name: untrusted, url: '{url}'}}\n",
+            url = up.url()
+        ),
+        ..Options::default()
+    });
+    let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    let names = wait_listed(&s, &user, "sec__echo");
+    let r = s
+        .call_tool(&user, "sec__echo", json!({"text": "over tls"}))
+        .result();
+    assert_eq!(r["content"][0]["text"], "over tls");
+    // The same server without its CA: the certificate is refused, nothing is listed.
+    assert!(
+        !names.iter().any(|n| n.starts_with("untrusted__")),
+        "{names:?}"
+    );
+    let metrics = s.metrics();
+    assert!(
+        metrics.contains(r#"mcp_upstream_server_up{server="untrusted"} 0"#)
+            && metrics.contains(r#"mcp_upstream_server_up{server="sec"} 1"#),
+        "{metrics}"
+    );
 }

@@ -4,7 +4,8 @@ formerly FastMCP), over Streamable HTTP on loopback.
 Env: PORT (required), STATELESS=1 (no sessions), JSON_RESPONSE=1 (plain JSON answers instead
 of event streams), REQUIRE_TOKEN (every request must carry `Authorization: Bearer <it>`),
 JWKS_URL (every request must carry an access token signed by a key of this JWKS),
-DESCRIPTION (the `chameleon` tool's description). Serves http://127.0.0.1:$PORT/mcp.
+DESCRIPTION (the `chameleon` tool's description), SSL_CERT and SSL_KEY (serve HTTPS with these
+PEM files). Serves http(s)://127.0.0.1:$PORT/mcp.
 """
 import asyncio
 import base64
@@ -160,4 +161,5 @@ def build_app():
 
 if __name__ == "__main__":
     uvicorn.run(build_app(), host="127.0.0.1", port=int(os.environ["PORT"]),
-                log_level="warning", lifespan="on")
+                log_level="warning", lifespan="on",
+                ssl_certfile=os.environ.get("SSL_CERT"), ssl_keyfile=os.environ.get("SSL_KEY"))
