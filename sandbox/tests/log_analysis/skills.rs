@@ -187,5 +187,9 @@ fn run_skill_executes_the_code_through_execute_code_as_the_caller() {
         "run_skill",
         json!({"name": "error_digest", "arguments": {"service": "api-gateway"}}),
     );
-    assert_fails(&a, "tool_error", "`execute_code` is not among the tools you may call");
+    assert_fails(
+        &a,
+        "tool_error",
+        "`execute_code` is not among the tools you may call",
+    );
 }
