@@ -16,6 +16,7 @@ TOOLS=(
     "mcp-tool-sdk   text_transform  text_transform"
     "mcp-tool-sdk   tool_caller     tool_caller"
     "hostile-guest  -               hostile"
+    "http-fetch-guest -             http_fetch"
     "tool-log-store -               log_store"
     "tool-privacy   -               privacy"
     "tool-workspace -               workspace"

@@ -13,6 +13,7 @@ mod bindings;
 mod cache;
 mod engine;
 mod host;
+mod http;
 mod limiter;
 mod outcome;
 mod output;
@@ -32,6 +33,7 @@ pub use bindings::{AbortReason, CallError as WitCallError, LogLevel, ToolDescrip
 pub use cache::{CompileError, Origin};
 pub use engine::{EPOCH_TICK, EngineSettings};
 pub use host::{unavailable_tool, untrusted};
+pub use http::{HttpGrantError, HttpPolicy};
 pub use outcome::DeadlineExceeded;
 pub use state::{CallContext, CallScope, Caller, Deadline, Dispatcher, NestedOutcome};
 
@@ -90,6 +92,8 @@ pub struct CallSetup {
     pub mounts: Vec<Mount>,
     pub env: Vec<(String, String)>,
     pub context: CallContext,
+    /// Outbound HTTP the tool set grants; `None` refuses every request.
+    pub http: Option<std::sync::Arc<HttpPolicy>>,
 }
 
 /// What one run of a guest produced.
@@ -123,6 +127,9 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding WASI to the linker: {e:#}"))?;
+        // Linked for every component; requests are refused unless the tool set grants them.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("adding wasi:http to the linker: {e:#}"))?;
         host::add_to_linker(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding host imports to the linker: {e:#}"))?;
         let cache = ComponentCache::new(engine.clone(), cache_dir)?;
@@ -250,6 +257,7 @@ impl Runtime {
             mounts,
             env,
             context,
+            http,
         } = setup;
         let stdout = CappedPipe::new("stdout", limits.output.as_usize());
         let stderr = CappedPipe::new("stderr", STDERR_CAP);
@@ -282,6 +290,7 @@ impl Runtime {
             CallLimiter::new(limits.memory.as_usize(), context.scope.memory.clone()),
             limits.fuel,
             context,
+            http,
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

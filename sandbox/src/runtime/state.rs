@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{CallError as WitCallError, ToolSummary};
+use super::http::{HttpPolicy, OutboundHttp};
 use super::limiter::{CallLimiter, TreeMemory};
 
 /// The authenticated caller a call runs for, as the gateway forwarded it.
@@ -190,11 +192,22 @@ pub struct CallState {
     /// JSON text it gave; checked when the call ends.
     pub fail_detail: Option<String>,
     pub context: CallContext,
+    http_ctx: WasiHttpCtx,
+    /// Outbound HTTP: refused unless the tool set granted it (see `runtime::http`).
+    http: OutboundHttp,
 }
 
 impl CallState {
-    pub fn new(wasi: WasiCtx, limiter: CallLimiter, fuel_limit: u64, context: CallContext) -> Self {
+    pub fn new(
+        wasi: WasiCtx,
+        limiter: CallLimiter,
+        fuel_limit: u64,
+        context: CallContext,
+        http: Option<Arc<HttpPolicy>>,
+    ) -> Self {
         Self {
+            http_ctx: WasiHttpCtx::new(),
+            http: OutboundHttp::new(http, &context),
             wasi,
             table: ResourceTable::new(),
             limiter,
@@ -211,6 +224,20 @@ impl WasiView for CallState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        // Requests' spans go under the call's `guest_run` span, set once the guest runs.
+        if self.http.span.is_none() && !self.context.span.is_none() {
+            self.http.span = self.context.span.clone();
+        }
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.http,
         }
     }
 }

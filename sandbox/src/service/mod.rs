@@ -414,6 +414,7 @@ impl Sandbox {
                 parent_span: parent,
                 span: tracing::Span::none(),
             },
+            http: component.http.clone(),
         };
         self.runtime
             .run(&component.prepared, setup, &tool.entry.name, arguments)

@@ -127,6 +127,53 @@ pub struct Capabilities {
     /// Extra environment variables the component sees (the host's own are never passed).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Outbound HTTP through `wasi:http`, to the listed origins only (see
+    /// `runtime::http`). Without it every request the component makes is refused.
+    #[serde(default)]
+    pub http: Option<HttpGrant>,
+}
+
+/// Outbound HTTP as written in a manifest; validated by `runtime::http::HttpPolicy`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrant {
+    /// The origins requests may go to. Deny by default: an empty list refuses everything.
+    pub allow: Vec<HttpOrigin>,
+    /// Requests one call may make (default 16).
+    #[serde(default)]
+    pub max_requests: Option<u32>,
+    /// Cap on each response body (default 1MiB); a longer body is cut with an error.
+    #[serde(default)]
+    pub max_response: Option<ByteSize>,
+    /// Cap on each request, connect to last body byte (default 10s); always also bounded by
+    /// the call's own deadline.
+    #[serde(default)]
+    pub timeout: Option<Span>,
+}
+
+/// One allowed origin, and the credential the host adds to requests to it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpOrigin {
+    /// `scheme://host[:port]`; the host may start with `*.` to allow its subdomains (not the
+    /// domain itself). The port defaults to the scheme's.
+    pub origin: String,
+    /// A header whose value the host reads from a secret file and sets on every request to
+    /// this origin, replacing any the guest set. The guest never sees it.
+    #[serde(default)]
+    pub inject: Option<HeaderSecret>,
+}
+
+/// A header set by the host from a secret file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderSecret {
+    /// Header name, e.g. `Authorization`.
+    pub header: String,
+    /// File holding the whole header value (e.g. `Bearer abc...`), one trailing newline
+    /// dropped; read at each request, so a rotated secret applies at once. Relative paths are
+    /// relative to the manifest's directory; `${VAR}` and `${VAR:-default}` are expanded.
+    pub secret_file: String,
 }
 
 /// A host directory mounted into the guest.

@@ -80,6 +80,8 @@ pub struct ComponentHandle {
     pub workspace: Option<Access>,
     pub mounts: Vec<Mount>,
     pub env: Vec<(String, String)>,
+    /// Outbound HTTP (`capabilities.http`); `None`: every request is refused.
+    pub http: Option<Arc<crate::runtime::HttpPolicy>>,
 }
 
 /// One tool: its public entry, its component and its compiled schemas.
@@ -314,7 +316,15 @@ fn load_component(
             write_roles: grant.write_roles.clone(),
         });
     }
+    let http = match &caps.http {
+        None => None,
+        Some(grant) => Some(Arc::new(
+            crate::runtime::HttpPolicy::from_grant(&name, grant, base)
+                .map_err(|e| invalid(manifest_path, format!("component '{name}': {e}")))?,
+        )),
+    };
     Ok(ComponentHandle {
+        http,
         name,
         toolset: toolset.name.clone(),
         prepared,
@@ -357,6 +367,8 @@ async fn describe(
             parent_span: tracing::Span::current(),
             span: tracing::Span::none(),
         },
+        // Describing makes no requests.
+        http: None,
     };
     runtime.describe(&component.prepared, setup).await
 }

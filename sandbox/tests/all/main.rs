@@ -17,6 +17,7 @@ mod example_tools;
 mod execute_code;
 mod execute_javascript;
 mod isolation;
+mod outbound_http;
 mod python_tools;
 mod reload;
 mod schema_portability;
