@@ -7,7 +7,9 @@
 //! and it keeps the connection's whole life, serving its keep-alive requests one after
 //! another itself (pingora's own loop would call it again per request). A slot taken on
 //! entry is given back when the connection ends, whichever way. A connection past a cap is
-//! answered `503` with `Retry-After` and closed before anything is read.
+//! answered `503` with `Retry-After` and closed before anything is read (a client that had
+//! already sent its request may see the close as a reset instead: reading it first would let
+//! refused connections hold descriptors outside the caps).
 //!
 //! The header deadline runs from the start of each request (for a reused connection, after
 //! the keep-alive idle time) until [`request_started`] is called from `request_filter`,
@@ -65,8 +67,11 @@ impl Connections {
     }
 
     /// Takes a place for a connection from `ip` (`None`: not an IP connection, counted in the
-    /// total only), or says which cap is reached.
+    /// total only), or says which cap is reached. The per-address cap counts an IPv6 client's
+    /// whole /64 as one address (one host usually holds all of it), and an IPv4-mapped IPv6
+    /// address as its IPv4 address.
     pub fn enter(&self, ip: Option<IpAddr>) -> Result<Slot<'_>, Refused> {
+        let ip = ip.map(client_key);
         let max = self.limits.max;
         if self
             .open
@@ -106,6 +111,17 @@ impl Drop for Slot<'_> {
         }
         self.conns.open.fetch_sub(1, Ordering::AcqRel);
         metrics::gauge!("mcp_client_connections").decrement(1.0);
+    }
+}
+
+/// The address a connection is counted under for the per-address cap.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -263,6 +279,19 @@ mod tests {
             c.enter(Some(a)).is_ok(),
             "a closed connection frees its place"
         );
+    }
+
+    #[test]
+    fn an_ipv6_64_counts_as_one_address_and_mapped_ipv4_as_itself() {
+        let c = Connections::new(limits(10, 2));
+        let a = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let _v6a = c.enter(a("2001:db8:1:2::1")).unwrap();
+        let _v6b = c.enter(a("2001:db8:1:2:ffff::9")).unwrap();
+        assert_eq!(c.enter(a("2001:db8:1:2::77")).err(), Some(Refused::PerIp));
+        assert!(c.enter(a("2001:db8:1:3::1")).is_ok(), "another /64");
+        let _v4 = c.enter(a("10.0.0.1")).unwrap();
+        let _mapped = c.enter(a("::ffff:10.0.0.1")).unwrap();
+        assert_eq!(c.enter(a("10.0.0.1")).err(), Some(Refused::PerIp));
     }
 
     #[test]
