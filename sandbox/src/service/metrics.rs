@@ -46,6 +46,10 @@ pub fn describe() {
     );
     describe_gauge!("mcp_sandbox_instances_in_use", "Execution slots in use");
     describe_counter!(
+        "mcp_sandbox_http_requests_total",
+        "Outbound HTTP requests of tools, by component, allowed origin (- when none matched) and outcome"
+    );
+    describe_counter!(
         "mcp_sandbox_reloads_total",
         "Reloads of the tool sets and policy, by result (ok; rejected: the previous state stays)"
     );

@@ -21,7 +21,7 @@ type Headers = BTreeMap<String, Vec<String>>;
 
 /// A tiny HTTP/1.1 server: records each request's headers and answers by path. `/data` is a
 /// small body, `/big` a body over the cap with its `Content-Length`, `/stream` one over the cap
-/// without it (read to the end of the connection).
+/// without it (read to the end of the connection), `/slow` never answers.
 struct Origin {
     port: u16,
     seen: Arc<Mutex<Vec<Headers>>>,
@@ -90,6 +90,8 @@ fn serve(stream: TcpStream, record: &Mutex<Vec<Headers>>) {
             let chunk = vec![b'y'; 8 * 1024];
             (0..(CAP * 4 / chunk.len())).try_for_each(|_| out.write_all(&chunk))
         }
+        // Never answers: waits until the sandbox gives up and closes the connection.
+        "/slow" => std::io::copy(&mut reader, &mut std::io::sink()).map(|_| ()),
         _ => out
             .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
     };
@@ -124,6 +126,7 @@ impl Setup {
                  \x20         - origin: http://localhost:{port}\n\
                  \x20       max_response: 64KiB\n\
                  \x20       max_requests: 4\n\
+                 \x20       timeout: 2s\n\
                  \x20 - file: http_fetch.wasm\n\
                  \x20   name: ungranted\n\
                  \x20   capabilities: {{ env: {{ HTTP_FETCH_TOOL: http_fetch_ungranted }} }}\n"
@@ -287,8 +290,21 @@ fn outbound_http_is_allowed_only_as_granted_and_the_credential_stays_on_the_host
         "{flood}"
     );
 
+    // A server that never answers: cut at the grant's 2 s timeout, well before the call's 10 s.
+    let started = std::time::Instant::now();
+    let slow = sb.call(
+        "http_fetch",
+        json!({"scheme": "http", "authority": authority, "path": "/slow"}),
+    );
+    assert!(failure(&slow).contains("Timeout"), "{slow}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+
     // One audit line per request, with who, where, and how it ended.
-    let lines = sb.audit(11);
+    let lines = sb.audit(12);
     let outcomes: Vec<&str> = lines
         .iter()
         .map(|l| l["outcome"].as_str().unwrap())
@@ -306,7 +322,8 @@ fn outbound_http_is_allowed_only_as_granted_and_the_credential_stays_on_the_host
             "ok",
             "ok",
             "ok",
-            "request_limit"
+            "request_limit",
+            "timeout"
         ],
         "{lines:?}"
     );
