@@ -410,7 +410,9 @@ fn federated_text(server: &str, tool: &str, error: &FederationError) -> String {
         FederationError::Timeout(_) | FederationError::Broken(_) => {
             " It may or may not have taken effect."
         }
-        FederationError::CircuitOpen { .. } | FederationError::Connect { .. } => " Retry later.",
+        FederationError::CircuitOpen { .. }
+        | FederationError::Connect { .. }
+        | FederationError::Saturated { .. } => " Retry later.",
         _ => "",
     };
     format!("MCP server '{server}' could not run tool '{tool}': {error}.{tail}")

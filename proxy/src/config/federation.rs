@@ -31,6 +31,10 @@ pub struct McpServerConfig {
     /// Largest answer read from it; a larger one fails the call.
     #[serde(default = "default_max_response")]
     pub max_response: ByteSize,
+    /// Requests in flight to it at once; past it calls fail at once (503), so one slow server
+    /// cannot hold all of the gateway's requests in flight.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
     #[serde(default)]
     pub auth: UpstreamAuth,
     /// Send the caller's user name in this header (e.g. `X-MCP-User`); off by default.
@@ -69,6 +73,10 @@ fn default_request_timeout() -> Span {
 
 fn default_max_response() -> ByteSize {
     ByteSize::mib(4)
+}
+
+fn default_max_concurrent() -> usize {
+    64
 }
 
 impl McpServerConfig {
@@ -232,6 +240,7 @@ pub fn check(servers: &[McpServerConfig]) -> Result<(), McpServerRule> {
                 s.circuit_breaker.open_for.get().is_zero(),
             ),
             ("max_response", s.max_response.as_usize() == 0),
+            ("max_concurrent", s.max_concurrent == 0),
         ] {
             if zero {
                 return Err(McpServerRule::Zero { index, field });

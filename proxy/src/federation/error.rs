@@ -7,6 +7,9 @@ use std::time::Duration;
 /// A failed exchange with an upstream MCP server.
 #[derive(Debug, thiserror::Error)]
 pub enum FederationError {
+    /// Its `max_concurrent` requests are all in flight.
+    #[error("it already has {max} requests in flight (max_concurrent)")]
+    Saturated { max: usize },
     /// Calls are not tried for a while after repeated failures.
     #[error("it failed {failures} times in a row; calls resume within {retry_in:?}")]
     CircuitOpen { failures: u32, retry_in: Duration },
@@ -57,6 +60,7 @@ impl FederationError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::CircuitOpen { .. }
+            | Self::Saturated { .. }
             | Self::Connect { .. }
             | Self::Timeout(_)
             | Self::Broken(_)
@@ -70,6 +74,7 @@ impl FederationError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::CircuitOpen { .. } => "circuit_open",
+            Self::Saturated { .. } => "saturated",
             Self::Connect { .. } => "connect_error",
             Self::Timeout(_) => "timeout",
             Self::Broken(_) => "connection_broken",

@@ -68,6 +68,9 @@ pub struct Server {
     identity_header: Option<String>,
     request_timeout: Duration,
     max_response: usize,
+    /// Permits for requests in flight (`max_concurrent`).
+    in_flight: tokio::sync::Semaphore,
+    max_concurrent: usize,
     sessions: DashMap<String, Slot>,
     next_id: AtomicU64,
     up: AtomicBool,
@@ -121,6 +124,8 @@ impl Server {
             identity_header: cfg.forward_identity_header.clone(),
             request_timeout: cfg.request_timeout.get(),
             max_response: cfg.max_response.as_usize(),
+            in_flight: tokio::sync::Semaphore::new(cfg.max_concurrent),
+            max_concurrent: cfg.max_concurrent,
             sessions: DashMap::new(),
             next_id: AtomicU64::new(1),
             up: AtomicBool::new(false),
@@ -214,6 +219,12 @@ impl Server {
         params: &str,
         ctx: &CallContext<'_>,
     ) -> Result<Box<RawValue>, FederationError> {
+        let _permit = self
+            .in_flight
+            .try_acquire()
+            .map_err(|_| FederationError::Saturated {
+                max: self.max_concurrent,
+            })?;
         self.breaker.admit(Instant::now())?;
         let result = tokio::time::timeout(self.request_timeout, self.request(method, params, ctx))
             .await

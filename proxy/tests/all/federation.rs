@@ -25,6 +25,7 @@ toolsets:
   hostile: { roles: [mcp-admin] }
   up: { roles: [mcp-user, mcp-admin] }
   stless: { roles: [mcp-admin] }
+  one: { roles: [mcp-user] }
 tools:
   text_stats: { roles: [mcp-admin] }
   up__fail: { roles: [mcp-admin] }
@@ -597,13 +598,48 @@ fn a_slow_or_oversized_upstream_answer_is_a_clear_error_within_its_bounds() {
     let s = Stack::start(Options {
         policy: POLICY.into(),
         config: format!(
-            "mcp_servers:\n- {{name: up, url: '{}', request_timeout: 1s, max_response: 16KiB}}\n",
-            up.url()
+            "mcp_servers:\n- {{name: up, url: '{url}', request_timeout: 1s, max_response: 16KiB}}\n\
+             - {{name: one, url: '{url}', max_concurrent: 1}}\n",
+            url = up.url()
         ),
         ..Options::default()
     });
     let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
     wait_listed(&s, &user, "up__sleepy");
+    wait_listed(&s, &user, "one__sleepy");
+    // max_concurrent: while one call runs, another to the same server is refused at once.
+    std::thread::scope(|scope| {
+        // (Retried if a tool-list refresh held the one permit at that instant.)
+        let first = scope.spawn(|| {
+            mcp_testkit::wait_for("the first call to run", Duration::from_secs(10), || {
+                let r = s.call_tool(&user, "one__sleepy", json!({"seconds": 3}));
+                (r.status != 503).then_some(r)
+            })
+        });
+        let refused = mcp_testkit::wait_for(
+            "a second call to be refused while the first runs",
+            Duration::from_secs(3),
+            || {
+                let r = s.call_tool(&user, "one__echo", json!({"text": "x"}));
+                (r.status == 503).then_some(r)
+            },
+        );
+        assert_eq!(refused.rpc_code(), Some(-32000), "{}", refused.text);
+        assert!(refused.text.contains("max_concurrent"), "{}", refused.text);
+        assert_eq!(refused.json()["error"]["data"]["kind"], "saturated");
+        let first = first.join().unwrap();
+        assert_eq!(
+            first.result()["content"][0]["text"],
+            "awake",
+            "{}",
+            first.text
+        );
+    });
+    assert_eq!(
+        s.call_tool(&user, "one__echo", json!({"text": "x"}))
+            .result()["content"][0]["text"],
+        "x"
+    );
     let started = std::time::Instant::now();
     let slow = s.call_tool(&user, "up__sleepy", json!({"seconds": 5}));
     assert!(
