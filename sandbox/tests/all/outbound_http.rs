@@ -9,6 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mcp_testkit::otlp::OtlpRelay;
 use mcp_testkit::{Proc, ProcBuilder, TempDir};
 use serde_json::{Value, json};
 
@@ -106,7 +107,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn start(port: u16) -> Self {
+    fn start(port: u16, env: &[(&str, String)]) -> Self {
         let dir = TempDir::new().unwrap();
         let toolsets = dir.path().join("toolsets");
         std::fs::create_dir_all(&toolsets).unwrap();
@@ -135,7 +136,12 @@ impl Setup {
         .unwrap();
         let policy = dir.path().join("access.yaml");
         std::fs::write(&policy, "toolsets:\n  outbound: { roles: [tester] }\n").unwrap();
-        let proc = ProcBuilder::new(&mcp_testkit::bin("mcp-sandbox"), &dir.path().join("logs"))
+        let mut builder =
+            ProcBuilder::new(&mcp_testkit::bin("mcp-sandbox"), &dir.path().join("logs"));
+        for (k, v) in env {
+            builder = builder.env(k, v);
+        }
+        let proc = builder
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .arg("--toolsets")
@@ -199,7 +205,7 @@ fn failure(answer: &Value) -> &str {
 fn outbound_http_is_allowed_only_as_granted_and_the_credential_stays_on_the_host() {
     let origin = Origin::start();
     let port = origin.port;
-    let sb = Setup::start(port);
+    let sb = Setup::start(port, &[]);
     let authority = format!("127.0.0.1:{port}");
 
     // Allowed: the server sees the host's credential in place of the guest's, and nothing the
@@ -357,4 +363,36 @@ fn outbound_http_is_allowed_only_as_granted_and_the_credential_stays_on_the_host
         metrics.contains("host=\"-\",outcome=\"host_not_allowed\"} 1"),
         "{metrics}"
     );
+}
+
+#[test]
+fn an_outbound_request_is_traced_under_the_calls_guest_run() {
+    let origin = Origin::start();
+    // Keeps a decoded copy of every export; the upstream (a closed port) need not exist.
+    let relay = OtlpRelay::start("http://127.0.0.1:1");
+    let sb = Setup::start(
+        origin.port,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", relay.endpoint()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+        ],
+    );
+    let ok = sb.call(
+        "http_fetch",
+        json!({"scheme": "http", "authority": format!("127.0.0.1:{}", origin.port), "path": "/data"}),
+    );
+    assert_eq!(ok["ok"], true, "{ok}");
+    let request = mcp_testkit::wait_for("an http_request span", Duration::from_secs(10), || {
+        relay.spans().into_iter().find(|s| s.name == "http_request")
+    });
+    // The parent may come in a later export batch than its child.
+    let parent = mcp_testkit::wait_for("its parent span", Duration::from_secs(10), || {
+        relay
+            .spans()
+            .into_iter()
+            .find(|s| s.span_id == request.parent_span_id)
+            .map(|s| s.name)
+    });
+    assert_eq!(parent, "guest_run");
+    assert_eq!(request.service, "mcp-sandbox");
 }
