@@ -15,6 +15,10 @@ SERIES = [
     ("list1000", "#e377c2"),
     ("exec_trivial", "#7f7f7f"),
     ("exec_nested", "#bcbd22"),
+    ("exec_js", "#393b79"),
+    ("fed_gw", "#ad494a"),
+    ("sdk_py", "#637939"),
+    ("sdk_ts", "#8c6d31"),
     ("big_key", "#17becf"),
 ]
 

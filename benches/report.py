@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,25 @@ NESTED_PROGRAM = """\
 from tools import echo
 print(sum(echo.echo(text=f'line {i}')['length'] for i in range(100)))
 """
+
+# The same programs in JavaScript and TypeScript (execute_code's `language`), run by the
+# sandbox's JavaScript engine (the `javascript` tool set, code/javascript).
+JS_TRIVIAL = 'console.log("hello")'
+TS_TRIVIAL = 'const s: string = "hello"\nconsole.log(s)'
+JS_NESTED_PROGRAM = """\
+let sum = 0
+for (let i = 0; i < 100; i++) sum += (await tools.echo.echo({text: `line ${i}`})).length
+console.log(sum)
+"""
+
+# The federated upstream: the official Python SDK (FastMCP) server of the federation tests,
+# stateless with JSON answers, behind the gateway as server `up` (its echo is `up__echo`).
+FED_SERVER = h.REPO / "proxy/tests/peers/fed_server.py"
+FED_NAME = "up"
+
+# The tool-author SDKs' echo components, served in a tool set of their own as in
+# sdk/python/bench_echo.py.
+SDK_TOOLSET = "name: sdk\ncomponents:\n  - file: py_examples.wasm\n  - file: ts_examples.wasm\n"
 
 
 class OtlpSink:
@@ -166,6 +186,12 @@ def main():
     parser.add_argument("--duration", type=float, default=float(os.environ.get("DURATION", "4")))
     parser.add_argument("--conns", default=os.environ.get("CONNS", "1,16,64"))
     parser.add_argument("--out", default=str(BENCHES))
+    parser.add_argument("--only", default=os.environ.get("ONLY"),
+                        help="quick check: run only the scenarios whose key matches this regular "
+                             "expression (e.g. 'exec_js|fed_'), print them and write no report")
+    parser.add_argument("--break", dest="broken", default="",
+                        help="self-check of the response checks: these scenarios (comma-separated "
+                             "keys) expect a text their answers lack, so the run must fail")
     args = parser.parse_args()
     conns = [int(c) for c in args.conns.split(",")]
     started = time.monotonic()
@@ -177,7 +203,8 @@ def main():
         work = Path(tmp)
         stack = h.Stack(work, args.profile)
         try:
-            results, extra = run(stack, work, conns, args.duration, sink, modules_synth)
+            results, extra = run(stack, work, conns, args.duration, sink, modules_synth,
+                                 only=args.only, broken=set(filter(None, args.broken.split(","))))
         except h.Failed as e:
             print(f"report: FAILED requests, no report written\n{e}", file=sys.stderr)
             return 1
@@ -185,6 +212,10 @@ def main():
             stack.close()
             sink.close()
     extra["runtime_s"] = time.monotonic() - started
+    if args.only:
+        print(f"report: --only {args.only!r}: {len(results)} measurements in {extra['runtime_s']:.0f} s, "
+              "no report written")
+        return 0
     extra["duration_s"] = args.duration
     extra["conns"] = conns
     extra["profile"] = args.profile
@@ -195,7 +226,7 @@ def main():
     return 0
 
 
-def run(stack, work, conns, duration, sink, modules_synth):
+def run(stack, work, conns, duration, sink, modules_synth, only=None, broken=frozenset()):
     extra = {"cores": os.cpu_count(), "kernel": platform.release(),
              "loadavg_start": Path("/proc/loadavg").read_text().split()[0]}
     toolsets = ["examples", "code", "log-analysis"]
@@ -203,6 +234,9 @@ def run(stack, work, conns, duration, sink, modules_synth):
         "examples": examples_with_room(work),
         "code": h.REPO / "policies/toolsets/code.yaml",
         "log-analysis": h.REPO / "policies/toolsets/log-analysis.yaml",
+        # The engine execute_code runs JavaScript and TypeScript in; served by the sandbox but
+        # not granted at the gateway, so the catalog stays the same.
+        "javascript": h.REPO / "policies/toolsets/javascript.yaml",
     }
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -238,9 +272,21 @@ def run(stack, work, conns, duration, sink, modules_synth):
         tsb = stack.sandbox(f"sandbox-traced{label[:-1]}", {"examples": manifests["examples"]}, env=otel)
         traced[label] = (tsb, stack.gateway(f"gateway-traced{label[:-1]}", [tsb], ["examples"], env=otel,
                                             extra=BENCH_LIMITS))
+    fed_port = h.free_port()
+    fed = stack.start("fed-upstream", [PEERS / "venv/bin/python", FED_SERVER], announce=False,
+                      url=f"http://127.0.0.1:{fed_port}",
+                      env={"PORT": str(fed_port), "STATELESS": "1", "JSON_RESPONSE": "1"})
+    sdk_sb = stack.sandbox("sandbox-sdk", {"sdk": SDK_TOOLSET})
     h.wait_until("the Python SDK server", lambda: _py_ready(pysdk.url), 60)
+    h.wait_until("the federated upstream", lambda: _py_ready(fed.url), 60)
+    gw_fed = stack.gateway("gateway-fed", [sb], [FED_NAME], extra=BENCH_LIMITS + (
+        f"mcp_servers: [{{name: {FED_NAME}, url: '{fed.url}/mcp'}}]\n"))
 
     key = stack.api_key()
+    h.wait_until("the federated tools in the gateway's catalog",
+                 lambda: f'"{FED_NAME}__echo"'.encode() in h.http("POST", f"{gw_fed.url}/mcp", h.mcp_body("tools/list"), {
+                     "Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                     "Accept": "application/json, text/event-stream"})[1], 60)
     jwt = oidc_token(oidc.url)
     key_auth = {"Authorization": f"Bearer {key}"}
     jwt_auth = {"Authorization": f"Bearer {jwt}"}
@@ -251,14 +297,15 @@ def run(stack, work, conns, duration, sink, modules_synth):
     log(f"{extra['tools_listed']} tools; synthetic catalog {extra['tools_1000_total']} tools, "
         f"{extra['tools_1000_first_page']} on the first page")
 
-    log("code mode: bytes to the model")
-    extra["code_mode"] = code_mode_bytes(gw.url, key)
+    if not only:
+        log("code mode: bytes to the model")
+        extra["code_mode"] = code_mode_bytes(gw.url, key)
 
     echo = {"text": "hello"}
     big = {"text": "x" * MIB}
     init = h.mcp_body("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
                                      "clientInfo": {"name": "wrk", "version": "1"}})
-    execute = lambda code: h.call_body("execute_code", {"language": "python", "code": code})
+    execute = lambda code, language="python": h.call_body("execute_code", {"language": language, "code": code})
     mcp = f"{gw.url}/mcp"
     # (key, label, group, url, body, headers, expected text, processes for CPU per call)
     scenarios = [
@@ -266,12 +313,19 @@ def run(stack, work, conns, duration, sink, modules_synth):
         ("echo_key", "echo, gateway, API key", "echo", mcp, h.call_body("echo", echo), key_auth, "hello", [gw, sb]),
         ("echo_jwt", "echo, gateway, OIDC RS256 JWT", "echo", mcp, h.call_body("echo", echo), jwt_auth, "hello", [gw, sb]),
         ("echo_pysdk", "echo, Python MCP SDK server (stateless JSON)", "echo", f"{pysdk.url}/mcp", h.call_body("echo", echo), {}, "hello", [pysdk]),
+        ("fed_direct", "federated echo, direct to the upstream (Python SDK, stateless JSON)", "federation", f"{fed.url}/mcp", h.call_body("echo", echo), {}, "hello", [fed]),
+        ("fed_gw", f"federated echo, gateway ({FED_NAME}__echo)", "federation", f"{gw_fed.url}/mcp", h.call_body(f"{FED_NAME}__echo", echo), key_auth, "hello", [gw_fed, fed]),
+        ("sdk_py", "echo of the Python tool SDK (py_echo), direct to the sandbox", "sdk", f"{sdk_sb.url}/v1/call", h.direct_body("py_echo", echo), {}, '"length":5', [sdk_sb]),
+        ("sdk_ts", "echo of the TypeScript tool SDK (ts_echo), direct to the sandbox", "sdk", f"{sdk_sb.url}/v1/call", h.direct_body("ts_echo", echo), {}, '"length":5', [sdk_sb]),
         ("ping", "ping, gateway", "protocol", mcp, h.mcp_body("ping"), key_auth, '"result"', [gw]),
         ("initialize", "initialize, gateway", "protocol", mcp, init, key_auth, "protocolVersion", [gw]),
         ("list27", f"tools/list, {extra['tools_listed']} tools", "protocol", mcp, h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw]),
         ("list1000", f"tools/list, first page ({extra['tools_1000_first_page']} tools) of {extra['tools_1000_total']} tools in 4 sandboxes", "protocol", f"{gw1000.url}/mcp", h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw1000]),
         ("exec_trivial", "execute_code print('hello'), gateway", "code", mcp, execute("print('hello')"), key_auth, "hello", [gw, sb]),
         ("exec_nested", "execute_code with 100 nested echo calls, gateway", "code", mcp, execute(NESTED_PROGRAM), key_auth, "690", [gw, sb]),
+        ("exec_js", "execute_code JavaScript console.log('hello'), gateway", "code", mcp, execute(JS_TRIVIAL, "javascript"), key_auth, "hello", [gw, sb]),
+        ("exec_ts", "execute_code TypeScript (typed const, console.log), gateway", "code", mcp, execute(TS_TRIVIAL, "typescript"), key_auth, "hello", [gw, sb]),
+        ("exec_js_nested", "execute_code JavaScript with 100 nested echo calls, gateway", "code", mcp, execute(JS_NESTED_PROGRAM, "javascript"), key_auth, "690", [gw, sb]),
     ]
     for label, (tsb, tgw) in traced.items():
         scenarios += [
@@ -284,6 +338,10 @@ def run(stack, work, conns, duration, sink, modules_synth):
         ("big_key", "1 MiB echo, gateway", "size", mcp, h.call_body("echo", big), key_auth, '"length":1048576', [gw, sb]),
     ]
 
+    if only:
+        scenarios = [s for s in scenarios if re.search(only, s[0])]
+    scenarios = [s[:6] + (s[6] + " (broken on purpose)" if s[0] in broken else s[6],) + s[7:]
+                 for s in scenarios]
     results = []
     for n, (name, label, group, url, body, headers, expect, procs) in enumerate(scenarios):
         if name == "big_direct":
@@ -327,6 +385,54 @@ def count_all_tools(gw_url, key):
         if not cursor:
             break
     return total
+
+
+def new_sections(by, conns, c_mid):
+    """The JavaScript/TypeScript code mode, federation and tool-author SDK paragraphs."""
+    c1 = min(conns)
+    r = lambda name, c=c_mid: by[(name, c)]
+    js, ts, py = r("exec_js", c1), r("exec_ts", c1), r("exec_trivial", c1)
+    goal = "under" if js["p50_us"] < 2000 else "over"
+    f0, f1 = r("fed_direct", c1), r("fed_gw", c1)
+    rust, pys, tss = r("echo_direct", c1), r("sdk_py", c1), r("sdk_ts", c1)
+    return [
+        "",
+        "### JavaScript and TypeScript code mode",
+        "",
+        f"A trivial JavaScript `execute_code` answers in {js['p50_us'] / 1000:.2f} ms at p50 end to "
+        f"end through the gateway at {c1} connection, {goal} issue 16's goal of 2 ms "
+        f"(TypeScript {ts['p50_us'] / 1000:.2f} ms, its types stripped by the sandbox host first; "
+        f"Python {py['p50_us'] / 1000:.2f} ms); at {c_mid} connections JavaScript serves "
+        f"{r('exec_js')['rps'] / r('exec_trivial')['rps']:.2f}x Python's throughput at "
+        f"{r('exec_js')['cpu_us_per_call']:,.0f} us of server CPU per call against "
+        f"{r('exec_trivial')['cpu_us_per_call']:,.0f} us. With 100 nested echo calls a JavaScript "
+        f"program runs {r('exec_js_nested')['rps'] / r('exec_nested')['rps']:.2f}x as many "
+        f"programs per second as the Python one ({r('exec_js_nested')['cpu_us_per_call']:,.0f} / "
+        f"{r('exec_nested')['cpu_us_per_call']:,.0f} us CPU per program).",
+        "",
+        "### Federation",
+        "",
+        f"The gateway in front of an upstream MCP server on the official Python SDK adds "
+        f"{f1['p50_us'] - f0['p50_us']:+.0f} us at p50 and {f1['p99_us'] - f0['p99_us']:+.0f} us "
+        f"at p99 to its echo at {c1} connection, and serves "
+        f"{r('fed_gw')['rps'] / r('fed_direct')['rps']:.2f}x the direct throughput at {c_mid} "
+        f"connections. Of the {r('fed_gw')['cpu_us_per_call']:,.0f} us of server CPU per federated "
+        f"call (gateway and upstream), the upstream alone costs {r('fed_direct')['cpu_us_per_call']:,.0f} us "
+        f"when called directly: the difference, "
+        f"{r('fed_gw')['cpu_us_per_call'] - r('fed_direct')['cpu_us_per_call']:,.0f} us, is the gateway's share.",
+        "",
+        "### Tool-author SDKs",
+        "",
+        f"The same echo written with the Python SDK answers in {pys['p50_us'] / 1000:.2f} ms and "
+        f"with the TypeScript SDK in {tss['p50_us'] / 1000:.2f} ms at p50, against "
+        f"{rust['p50_us'] / 1000:.2f} ms for the Rust `echo` (direct to the sandbox, {c1} "
+        f"connection); at {c_mid} connections they serve {r('sdk_py')['rps'] / r('echo_direct')['rps']:.2f}x "
+        f"and {r('sdk_ts')['rps'] / r('echo_direct')['rps']:.2f}x the Rust throughput, at "
+        f"{r('sdk_py')['cpu_us_per_call']:,.0f} and {r('sdk_ts')['cpu_us_per_call']:,.0f} us of "
+        f"sandbox CPU per call against {r('echo_direct')['cpu_us_per_call']:,.0f} us: each call "
+        "instantiates a whole interpreter component (CPython, SpiderMonkey) instead of a small "
+        "Rust module.",
+    ]
 
 
 def render(results, extra):
@@ -374,7 +480,23 @@ def render(results, extra):
         ("execute_code trivial, throughput 16 conn / 1 conn", f"{by[('exec_trivial', c_mid)]['rps'] / by[('exec_trivial', min(conns))]['rps']:.2f}x", f"{extra['cores']} cores"),
         ("1 MiB echo, gateway / direct throughput", f"{ratio('big_key', 'big_direct'):.2f}x", f"{c_mid} conn"),
     ]
-    cm = extra["code_mode"]
+    c1 = min(conns)
+    p50 = lambda name, c=c1: by[(name, c)]["p50_us"] / 1000
+    cpu = lambda name, c=c_mid: by[(name, c)]["cpu_us_per_call"]
+    f1, f0 = by[("fed_gw", c1)], by[("fed_direct", c1)]
+    rows += [
+        ("execute_code trivial, JavaScript / Python, throughput", f"{ratio('exec_js', 'exec_trivial'):.2f}x", f"{c_mid} conn"),
+        ("execute_code trivial, TypeScript / JavaScript, throughput", f"{ratio('exec_ts', 'exec_js'):.2f}x", f"{c_mid} conn"),
+        ("execute_code trivial, p50 JavaScript / TypeScript / Python", f"{p50('exec_js'):.2f} / {p50('exec_ts'):.2f} / {p50('exec_trivial'):.2f} ms", f"{c1} conn"),
+        ("execute_code 100 nested echo calls, JavaScript / Python, throughput", f"{ratio('exec_js_nested', 'exec_nested'):.2f}x", f"{c_mid} conn"),
+        ("federated echo, gateway / direct to the upstream, throughput", f"{ratio('fed_gw', 'fed_direct'):.2f}x", f"{c_mid} conn"),
+        ("federated echo: gateway's added latency p50 / p99", f"{f1['p50_us'] - f0['p50_us']:+.0f} us / {f1['p99_us'] - f0['p99_us']:+.0f} us", f"{c1} conn"),
+        ("server CPU per federated echo: gateway + upstream / upstream alone", f"{cpu('fed_gw') / cpu('fed_direct'):.2f}x ({cpu('fed_gw'):,.0f} / {cpu('fed_direct'):,.0f} us)", f"{c_mid} conn"),
+        ("tool-author echo direct to the sandbox, Python SDK / Rust, throughput", f"{ratio('sdk_py', 'echo_direct'):.2f}x", f"{c_mid} conn"),
+        ("tool-author echo direct to the sandbox, TypeScript SDK / Rust, throughput", f"{ratio('sdk_ts', 'echo_direct'):.2f}x", f"{c_mid} conn"),
+        ("tool-author echo, p50 Rust / Python SDK / TypeScript SDK", f"{p50('echo_direct'):.2f} / {p50('sdk_py'):.2f} / {p50('sdk_ts'):.2f} ms", f"{c1} conn"),
+    ]
+    cm = extra.get("code_mode", {"execute_code": 0, "direct_search_logs": 1, "direct_error_summaries": 1, "execute_code_answer": ""})
     rows.append(("code mode: bytes to the model, execute_code / direct search_logs calls",
                  f"{cm['execute_code'] / cm['direct_search_logs'] * 100:.2f}% ({cm['execute_code']:,} / {cm['direct_search_logs']:,} B)", "5 services"))
     rows.append(("code mode: execute_code / direct get_error_summary calls",
@@ -391,7 +513,9 @@ def render(results, extra):
         "| scenario | processes | CPU per call | of which kernel | page faults per call |",
         "|---|---|---:|---:|---:|",
     ]
-    for name in ["echo_direct", "echo_key", "echo_jwt", "echo_pysdk", "ping", "list27", "list1000", "exec_trivial", "exec_nested", "big_direct", "big_key"]:
+    for name in ["echo_direct", "echo_key", "echo_jwt", "echo_pysdk", "fed_direct", "fed_gw", "sdk_py", "sdk_ts",
+                 "ping", "list27", "list1000", "exec_trivial", "exec_js", "exec_ts", "exec_nested", "exec_js_nested",
+                 "big_direct", "big_key"]:
         r = by[(name, c_mid)]
         lines.append(f"| {r['label']} | {' + '.join(r['procs'])} | {r['cpu_us_per_call']:,.0f} us | "
                      f"{r['sys_us_per_call']:,.0f} us | {r['faults_per_call']:,.0f} |")
@@ -421,6 +545,7 @@ def render(results, extra):
         "TLB flushes stay local) or reusing a reset CPython instance instead of instantiating "
         "one per call.",
     ]
+    lines += new_sections(by, conns, c_mid)
     lines += [
         "",
         "## All scenarios",
@@ -480,6 +605,17 @@ def render(results, extra):
         f"{extra['otlp_sink']['bytes']:,} bytes.",
         "- Python MCP SDK: `../shared/peers/upstream_server.py` (the official SDK's MCPServer, "
         "Streamable HTTP, `stateless_http` and `json_response`), under uvicorn.",
+        "- JavaScript and TypeScript `execute_code`: the same sandbox also serves the `javascript` "
+        "tool set (the engine, `target/tools/javascript.wasm`), not granted at the gateway, so "
+        "the catalog is unchanged; the programs are sent with `language` `javascript` or "
+        "`typescript`.",
+        f"- Federation: `gateway-fed` with `mcp_servers: [{{name: {FED_NAME}, url: ...}}]` in "
+        "front of `proxy/tests/peers/fed_server.py` (the official Python SDK's FastMCP/MCPServer, "
+        "`STATELESS=1 JSON_RESPONSE=1`, under uvicorn); the direct calls go to the same "
+        f"process, the gateway's as `{FED_NAME}__echo`.",
+        "- Tool-author SDKs: `sandbox-sdk` serves `py_examples.wasm` (`sdk/python`) and "
+        "`ts_examples.wasm` (`sdk/typescript`) in a tool set of their own, as "
+        "`sdk/python/bench_echo.py` does; the Rust figure is `echo` in `sandbox`.",
         "- Load: wrk with `benches/wrk/post.lua`, one thread, keep-alive connections. It checks "
         "every body, which costs the client time per byte: for the large answers (tools/list "
         "pages, 1 MiB echoes) wrk's one thread, not the server, can set the throughput, so "
