@@ -316,6 +316,42 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_needs_a_valid_header_and_a_secret_file_that_exists() {
+        use crate::toolset::manifest::HeaderSecret;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "Bearer x\n").unwrap();
+        let grant = |header: &str, file: &str| HttpGrant {
+            allow: vec![HttpOrigin {
+                origin: "https://api.example.com".into(),
+                inject: Some(HeaderSecret {
+                    header: header.into(),
+                    secret_file: file.into(),
+                }),
+            }],
+            max_requests: Some(2),
+            max_response: None,
+            timeout: None,
+        };
+        let p = HttpPolicy::from_grant("c", &grant("Authorization", "token"), dir.path()).unwrap();
+        let inject = p.rules[0].inject.as_ref().unwrap();
+        assert_eq!(inject.header, http::header::AUTHORIZATION);
+        assert_eq!(inject.secret_file, dir.path().join("token"));
+        assert_eq!(p.max_requests, 2);
+        assert_eq!(p.max_response, DEFAULT_MAX_RESPONSE);
+        let missing = HttpPolicy::from_grant("c", &grant("Authorization", "nope"), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("nope") && missing.contains("cannot be read"),
+            "{missing}"
+        );
+        let bad = HttpPolicy::from_grant("c", &grant("Bad Header", "token"), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("not a valid header name"), "{bad}");
+    }
+
+    #[test]
     fn internal_addresses_are_recognised() {
         for ip in [
             "127.0.0.1",
