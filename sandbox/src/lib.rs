@@ -20,5 +20,6 @@ pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 pub mod toolset;

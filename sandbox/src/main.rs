@@ -13,6 +13,7 @@ use mcp_sandbox::runtime::{EngineSettings, Runtime};
 use mcp_sandbox::server::{self, Listen};
 use mcp_sandbox::service::{Sandbox, ServiceSettings, Workspaces, watch, workspace_migration};
 use mcp_sandbox::telemetry::{self, LogFormat};
+use mcp_sandbox::tls::{self, TlsFiles};
 use mcp_sandbox::token::AccessToken;
 use mcp_sandbox::toolset::Sources;
 
@@ -162,6 +163,18 @@ struct ServeArgs {
     /// API; set it whenever the sandbox is reachable by anything but its gateway.
     #[arg(long, env = "MCP_SANDBOX_AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key; TCP listeners only).
+    /// Changed files are picked up for new connections at the --watch-interval.
+    #[arg(long, env = "MCP_SANDBOX_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MCP_SANDBOX_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: require a client certificate signed by a CA in this PEM file (the
+    /// gateway's sandboxes[].tls.client_cert_file); others are refused at the handshake. The
+    /// token and call grants are still checked.
+    #[arg(long, env = "MCP_SANDBOX_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
     /// The gateway's Redis (its `rate_limit_store.redis.url`, with the default key prefix):
     /// calls made from code then count in the same rate-limit buckets as the gateway's, across
     /// replicas. Without it, this process keeps its own buckets.
@@ -245,6 +258,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             listen_shown(&args.listen)
         );
     }
+    if args.tls_cert.is_some() && matches!(args.listen, Listen::Unix(_)) {
+        anyhow::bail!(
+            "--tls-cert is for TCP listeners: a unix: socket is reached only from this machine \
+             (its 0600 permissions admit only this user); drop --tls-* or listen on HOST:PORT"
+        );
+    }
     let telemetry = telemetry::init(args.log_format)?;
     let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
     let engine = EngineSettings {
@@ -277,6 +296,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let n = sandbox.reload().await.context("loading tool sets")?;
     tracing::info!(tools = n, name = %args.name, "sandbox ready");
     let interval = Some(args.watch_interval.get()).filter(|d| !d.is_zero());
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            };
+            let tls = tls::Reloading::start(files, interval)?;
+            tracing::info!(
+                client_certificates = args.tls_client_ca.is_some(),
+                "serving HTTPS"
+            );
+            Some(tls)
+        }
+        _ => None,
+    };
     let watched = vec![
         args.toolsets.clone(),
         args.modules.clone(),
@@ -288,6 +323,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server::serve(
         router,
         &args.listen,
+        tls,
         shutdown_signal(
             sandbox_for_signal,
             args.drain_delay.get(),

@@ -112,16 +112,26 @@ pub fn router(
         })
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests; over HTTPS when `tls`
+/// is given (TCP only: `main` refuses TLS on a unix socket).
 pub async fn serve(
     router: Router,
     listen: &Listen,
+    tls: Option<Arc<crate::tls::Reloading>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     match listen {
         Listen::Tcp(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let bound = listener.local_addr()?;
+            if let Some(tls) = tls {
+                tracing::info!(addr = %bound, "sandbox listening (TLS)");
+                announce(&format!("https://{bound}"));
+                let listener = crate::tls::TlsListener::new(listener, tls)?;
+                return axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            }
             tracing::info!(addr = %bound, "sandbox listening");
             announce(&format!("http://{bound}"));
             axum::serve(listener, router)

@@ -156,7 +156,9 @@ impl CatalogService {
                     lists.push((i, l));
                 }
                 Err(e) => {
-                    if target.is_healthy() {
+                    // Logged when a sandbox goes down, and for the first failure of one that
+                    // never answered (a wrong TLS client certificate, a wrong address).
+                    if target.is_healthy() || target.failures() == 0 {
                         tracing::warn!(sandbox = %target.name, error = %e, "tool list refresh failed");
                     }
                     target.mark(false);

@@ -9,6 +9,7 @@
 mod connections;
 mod env;
 mod federation;
+mod sandbox_tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use serde::Deserialize;
 pub use connections::{ConnectionLimits, ConnectionLimitsError};
 pub use env::{EnvOverrideError, PathProblem, apply_env_overrides};
 pub use federation::{BreakerConfig, McpServerConfig, McpServerRule, UpstreamAuth, UpstreamTls};
+pub use sandbox_tls::{SandboxTls, SandboxTlsRule};
 
 /// A configuration that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +115,7 @@ pub struct TlsConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "sandbox_tls::RawSandbox")]
 pub struct SandboxConfig {
     /// Name for logs and metrics.
     pub name: String,
@@ -123,6 +125,8 @@ pub struct SandboxConfig {
     /// `Authorization: Bearer` on every request to it. Never the caller's credentials.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// TLS toward the sandbox; set exactly when the url is `https://`.
+    pub tls: Option<SandboxTls>,
 }
 
 /// Where a sandbox listens.
@@ -478,6 +482,9 @@ impl Config {
             }
             if let Some(p) = &mut s.token_file {
                 fix(p);
+            }
+            if let Some(t) = &mut s.tls {
+                t.resolve_paths(&fix);
             }
         }
         federation::resolve_paths(&mut self.mcp_servers, base);

@@ -26,6 +26,9 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::config::{SandboxConfig, SandboxUrl, UpstreamConfig};
 
+mod tls;
+pub use tls::TlsFileError;
+
 /// Largest sandbox response read (results are capped in the sandbox well below this).
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
@@ -85,6 +88,8 @@ pub struct Target {
     authorization: Option<String>,
     /// The token itself: the key call grants for this sandbox are signed with.
     grant_key: Option<Vec<u8>>,
+    /// TLS toward this sandbox (an `https://` url).
+    tls: Option<tls::PeerTls>,
     healthy: AtomicBool,
     failures: AtomicU32,
     /// Kept-alive connections, the most recently used last.
@@ -130,6 +135,11 @@ impl Target {
                 since: Instant::now(),
             });
         }
+    }
+
+    /// Failures since the last answer (0 also before the first attempt).
+    pub fn failures(&self) -> u32 {
+        self.failures.load(Ordering::Acquire)
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -186,10 +196,17 @@ impl Upstreams {
             pool_size: cfg.pool_size,
         };
         for s in sandboxes {
+            let tls = s
+                .tls
+                .as_ref()
+                .map(|t| tls::PeerTls::load(t, &s.url))
+                .transpose()
+                .map_err(|source| SetupError::Tls {
+                    sandbox: s.name.clone(),
+                    source,
+                })?;
             let peer = match &s.url {
-                SandboxUrl::Tcp(addr) => {
-                    Some(upstreams.peer_for(HttpPeer::new(*addr, false, String::new())))
-                }
+                SandboxUrl::Tcp(addr) => Some(upstreams.peer_for(tcp_peer(*addr, tls.as_ref()))),
                 SandboxUrl::Unix(path) => Some(upstreams.peer_for(
                     HttpPeer::new_uds(&path.display().to_string(), false, String::new()).map_err(
                         |source| SetupError::Socket {
@@ -213,6 +230,7 @@ impl Upstreams {
                 url: s.url.clone(),
                 authorization,
                 grant_key,
+                tls,
                 peer: ArcSwapOption::from(peer.map(Arc::new)),
                 // Unknown until the first catalog fetch says otherwise.
                 healthy: AtomicBool::new(false),
@@ -247,7 +265,7 @@ impl Upstreams {
                         let current = t.peer().map(|p| p._address.to_string());
                         if current.as_deref() != Some(addr.to_string().as_str()) {
                             tracing::info!(sandbox = %t.name, host = %host, %addr, "sandbox address resolved");
-                            let peer = self.peer_for(HttpPeer::new(addr, false, String::new()));
+                            let peer = self.peer_for(tcp_peer(addr, t.tls.as_ref()));
                             t.peer.store(Some(Arc::new(peer)));
                         }
                     }
@@ -481,6 +499,19 @@ pub enum SetupError {
         sandbox: String,
         path: std::path::PathBuf,
     },
+    #[error("sandbox '{sandbox}': {source}")]
+    Tls {
+        sandbox: String,
+        source: TlsFileError,
+    },
+}
+
+/// A peer at `addr`: TLS with the sandbox's CA and name when it has `tls`, else plain HTTP.
+fn tcp_peer(addr: std::net::SocketAddr, tls: Option<&tls::PeerTls>) -> HttpPeer {
+    match tls {
+        Some(tls) => tls.peer(addr),
+        None => HttpPeer::new(addr, false, String::new()),
+    }
 }
 
 /// Reads a sandbox token file: one token of printable characters.
@@ -596,6 +627,7 @@ mod tests {
             name: "sb".into(),
             url: SandboxUrl::Tcp(addr),
             token_file: None,
+            tls: None,
         };
         Upstreams::new(&[sandbox], &UpstreamConfig::default()).expect("upstreams")
     }

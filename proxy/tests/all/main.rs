@@ -20,6 +20,7 @@ mod mcp_protocol;
 mod metrics_audit;
 mod observability;
 mod operator_tools;
+mod sandbox_mtls;
 mod sdk_clients;
 mod shared_limits;
 mod smoke_cmd;
