@@ -34,18 +34,36 @@ pub struct SandboxTls {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSandbox {
     name: String,
-    url: String,
+    url: SchemeUrl,
     #[serde(default)]
     token_file: Option<PathBuf>,
     #[serde(default)]
     tls: Option<SandboxTls>,
 }
 
+/// A sandbox url with its scheme kept (`https://` or not), so that a bad address is reported
+/// at `sandboxes[N].url`.
+struct SchemeUrl {
+    text: String,
+    https: bool,
+    url: SandboxUrl,
+}
+
+impl<'de> Deserialize<'de> for SchemeUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let (https, rest) = match text.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let url = rest.parse().map_err(serde::de::Error::custom)?;
+        Ok(Self { text, https, url })
+    }
+}
+
 /// A `sandboxes[]` entry whose url and `tls:` do not go together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SandboxTlsRule {
-    #[error("{0}")]
-    Url(#[from] super::SandboxUrlError),
     #[error("url {url:?} is https://: add tls: {{ca_file: <PEM CA of the sandbox's certificate>}}")]
     HttpsWithoutTls { url: String },
     #[error("tls: is set, so the url must be https://HOST:PORT (it is {url:?})")]
@@ -60,16 +78,12 @@ impl TryFrom<RawSandbox> for SandboxConfig {
     type Error = SandboxTlsRule;
 
     fn try_from(raw: RawSandbox) -> Result<Self, SandboxTlsRule> {
-        let (https, rest) = match raw.url.strip_prefix("https://") {
-            Some(rest) => (true, rest),
-            None => (false, raw.url.as_str()),
-        };
-        let url: SandboxUrl = rest.parse()?;
+        let SchemeUrl { text, https, url } = raw.url;
         match (&raw.tls, https) {
-            (None, true) => return Err(SandboxTlsRule::HttpsWithoutTls { url: raw.url }),
-            (Some(_), false) => return Err(SandboxTlsRule::TlsWithoutHttps { url: raw.url }),
+            (None, true) => return Err(SandboxTlsRule::HttpsWithoutTls { url: text }),
+            (Some(_), false) => return Err(SandboxTlsRule::TlsWithoutHttps { url: text }),
             (Some(_), true) if matches!(url, SandboxUrl::Unix(_)) => {
-                return Err(SandboxTlsRule::TlsWithoutHttps { url: raw.url });
+                return Err(SandboxTlsRule::TlsWithoutHttps { url: text });
             }
             _ => {}
         }
