@@ -2,7 +2,8 @@
 //! --tls-cert --tls-key --tls-client-ca`): with the client certificate the sandbox's CA signed,
 //! a tool call goes through; a client without a certificate is refused at the handshake; a
 //! gateway with a certificate from another CA never reaches the sandbox and says so (503 on
-//! `/ready`, the TLS failure in its log). Certificates are made here with the openssl CLI.
+//! `/ready`, the TLS failure in its log); a renewed server certificate written over the same
+//! files is served without a restart. Certificates are made here with the openssl CLI.
 #![allow(
     clippy::unwrap_used,
     reason = "test code: a failed unwrap is a failed test"
@@ -298,4 +299,54 @@ fn gateway_reaches_an_mtls_sandbox_and_others_are_refused_at_the_handshake() {
         sandbox.stderr().contains("TLS handshake refused"),
         "the sandbox logs the refused handshakes"
     );
+
+    // A renewed server certificate in the same files is served to new connections.
+    let before = served_serial(&dir, sandbox.addr());
+    assert_eq!(before, serial_of(&dir.join("server.crt")));
+    make_leaf(&dir, "server-new", "ca", "serverAuth");
+    std::fs::copy(dir.join("server-new.key"), dir.join("server.key")).unwrap();
+    std::fs::copy(dir.join("server-new.crt"), dir.join("server.crt")).unwrap();
+    let renewed = serial_of(&dir.join("server.crt"));
+    assert_ne!(before, renewed);
+    mcp_testkit::wait_for(
+        "the sandbox to serve the renewed certificate",
+        Duration::from_secs(20),
+        || (served_serial(&dir, sandbox.addr()) == renewed).then_some(()),
+    );
+}
+
+fn serial_of(cert: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(cert)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The serial of the certificate the sandbox presents to a client with the gateway's pair.
+fn served_serial(dir: &Path, addr: &str) -> String {
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            addr,
+            "-cert",
+            "gateway.crt",
+            "-key",
+            "gateway.key",
+        ])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .expect("a certificate in the handshake");
+    let end = text.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----".len();
+    let pem = dir.join("served.pem");
+    std::fs::write(&pem, &text[start..end]).unwrap();
+    serial_of(&pem)
 }

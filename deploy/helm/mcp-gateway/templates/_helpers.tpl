@@ -103,6 +103,47 @@ app: {{ include "mcp.appLabel" . }}
         path: token
 {{- end -}}
 
+{{/* Whether the gateway and the sandbox speak mutual TLS (sandbox.mtls; topology separate). */}}
+{{- define "mcp.sandboxMtls" -}}
+{{- if .Values.sandbox.mtls.enabled -}}
+{{- if ne .Values.topology "separate" -}}
+{{- fail "sandbox.mtls.enabled needs topology: separate (a sidecar is reached on loopback or a unix socket inside the pod)" -}}
+{{- end -}}
+{{- if not .Values.sandbox.mtls.secretName -}}
+{{- fail "sandbox.mtls.enabled needs sandbox.mtls.secretName: a Secret with ca.crt, tls.crt, tls.key, client.crt and client.key" -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The name the sandbox's certificate is checked against. */}}
+{{- define "mcp.sandboxServerName" -}}
+{{- default (printf "%s.%s.svc" (include "mcp.sandboxServiceName" .) .Release.Namespace) .Values.sandbox.mtls.serverName -}}
+{{- end -}}
+
+{{/* The gateway's sandboxes[].tls block (empty without mTLS). */}}
+{{- define "mcp.gatewaySandboxTls" -}}
+{{- if include "mcp.sandboxMtls" . -}}
+tls:
+  ca_file: /etc/mcp/sandbox-mtls/ca.crt
+  client_cert_file: /etc/mcp/sandbox-mtls/client.crt
+  client_key_file: /etc/mcp/sandbox-mtls/client.key
+  server_name: {{ include "mcp.sandboxServerName" . | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* A projection of the mTLS Secret: `files` are the keys this container gets. */}}
+{{- define "mcp.sandboxMtlsVolume" -}}
+- name: sandbox-mtls
+  secret:
+    secretName: {{ .root.Values.sandbox.mtls.secretName }}
+    items:
+      {{- range .files }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+{{- end -}}
+
 {{/* Whether the gateway gets a session key file. */}}
 {{- define "mcp.hasSessionSecret" -}}
 {{- if or .Values.session.existingSecret .Values.session.generate -}}true{{- end -}}
@@ -355,6 +396,14 @@ socket; with `separate` on its TCP port, with probes.
     - name: MCP_SANDBOX_AUTH_TOKEN_FILE
       value: /etc/mcp/sandbox-token/token
     {{- end }}
+    {{- if include "mcp.sandboxMtls" . }}
+    - name: MCP_SANDBOX_TLS_CERT
+      value: /etc/mcp/sandbox-mtls/tls.crt
+    - name: MCP_SANDBOX_TLS_KEY
+      value: /etc/mcp/sandbox-mtls/tls.key
+    - name: MCP_SANDBOX_TLS_CLIENT_CA
+      value: /etc/mcp/sandbox-mtls/ca.crt
+    {{- end }}
     {{- with $s.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -368,6 +417,11 @@ socket; with `separate` on its TCP port, with probes.
   {{- $p := deepCopy (index $s $probe) }}
   {{- if and (hasKey $p "httpGet") (eq (toString $p.httpGet.port) "http") }}
   {{- $_ := set $p.httpGet "port" $portName }}
+  {{- end }}
+  {{- if and (include "mcp.sandboxMtls" $) (hasKey $p "httpGet") }}
+  {{- /* The kubelet has no client certificate: with mTLS the probe is a TCP check. */}}
+  {{- $_ := set $p "tcpSocket" (dict "port" $p.httpGet.port) }}
+  {{- $_ := unset $p "httpGet" }}
   {{- end }}
   {{ $probe }}:
     {{- toYaml $p | nindent 4 }}
@@ -387,6 +441,11 @@ socket; with `separate` on its TCP port, with probes.
     {{- if $tcp }}
     - name: sandbox-token
       mountPath: /etc/mcp/sandbox-token
+      readOnly: true
+    {{- end }}
+    {{- if include "mcp.sandboxMtls" . }}
+    - name: sandbox-mtls
+      mountPath: /etc/mcp/sandbox-mtls
       readOnly: true
     {{- end }}
     {{- if $s.modules.volume }}
