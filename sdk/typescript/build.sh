@@ -17,9 +17,13 @@ set -euo pipefail
 
 COMPONENTIZE_JS="@bytecodealliance/componentize-js@0.23.0"
 WORLD=tool-component
-# No outgoing HTTP (denied by default in the sandbox, which provides no wasi:http); stdio stays,
-# so console.log goes to the sandbox's capped stdout like a Rust tool's println!.
-DISABLE=(http fetch-event)
+# `fetch` stays (componentize-js's `http` feature: the component imports wasi:http/outgoing-handler).
+# The sandbox links wasi:http for every component and checks each request against the
+# component's `capabilities.http` grant in its tool set: without a grant every request is refused,
+# so keeping the import costs a tool nothing it was not given (see "Outbound HTTP" in README.md).
+# Only `fetch-event` (serving incoming HTTP) is left out: a tool is called, it does not listen.
+# stdio stays, so console.log goes to the sandbox's capped stdout like a Rust tool's println!.
+DISABLE=(fetch-event)
 
 sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$sdk/../.." && pwd)"

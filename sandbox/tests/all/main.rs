@@ -21,5 +21,6 @@ mod outbound_http;
 mod python_tools;
 mod reload;
 mod schema_portability;
+mod sdk_http;
 mod tenant_storage;
 mod typescript_tools;

@@ -23,15 +23,29 @@ pub const SDK_LIMITS: &str = "{ fuel: 5000000000, timeout: 5s, memory: 64MiB, ou
 /// sandbox runs: the common harness serves only tool sets of policies/, and this one, with its
 /// hostile tools, must never be there.
 pub fn with_sdk_tools(prefix: &str) -> Sandbox {
+    with_sdk_tools_granting(prefix, "", &[])
+}
+
+/// [`with_sdk_tools`], the component's entry in the manifest followed by `component_yaml`
+/// (lines indented by four spaces, e.g. `    capabilities: ...`); `files` (name, content) are
+/// written beside the manifest first, for the files it names (a secret for `inject`).
+pub fn with_sdk_tools_granting(
+    prefix: &str,
+    component_yaml: &str,
+    files: &[(&str, &str)],
+) -> Sandbox {
     let sb = Sandbox::start(Setup {
         extra_policy: "  sdk: { roles: [tester] }\n",
         extra_args: vec!["--watch-interval", "200ms"],
         ..Setup::default()
     });
+    for (name, content) in files {
+        std::fs::write(sb.dir.path().join("toolsets").join(name), content).unwrap();
+    }
     std::fs::write(
         sb.dir.path().join("toolsets/sdk.yaml"),
         format!(
-            "name: sdk\ndefaults:\n  limits: {SDK_LIMITS}\ncomponents:\n  - file: {prefix}_tests.wasm\n"
+            "name: sdk\ndefaults:\n  limits: {SDK_LIMITS}\ncomponents:\n  - file: {prefix}_tests.wasm\n{component_yaml}"
         ),
     )
     .unwrap();

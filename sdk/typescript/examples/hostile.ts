@@ -42,15 +42,30 @@ export const hugeOutput = defineTool({
   run: () => ({ chunks: Array.from({ length: 1100 }, () => 'y'.repeat(1000)) }),
 });
 
-// The component has no wasi:http (the SDK builds without it and the sandbox grants none), so
-// `fetch` cannot reach anything: SpiderMonkey traps.
+// Outbound HTTP as the tests see it: fetch with the headers asked for, report the status, the
+// body and the headers of the request as the tool itself can read them (the host injects the tool
+// set's credential after the request has left the guest, so it must never show up here). A
+// refused request (no grant, an origin outside the allow-list) rejects; the tool reports it as a
+// failure with the reason.
 export const fetchOut = defineTool({
   name: 'ts_fetch',
-  description: 'Try to reach the network with fetch.',
-  input: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'] },
-  async run({ url }) {
-    const r = await fetch(url);
-    return `ALLOWED: ${r.status} ${await r.text()}`;
+  description: 'Fetch a URL; report the status, the body and the request headers the tool can see.',
+  input: {
+    type: 'object',
+    properties: { url: { type: 'string' }, headers: { type: 'object' } },
+    required: ['url'],
+  },
+  async run({ url, headers }) {
+    const request = new Request(url, { headers: (headers ?? {}) as Record<string, string> });
+    const sent: Record<string, string> = {};
+    request.headers.forEach((value, name) => (sent[name] = value));
+    let response: Response;
+    try {
+      response = await fetch(request);
+    } catch (e) {
+      throw ToolError.failed(`fetch ${url} refused: ${e}`);
+    }
+    return { status: response.status, body: await response.text(), sent_headers: sent };
   },
 });
 
