@@ -380,6 +380,15 @@ impl Upstreams {
         headers: &[(&'static str, &str)],
     ) -> Result<Answer, Exchange> {
         let broken = |reused: bool, before_answer: bool, e: Box<pingora::Error>| {
+            // TLS 1.3: the sandbox refuses a client certificate after the client's side of
+            // the handshake is done, so the refusal arrives as the first read. Nothing was
+            // run: a connect error (another replica may serve the call).
+            if !reused && let Some(alert) = tls::refused_handshake(&e) {
+                return Exchange::Fatal(UpstreamError::Connect {
+                    sandbox: target.name.clone(),
+                    detail: alert,
+                });
+            }
             let err = UpstreamError::Broken {
                 sandbox: target.name.clone(),
                 detail: e.to_string(),

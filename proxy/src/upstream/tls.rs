@@ -112,6 +112,19 @@ impl PeerTls {
     }
 }
 
+/// When `e` is the TLS alert a sandbox sends to refuse the gateway's client certificate (or
+/// any other part of the handshake), what to tell the operator.
+pub(super) fn refused_handshake(e: &pingora::Error) -> Option<String> {
+    let io = e.root_cause().downcast_ref::<std::io::Error>()?;
+    let tls = io.get_ref()?.downcast_ref::<pingora::tls::RusTlsError>()?;
+    matches!(tls, pingora::tls::RusTlsError::AlertReceived(_)).then(|| {
+        format!(
+            "the sandbox refused the TLS handshake ({tls}): check tls.client_cert_file against \
+             its --tls-client-ca, and tls.ca_file and server_name against its certificate"
+        )
+    })
+}
+
 /// Every certificate of a PEM file; an error when there is none.
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
@@ -122,4 +135,72 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         return Err("the file holds no CERTIFICATE block".into());
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    /// A self-signed P-256 certificate `NAME.crt` with its key `NAME.key`.
+    fn make_cert(dir: &Path, name: &str) {
+        let status = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+            .args(["-subj", &format!("/CN={name}")])
+            .args([
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.crt"),
+            ])
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success());
+    }
+
+    fn load(dir: &Path, ca: &str, pair: Option<(&str, &str)>) -> Result<PeerTls, String> {
+        let tls = SandboxTls {
+            ca_file: dir.join(ca),
+            client_cert_file: pair.map(|(c, _)| dir.join(c)),
+            client_key_file: pair.map(|(_, k)| dir.join(k)),
+            server_name: None,
+        };
+        let url = SandboxUrl::Tcp("127.0.0.1:7070".parse().expect("addr"));
+        PeerTls::load(&tls, &url).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn unusable_files_are_refused_naming_field_and_file() {
+        let tmp = mcp_testkit::TempDir::new().expect("tempdir");
+        let dir = tmp.path();
+        make_cert(dir, "a");
+        make_cert(dir, "b");
+        std::fs::write(dir.join("empty.pem"), "not a certificate\n").expect("write");
+        let ok = load(dir, "a.crt", Some(("b.crt", "b.key"))).expect("a usable set");
+        assert_eq!(ok.server_name, "127.0.0.1");
+        assert!(ok.client.is_some());
+
+        let err = load(dir, "missing.crt", None).err().expect("missing file");
+        assert!(
+            err.starts_with("tls.ca_file ") && err.contains("missing.crt"),
+            "{err}"
+        );
+        let err = load(dir, "empty.pem", None).err().expect("no certificate");
+        assert!(
+            err.contains("empty.pem: the file holds no CERTIFICATE block"),
+            "{err}"
+        );
+        let err = load(dir, "a.crt", Some(("b.crt", "b.crt")))
+            .err()
+            .expect("no key");
+        assert!(err.starts_with("tls.client_key_file "), "{err}");
+        let err = load(dir, "a.crt", Some(("b.crt", "a.key")))
+            .err()
+            .expect("wrong key");
+        assert!(err.contains("do not make a client identity"), "{err}");
+    }
 }

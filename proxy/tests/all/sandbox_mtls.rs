@@ -292,8 +292,9 @@ fn gateway_reaches_an_mtls_sandbox_and_others_are_refused_at_the_handshake() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["sandboxes"][0]["up"], json!(false), "{body}");
     assert!(
-        log.contains("sandbox 'sb'") && log.contains("alert"),
-        "the log names the sandbox and the TLS alert: {log}"
+        log.contains("cannot connect to sandbox 'sb': the sandbox refused the TLS handshake")
+            && log.contains("UnknownCA"),
+        "the log names the sandbox, the refused handshake and the TLS alert: {log}"
     );
     assert!(
         sandbox.stderr().contains("TLS handshake refused"),
