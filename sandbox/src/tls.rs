@@ -232,3 +232,51 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path, cert: &str, key: &str, ca: Option<&str>) -> TlsFiles {
+        TlsFiles {
+            cert: dir.join(cert),
+            key: dir.join(key),
+            client_ca: ca.map(|c| dir.join(c)),
+        }
+    }
+
+    #[test]
+    fn unusable_files_are_refused_naming_the_flag_and_file() {
+        let tmp = tempfile::TempDir::new().expect("tempdir");
+        let dir = tmp.path();
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=s", "-addext", "subjectAltName=IP:127.0.0.1"])
+            .args(["-keyout", "s.key", "-out", "s.crt"])
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(status.success());
+        std::fs::write(dir.join("junk.pem"), "junk\n").expect("write");
+
+        server_config(&files(dir, "s.crt", "s.key", None)).expect("TLS only");
+        server_config(&files(dir, "s.crt", "s.key", Some("s.crt"))).expect("mTLS");
+        let err = |f: TlsFiles| server_config(&f).expect_err("an error").to_string();
+        let e = err(files(dir, "missing.crt", "s.key", None));
+        assert!(
+            e.starts_with("--tls-cert ") && e.contains("missing.crt"),
+            "{e}"
+        );
+        let e = err(files(dir, "junk.pem", "s.key", None));
+        assert!(e.contains("no CERTIFICATE block"), "{e}");
+        let e = err(files(dir, "s.crt", "s.crt", None));
+        assert!(e.starts_with("--tls-key "), "{e}");
+        let e = err(files(dir, "s.crt", "s.key", Some("junk.pem")));
+        assert!(
+            e.starts_with("--tls-client-ca ") && e.contains("junk.pem"),
+            "{e}"
+        );
+    }
+}
