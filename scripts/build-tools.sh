@@ -101,7 +101,8 @@ done
 
 # Tools written with the Python and TypeScript SDKs (sdk/python, sdk/typescript): one component
 # per line, "<sdk> <source, relative to the sdk> <output name>". Each is rebuilt only when a hash
-# of its inputs (the SDK, its examples, the WIT files, the toolchain pin) changed, kept in
+# of its inputs (the SDK, its examples, the WIT files (sdk/wit and the SDK's own, e.g.
+# sdk/python/wit), the toolchain pin) changed, kept in
 # target/tools/<name>.wasm.inputs like code.wasm's. `*_examples` are the examples (py_echo,
 # ts_echo, ...) to serve; `*_tests` hold the same examples plus hostile tools, for the sandbox's
 # tests only. Each embeds an interpreter: ~9 s to build, 12-19 MB.
@@ -117,7 +118,7 @@ sdk_inputs_hash() {
     {
         sha256sum <"${BASH_SOURCE[0]}"
         (cd "$repo/sdk/$sdk" && find . \( -name node_modules -o -name __pycache__ -o -name tests \) -prune -o \
-            -type f \( -name '*.py' -o -name '*.ts' -o -name '*.mjs' -o -name '*.sh' \) -print0 |
+            -type f \( -name '*.py' -o -name '*.ts' -o -name '*.mjs' -o -name '*.sh' -o -name '*.wit' \) -print0 |
             sort -z | xargs -0 sha256sum)
         (cd "$repo/sdk/wit" && find . -name '*.wit' -print0 | sort -z | xargs -0 sha256sum)
     } | sha256sum | cut -d' ' -f1

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds a Python tool into a WebAssembly component with componentize-py, for the world
-# `tool-component` of sdk/wit/mcp-tool.wit, with the `mcp_tool` package of this directory.
+# `tool-component-http` of sdk/python/wit: the tool contract (`tool-component` of
+# sdk/wit/mcp-tool.wit) plus wasi:http's outgoing handler for `mcp_tool.http`, with the `mcp_tool`
+# package of this directory.
 #
 # Usage: sdk/python/build.sh path/to/app.py out.wasm [extra python path...]
 #
@@ -11,16 +13,22 @@
 # Environment:
 #   COMPONENTIZE_VENV   the venv with componentize-py (default <repo>/.peers/venv-componentize;
 #                       created with PYTHON, default python3, when missing)
-#   MCP_TOOL_WIT        the WIT directory (default: the SDK's own, sdk/wit)
+#   MCP_TOOL_WIT        a WIT directory whose world `tool-component` to build against instead
+#                       (e.g. sdk/wit: no wasi:http import, so `mcp_tool.http` is unavailable)
 set -euo pipefail
 
 # The same pin as scripts/build-python.sh (execute_code): one Python toolchain.
 COMPONENTIZE_PY="componentize-py==0.25.*"
-WORLD=tool-component
 
 sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$sdk/../.." && pwd)"
-wit="${MCP_TOOL_WIT:-$sdk/../wit}"
+if [[ -n "${MCP_TOOL_WIT:-}" ]]; then
+    wit="$MCP_TOOL_WIT"
+    WORLD=tool-component
+else
+    wit="$sdk/wit"
+    WORLD=tool-component-http
+fi
 venv="${COMPONENTIZE_VENV:-$repo/.peers/venv-componentize}"
 python="${PYTHON:-python3}"
 cpy="$venv/bin/componentize-py"

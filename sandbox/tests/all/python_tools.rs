@@ -208,6 +208,15 @@ fn hostile_python_code_is_stopped_by_each_limit_with_its_own_kind() {
             "{what}: {outcome}"
         );
     }
+    // Nor HTTP: the tool set grants none, so the host refuses the request (sdk_http.rs has a
+    // granted origin) and `mcp_tool.http` fails the call with the reason.
+    let a = sb.call("py_fetch", json!({"url": sb.url("/health")}));
+    assert_eq!(a.kind(), "tool_error", "{}", a.body);
+    assert!(
+        a.message().contains("was refused: HttpRequestDenied"),
+        "{}",
+        a.message()
+    );
     // An exception the tool does not handle fails the call (not the sandbox), with the
     // traceback as the failure's detail.
     let a = sb.call("py_raise", json!({}));

@@ -143,3 +143,7 @@ fn a_typescript_tool_fetches_only_granted_origins_with_a_credential_it_cannot_se
     );
 }
 
+#[test]
+fn a_python_tool_fetches_only_granted_origins_with_a_credential_it_cannot_see() {
+    fetch_is_allowed_only_as_granted("py", "was refused: HttpRequestDenied");
+}

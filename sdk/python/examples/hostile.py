@@ -5,9 +5,9 @@ by a tool set of policies/: each tool misbehaves in one way the sandbox must con
 import os
 import socket
 import sys
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
-from mcp_tool import Aborted, CallError, Context, Failed, InvalidArguments, export, tool
+from mcp_tool import Aborted, CallError, Context, Failed, InvalidArguments, export, http, tool
 
 
 @tool
@@ -58,6 +58,17 @@ def py_escape() -> dict:
     except Exception as e:
         out["connect"] = f"denied: {type(e).__name__}: {e}"
     return out
+
+
+@tool
+def py_fetch(url: str, headers: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Fetch a URL; report the status, the body and the request headers the tool can see."""
+    # The host adds the tool set's credential after the request leaves the tool: the headers
+    # reported here are all the tool ever has. A refused request raises `http.HttpError` (a
+    # `Failed`), which fails the call with its message.
+    sent = {k.lower(): v for k, v in (headers or {}).items()}
+    r = http.get(url, headers=sent)
+    return {"status": r.status, "body": r.text(), "sent_headers": sent}
 
 
 @tool

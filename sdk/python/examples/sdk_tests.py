@@ -7,6 +7,7 @@ from echo import echo
 from hostile import (
     py_call,
     py_escape,
+    py_fetch,
     py_huge_output,
     py_memory_bomb,
     py_raise,
@@ -27,6 +28,7 @@ Tool = export(
     py_stdout_flood,
     py_huge_output,
     py_escape,
+    py_fetch,
     py_raise,
     py_call,
     py_refuse,

@@ -1,5 +1,6 @@
 """mcp_tool: write MCP tools as plain typed Python functions and build them into WebAssembly
-components that the gateway's sandbox runs (world `tool-component` of sdk/wit/mcp-tool.wit).
+components that the gateway's sandbox runs (world `tool-component-http` of sdk/python/wit: the
+tool contract of sdk/wit/mcp-tool.wit plus wasi:http for `mcp_tool.http`).
 
     from dataclasses import dataclass
     from typing import Annotated

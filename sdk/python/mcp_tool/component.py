@@ -8,7 +8,14 @@ import json
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import host, types
+from wit_world.imports import host
+
+try:
+    from wit_world.imports import types
+except ImportError:
+    # The SDK's world (sdk/python/wit) also imports wasi:http, whose `types` interface takes the
+    # plain name's place: componentize-py then qualifies both by package.
+    from wit_world.imports import mcp_gateway_types as types
 
 from .context import Caller, Context, ToolSummary, Usage
 from .errors import (

@@ -217,5 +217,36 @@ class ExampleTests(unittest.TestCase):
         self.assertEqual(got, {"characters": 5, "words": 3, "lines": 2, "bytes": 5})
 
 
+class HttpTests(unittest.TestCase):
+    """`mcp_tool.http` natively: what it can check without wasi:http (the requests themselves are
+    tested against a real server in sandbox/tests/all/sdk_http.rs)."""
+
+    def test_a_url_that_is_not_http_is_refused_before_anything_else(self):
+        from mcp_tool import http
+
+        for url in ("ftp://example.com/x", "example.com/x", "http:///path"):
+            with self.assertRaises(http.HttpError) as e:
+                http.get(url)
+            self.assertEqual(e.exception.code, "invalid_url", url)
+
+    def test_outside_a_component_a_request_fails_as_a_tool_failure(self):
+        from mcp_tool import http
+
+        with self.assertRaises(Failed) as e:
+            http.request("POST", "http://127.0.0.1:1/x", json_body={"a": 1})
+        self.assertIsInstance(e.exception, http.HttpError)
+        self.assertEqual(e.exception.code, "unavailable")
+        self.assertIn("POST http://127.0.0.1:1/x", str(e.exception))
+
+    def test_a_response_decodes_its_body(self):
+        from mcp_tool import http
+
+        r = http.Response(201, {"content-type": "application/json"}, b'{"a": [1, "\xc3\xa9"]}')
+        self.assertTrue(r.ok)
+        self.assertEqual(r.json(), {"a": [1, "\u00e9"]})
+        self.assertFalse(http.Response(404).ok)
+        self.assertEqual(http.Response(200, body=b"\xff ok").text(), "\ufffd ok")
+
+
 if __name__ == "__main__":
     unittest.main()
