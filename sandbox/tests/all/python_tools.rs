@@ -295,9 +295,11 @@ fn a_changed_python_tool_is_hot_reloaded_without_a_restart() {
         ..Setup::default()
     });
     let tools = mcp_testkit::tools_dir();
-    let file = sb.dir.path().join("mine.wasm");
+    // Beside the manifest: the sandbox watches its tool-set and module directories (and the
+    // policy), not a component named by an absolute path elsewhere.
+    let file = sb.dir.path().join("toolsets/mine.wasm");
     let replace = |from: &str| {
-        let tmp = sb.dir.path().join("mine.wasm.tmp");
+        let tmp = sb.dir.path().join("toolsets/mine.wasm.tmp");
         std::fs::copy(tools.join(from), &tmp).unwrap();
         std::fs::rename(&tmp, &file).unwrap();
     };
