@@ -6,7 +6,7 @@
 //! typescript_tools.rs and python_tools.rs, whose tool set grants no HTTP.)
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,8 +52,22 @@ impl Origin {
                         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
                     }
                 }
+                let length = headers
+                    .get("content-length")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let mut got = vec![0; length];
+                if reader.read_exact(&mut got).is_err() {
+                    continue;
+                }
                 record.lock().unwrap().push(headers);
-                let body = format!("hello from {path}");
+                let mut body = format!("hello from {path}");
+                if !got.is_empty() {
+                    body.push_str(&format!(
+                        ", got {length} bytes: {}",
+                        String::from_utf8_lossy(&got)
+                    ));
+                }
                 let _ = stream.write_all(
                     format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-origin: test\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -91,7 +105,7 @@ fn granted(prefix: &str, origin: &Origin) -> Sandbox {
 /// An allowed fetch works with the host's credential the tool never sees; an origin outside the
 /// allow-list is refused before anything leaves, as a `tool_error` naming the reason.
 /// `refusal` is what the tool's error says about a refused request.
-fn fetch_is_allowed_only_as_granted(prefix: &str, refusal: &str) {
+fn fetch_is_allowed_only_as_granted(prefix: &str, refusal: &str) -> (Origin, Sandbox) {
     let origin = Origin::start();
     let sb = granted(prefix, &origin);
     let tool = format!("{prefix}_fetch");
@@ -132,12 +146,13 @@ fn fetch_is_allowed_only_as_granted(prefix: &str, refusal: &str) {
         !sb.proc.stderr().contains("s3cret"),
         "the credential is never logged"
     );
+    (origin, sb)
 }
 
 #[test]
 fn a_typescript_tool_fetches_only_granted_origins_with_a_credential_it_cannot_see() {
     // StarlingMonkey's fetch rejects with a TypeError that does not carry wasi:http's code.
-    fetch_is_allowed_only_as_granted(
+    let _ = fetch_is_allowed_only_as_granted(
         "ts",
         "refused: TypeError: NetworkError when attempting to fetch resource",
     );
@@ -145,5 +160,19 @@ fn a_typescript_tool_fetches_only_granted_origins_with_a_credential_it_cannot_se
 
 #[test]
 fn a_python_tool_fetches_only_granted_origins_with_a_credential_it_cannot_see() {
-    fetch_is_allowed_only_as_granted("py", "was refused: HttpRequestDenied");
+    let (origin, sb) = fetch_is_allowed_only_as_granted("py", "was refused: HttpRequestDenied");
+    // A request with a body (written to wasi:http in 4 KiB chunks), and the response's headers.
+    let text = "é".repeat(5000);
+    let a = sb.call(
+        "py_fetch",
+        json!({"url": format!("http://127.0.0.1:{}/post", origin.port), "method": "POST", "body": text}),
+    );
+    let r = a.result();
+    assert_eq!(r["status"], 200, "{r}");
+    assert_eq!(
+        r["body"],
+        format!("hello from /post, got 10000 bytes: {text}")
+    );
+    assert_eq!(r["content_type"], "text/plain");
+    assert_eq!(origin.requests().last().unwrap()["authorization"], SECRET);
 }

@@ -99,6 +99,8 @@ def request(
         headers.setdefault("content-type", "application/json")
     if isinstance(body, str):
         body = body.encode()
+    if body:
+        headers.setdefault("content-length", str(len(body)))
     if outgoing_handler is None:
         raise HttpError(
             f"{method} {url}: no wasi:http here (only inside a component built by build.sh)",
@@ -128,16 +130,23 @@ def request(
     req.set_authority(parts.netloc)
     req.set_path_with_query((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
     outgoing = req.body()
-    if body:
-        with outgoing.write() as stream:
-            for start in range(0, len(body), _CHUNK):
-                stream.blocking_write_and_flush(body[start : start + _CHUNK])
-    t.OutgoingBody.finish(outgoing, None)
-
     try:
         future = outgoing_handler.handle(req, None)
     except Err as e:
         raise fail("was refused", e.value) from None
+    # The body is written once the request is handed over: the host reads it as it sends, so
+    # writing more than its buffer before `handle` would wait forever.
+    if body:
+        with outgoing.write() as stream:
+            try:
+                for start in range(0, len(body), _CHUNK):
+                    stream.blocking_write_and_flush(body[start : start + _CHUNK])
+            except Err:
+                pass  # the request failed on the way: the response future below says why
+    try:
+        t.OutgoingBody.finish(outgoing, None)
+    except Err:
+        pass  # likewise
     with future.subscribe() as ready:
         ready.block()
     answer = future.get()
