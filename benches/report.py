@@ -417,9 +417,9 @@ def new_sections(by, conns, c_mid):
         "",
         "### Federation",
         "",
-        f"The gateway in front of an upstream MCP server on the official Python SDK adds "
-        f"{f1['p50_us'] - f0['p50_us']:+.0f} us at p50 and {f1['p99_us'] - f0['p99_us']:+.0f} us "
-        f"at p99 to its echo at {c1} connection, and serves "
+        f"Put in front of an upstream MCP server on the official Python SDK, the gateway changes "
+        f"the latency of its echo at {c1} connection by {f1['p50_us'] - f0['p50_us']:+.0f} us at "
+        f"p50 and {f1['p99_us'] - f0['p99_us']:+.0f} us at p99, and serves "
         f"{r('fed_gw')['rps'] / r('fed_direct')['rps']:.2f}x the direct throughput at {c_mid} "
         f"connections. Of the {r('fed_gw')['cpu_us_per_call']:,.0f} us of server CPU per federated "
         f"call (gateway and upstream), the upstream alone costs {r('fed_direct')['cpu_us_per_call']:,.0f} us "
