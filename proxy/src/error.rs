@@ -561,6 +561,11 @@ mod tests {
                 tool: "gh__search".into(),
                 error: FederationError::TooLarge { max: 10 },
             },
+            E::Federated {
+                server: "gh".into(),
+                tool: "gh__search".into(),
+                error: FederationError::CallerShare { max: 32 },
+            },
         ]
     }
 

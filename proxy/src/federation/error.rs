@@ -10,6 +10,9 @@ pub enum FederationError {
     /// Its `max_concurrent` requests are all in flight.
     #[error("it already has {max} requests in flight (max_concurrent)")]
     Saturated { max: usize },
+    /// The caller already has their share of its `max_concurrent` requests in flight.
+    #[error("you already have {max} requests in flight to it (your share of max_concurrent)")]
+    CallerShare { max: usize },
     /// Calls are not tried for a while after repeated failures.
     #[error("it failed {failures} times in a row; calls resume within {retry_in:?}")]
     CircuitOpen { failures: u32, retry_in: Duration },
@@ -61,6 +64,7 @@ impl FederationError {
         match self {
             Self::CircuitOpen { .. }
             | Self::Saturated { .. }
+            | Self::CallerShare { .. }
             | Self::Connect { .. }
             | Self::Timeout(_)
             | Self::Broken(_)
@@ -75,6 +79,7 @@ impl FederationError {
         match self {
             Self::CircuitOpen { .. } => "circuit_open",
             Self::Saturated { .. } => "saturated",
+            Self::CallerShare { .. } => "caller_share",
             Self::Connect { .. } => "connect_error",
             Self::Timeout(_) => "timeout",
             Self::Broken(_) => "connection_broken",

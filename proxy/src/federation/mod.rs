@@ -12,6 +12,7 @@ pub mod auth;
 pub mod breaker;
 pub mod error;
 pub mod server;
+pub mod share;
 pub mod wire;
 
 use std::sync::{Arc, Mutex};

@@ -25,6 +25,7 @@ use super::SetupError;
 use super::auth::Credentials;
 use super::breaker::Breaker;
 use super::error::FederationError;
+use super::share::CallerShares;
 use super::wire::{self, Message, SseReader};
 use crate::config::McpServerConfig;
 
@@ -71,6 +72,8 @@ pub struct Server {
     /// Permits for requests in flight (`max_concurrent`).
     in_flight: tokio::sync::Semaphore,
     max_concurrent: usize,
+    /// Each caller's share of `in_flight`.
+    shares: CallerShares,
     sessions: DashMap<String, Slot>,
     next_id: AtomicU64,
     up: AtomicBool,
@@ -126,6 +129,7 @@ impl Server {
             max_response: cfg.max_response.as_usize(),
             in_flight: tokio::sync::Semaphore::new(cfg.max_concurrent),
             max_concurrent: cfg.max_concurrent,
+            shares: CallerShares::new(cfg.max_concurrent),
             sessions: DashMap::new(),
             next_id: AtomicU64::new(1),
             up: AtomicBool::new(false),
@@ -219,6 +223,12 @@ impl Server {
         params: &str,
         ctx: &CallContext<'_>,
     ) -> Result<Box<RawValue>, FederationError> {
+        let _place = self
+            .shares
+            .take(ctx.caller)
+            .ok_or(FederationError::CallerShare {
+                max: self.shares.share(),
+            })?;
         let _permit = self
             .in_flight
             .try_acquire()

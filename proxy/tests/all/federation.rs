@@ -605,9 +605,11 @@ fn a_slow_or_oversized_upstream_answer_is_a_clear_error_within_its_bounds() {
         ..Options::default()
     });
     let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    let (_, other) = s.create_key("bob", &["mcp-user"], "1d");
     wait_listed(&s, &user, "up__sleepy");
     wait_listed(&s, &user, "one__sleepy");
-    // max_concurrent: while one call runs, another to the same server is refused at once.
+    // max_concurrent: while one call runs, another caller's call to the same server is refused
+    // at once; the caller's own second call is over their share (half, at least one) first.
     std::thread::scope(|scope| {
         // (Retried if a tool-list refresh held the one permit at that instant.)
         let first = scope.spawn(|| {
@@ -620,13 +622,21 @@ fn a_slow_or_oversized_upstream_answer_is_a_clear_error_within_its_bounds() {
             "a second call to be refused while the first runs",
             Duration::from_secs(3),
             || {
-                let r = s.call_tool(&user, "one__echo", json!({"text": "x"}));
+                let r = s.call_tool(&other, "one__echo", json!({"text": "x"}));
                 (r.status == 503).then_some(r)
             },
         );
         assert_eq!(refused.rpc_code(), Some(-32000), "{}", refused.text);
         assert!(refused.text.contains("max_concurrent"), "{}", refused.text);
         assert_eq!(refused.json()["error"]["data"]["kind"], "saturated");
+        let own = s.call_tool(&user, "one__echo", json!({"text": "x"}));
+        assert_eq!(own.status, 503, "{}", own.text);
+        assert!(
+            own.text.contains("your share of max_concurrent"),
+            "{}",
+            own.text
+        );
+        assert_eq!(own.json()["error"]["data"]["kind"], "caller_share");
         let first = first.join().unwrap();
         assert_eq!(
             first.result()["content"][0]["text"],
