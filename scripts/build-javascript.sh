@@ -17,13 +17,14 @@
 #                                 serving javascript.wasm then fails to load for want of it.
 set -euo pipefail
 
-COMPONENTIZE_JS="@bytecodealliance/componentize-js@0.23.0"
 WORLD=tool-component
 # The WASI features the program does not get: no HTTP, no stdio (console is captured by the
 # app itself). Clocks and random stay: Date and Math.random need them.
 DISABLE=(http fetch-event stdio)
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/toolchains.sh
+source "$repo/scripts/toolchains.sh"
 app="$repo/code/javascript"
 wit="$repo/sdk/wit"
 out="$repo/target/tools/javascript.wasm"
@@ -43,15 +44,8 @@ fi
 command -v node >/dev/null || die "node is not on PATH (set MCP_SKIP_JAVASCRIPT_TOOLS=1 to build without execute_javascript)"
 
 # 1. componentize-js. A stamp records the package it was installed for, so a changed pin reinstalls.
-if [[ ! -f "$cli" || "$(cat "$dir/.stamp" 2>/dev/null)" != "$COMPONENTIZE_JS" ]]; then
-    command -v npm >/dev/null || die "npm is not on PATH"
-    echo "build-javascript: installing $COMPONENTIZE_JS into $dir" >&2
-    mkdir -p "$dir"
-    [[ -f "$dir/package.json" ]] || echo '{"name":"mcp-componentize-js","private":true}' >"$dir/package.json"
-    (cd "$dir" && npm install --silent --no-audit --no-fund "$COMPONENTIZE_JS") ||
-        die "cannot install $COMPONENTIZE_JS from npm (set MCP_SKIP_JAVASCRIPT_TOOLS=1 to build without execute_javascript)"
-    echo "$COMPONENTIZE_JS" >"$dir/.stamp"
-fi
+ensure_componentize_js "$dir" build-javascript \
+    "set MCP_SKIP_JAVASCRIPT_TOOLS=1 to build without execute_javascript"
 
 # 2. Up to date? Hash every input that can change the component.
 inputs_hash() {

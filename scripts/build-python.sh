@@ -20,10 +20,11 @@
 # not use them (componentize-py generates its own while building).
 set -euo pipefail
 
-COMPONENTIZE_PY="componentize-py==0.25.*"
 WORLD=tool-component
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/toolchains.sh
+source "$repo/scripts/toolchains.sh"
 app="$repo/code/python"
 wit="$repo/sdk/wit"
 out="$repo/target/tools/code.wasm"
@@ -43,14 +44,8 @@ if [[ "${MCP_SKIP_PYTHON_TOOLS:-0}" == 1 ]]; then
 fi
 
 # 1. The venv. A stamp records the requirement it was made for, so a changed pin reinstalls.
-if [[ ! -x "$cpy" || "$(cat "$venv/.componentize-stamp" 2>/dev/null)" != "$COMPONENTIZE_PY" ]]; then
-    command -v "$python" >/dev/null || die "$python is not on PATH; set PYTHON to a Python 3.10+"
-    echo "build-python: installing $COMPONENTIZE_PY into $venv" >&2
-    "$python" -m venv "$venv" || die "cannot create a venv at $venv with $python"
-    "$venv/bin/pip" install -q "$COMPONENTIZE_PY" ||
-        die "cannot install $COMPONENTIZE_PY from PyPI (set MCP_SKIP_PYTHON_TOOLS=1 to build without execute_code)"
-    echo "$COMPONENTIZE_PY" >"$venv/.componentize-stamp"
-fi
+ensure_componentize_py "$venv" "$python" build-python \
+    "set MCP_SKIP_PYTHON_TOOLS=1 to build without execute_code"
 version="$("$cpy" --version)"
 
 # 2. Up to date? Hash every input that can change the component.

@@ -17,11 +17,11 @@
 #                       (e.g. sdk/wit: no wasi:http import, so `mcp_tool.http` is unavailable)
 set -euo pipefail
 
-# The same pin as scripts/build-python.sh (execute_code): one Python toolchain.
-COMPONENTIZE_PY="componentize-py==0.25.*"
-
 sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$sdk/../.." && pwd)"
+# One Python toolchain, pinned and installed as for execute_code (scripts/build-python.sh).
+# shellcheck source=scripts/toolchains.sh
+source "$repo/scripts/toolchains.sh"
 if [[ -n "${MCP_TOOL_WIT:-}" ]]; then
     wit="$MCP_TOOL_WIT"
     WORLD=tool-component
@@ -45,13 +45,7 @@ shift 2
 [[ -f "$app" && "$app" == *.py ]] || die "$app is not a Python file"
 module="$(basename "$app" .py)"
 
-if [[ ! -x "$cpy" || "$(cat "$venv/.componentize-stamp" 2>/dev/null)" != "$COMPONENTIZE_PY" ]]; then
-    command -v "$python" >/dev/null || die "$python is not on PATH; set PYTHON to a Python 3.10+"
-    echo "mcp_tool build: installing $COMPONENTIZE_PY into $venv" >&2
-    "$python" -m venv "$venv" || die "cannot create a venv at $venv with $python"
-    "$venv/bin/pip" install -q "$COMPONENTIZE_PY" || die "cannot install $COMPONENTIZE_PY from PyPI"
-    echo "$COMPONENTIZE_PY" >"$venv/.componentize-stamp"
-fi
+ensure_componentize_py "$venv" "$python" "mcp_tool build"
 
 paths=(-p "$(dirname "$app")" -p "$sdk")
 for extra in "$@"; do

@@ -15,7 +15,6 @@
 #   MCP_TOOL_TYPECHECK=0      skip the type check (the build still fails on syntax errors)
 set -euo pipefail
 
-COMPONENTIZE_JS="@bytecodealliance/componentize-js@0.23.0"
 WORLD=tool-component
 # `fetch` stays (componentize-js's `http` feature: the component imports wasi:http/outgoing-handler).
 # The sandbox links wasi:http for every component and checks each request against the
@@ -27,6 +26,9 @@ DISABLE=(fetch-event)
 
 sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$sdk/../.." && pwd)"
+# One JavaScript toolchain, pinned and installed as for execute_code (scripts/build-javascript.sh).
+# shellcheck source=scripts/toolchains.sh
+source "$repo/scripts/toolchains.sh"
 wit="${MCP_TOOL_WIT:-$sdk/../wit}"
 dir="${COMPONENTIZE_JS_DIR:-$repo/.peers/componentize-js}"
 cli="$dir/node_modules/@bytecodealliance/componentize-js/src/cli.js"
@@ -42,14 +44,7 @@ out="$2"
 [[ -f "$app" ]] || die "$app does not exist"
 command -v node >/dev/null || die "node is not on PATH"
 
-if [[ ! -f "$cli" || "$(cat "$dir/.stamp" 2>/dev/null)" != "$COMPONENTIZE_JS" ]]; then
-    command -v npm >/dev/null || die "npm is not on PATH"
-    echo "mcp-tool build: installing $COMPONENTIZE_JS into $dir" >&2
-    mkdir -p "$dir"
-    [[ -f "$dir/package.json" ]] || echo '{"name":"mcp-componentize-js","private":true}' >"$dir/package.json"
-    (cd "$dir" && npm install --silent --no-audit --no-fund "$COMPONENTIZE_JS") || die "cannot install $COMPONENTIZE_JS from npm"
-    echo "$COMPONENTIZE_JS" >"$dir/.stamp"
-fi
+ensure_componentize_js "$dir" "mcp-tool build"
 
 # rolldown and tsc arrive with componentize-js (through jco); should a later jco stop bringing
 # them, install the versions this SDK was made with beside it.
