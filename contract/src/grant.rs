@@ -45,6 +45,13 @@ pub struct Grant {
     /// sandbox's own and are not checked against it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
+    /// Where the sandbox sends calls, made from code under this grant, of tools it does not
+    /// serve itself (an upstream MCP server's, federated by the gateway): the issuing gateway
+    /// replica's base URL (see [`crate::callback`]). Absent when the gateway federates no
+    /// server; such calls are then unknown tools. Signed like the rest, so a sandbox sends its
+    /// token only to a URL its gateway chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
 }
 
 /// Why a grant token was refused. Messages never echo the token.
@@ -148,6 +155,7 @@ mod tests {
             request_id: "req-1".into(),
             expires_at_ms: NOW + 60_000,
             tool: None,
+            callback: None,
         }
     }
 
@@ -167,10 +175,17 @@ mod tests {
         };
         let back = Grant::verify(&bound.sign(KEY), KEY, NOW).unwrap();
         assert_eq!(back.tool.as_deref(), Some("echo"));
+        let called_back = Grant {
+            callback: Some("http://10.0.0.7:8080".into()),
+            ..grant()
+        };
+        let back = Grant::verify(&called_back.sign(KEY), KEY, NOW).unwrap();
+        assert_eq!(back.callback.as_deref(), Some("http://10.0.0.7:8080"));
         // A payload without the field (an older gateway) still parses.
         let json = r#"{"principal":"p","user":"u","roles":[],"request_id":"r","expires_at_ms":1}"#;
         let parsed: Grant = serde_json::from_str(json).unwrap();
         assert_eq!(parsed.tool, None);
+        assert_eq!(parsed.callback, None);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   error kinds a call can end with);
 //! - [`grant`]: the call grant the gateway signs so the sandbox takes the caller's identity
 //!   only from it;
+//! - [`callback`]: calls made from code that the sandbox sends back to the gateway (the
+//!   gateway's federated tools), and their bodies;
 //! - [`names`]: tool, tool set and component names, one rule per kind, enforced by type;
 //! - [`policy`]: the access policy (which roles may use which tool sets and tools, and the rate
 //!   limits), parsed once from YAML into validated types;
@@ -14,6 +16,7 @@
 //! fuzz targets) can use it without pulling in a runtime.
 #![warn(missing_docs)]
 
+pub mod callback;
 pub mod grant;
 pub mod names;
 pub mod policy;

@@ -92,6 +92,7 @@ fn grant(request_id: &str) -> Grant {
         request_id: request_id.into(),
         expires_at_ms: now_ms() + 60_000,
         tool: None,
+        callback: None,
     }
 }
 
