@@ -18,10 +18,13 @@
 //! A request waits for its turn at most `wait`; then it gets 429 (it was queued behind its
 //! own caller's work, or 503 if the caller held no turn) with `Retry-After`.
 //!
-//! A turn is for CPU, not for waiting: a request keeps it for at most [`SLICE`] ([`run`]).
-//! The CPU-heavy steps come first (parsing and checking the arguments, sending them); a call
-//! still running after that is waiting for its tool, and a long-running tool (a program that
-//! sleeps, say) must not hold every other caller's large requests back.
+//! A turn is for CPU, not for waiting: a request keeps it for at most [`SLICE`] ([`run`]),
+//! and gives it back as soon as it leaves for its sandbox or upstream server ([`Release`],
+//! fired by the call path). The CPU-heavy steps come first (parsing and checking the
+//! arguments); a call sent on is waiting for its tool, and neither the tool's run time nor a
+//! long-running tool (a program that sleeps, say) may hold other callers' large requests
+//! back. A large *answer* takes a turn of its own, for shaping it ([`FairShare::turn`] again,
+//! by the call path).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -35,19 +38,58 @@ use crate::error::GatewayError;
 /// Longest a request keeps its turn.
 pub const SLICE: Duration = Duration::from_millis(250);
 
-/// Runs `work` with `turn` (if any), giving the turn back after `slice` if `work` is not done
-/// by then; `work` itself goes on to its end.
-pub async fn run<F: Future>(turn: Option<Turn<'_>>, slice: Duration, work: F) -> F::Output {
+/// Runs `work` with `turn` (if any), giving the turn back after `slice`, or when `released`
+/// fires (or its [`Release`] is dropped), if `work` is not done by then; `work` itself goes
+/// on to its end.
+pub async fn run<F: Future>(
+    turn: Option<Turn<'_>>,
+    slice: Duration,
+    released: Option<Released>,
+    work: F,
+) -> F::Output {
     let Some(turn) = turn else {
         return work.await;
     };
     tokio::pin!(work);
+    let released = async {
+        match released {
+            // Fired or dropped: either way the request no longer needs the turn.
+            Some(Released(rx)) => {
+                let _ = rx.await;
+            }
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         done = &mut work => done,
         () = tokio::time::sleep(slice) => {
             drop(turn);
             work.await
         }
+        () = released => {
+            drop(turn);
+            work.await
+        }
+    }
+}
+
+/// Gives a request's turn back before [`run`]'s work ends: fired when the request leaves the
+/// gateway's CPU (it was sent to a sandbox or upstream server) and only waits.
+pub struct Release(oneshot::Sender<()>);
+
+/// The other end of a [`Release`], for [`run`].
+pub struct Released(oneshot::Receiver<()>);
+
+impl Release {
+    /// A release handle and the end [`run`] watches.
+    pub fn pair() -> (Release, Released) {
+        let (tx, rx) = oneshot::channel();
+        (Release(tx), Released(rx))
+    }
+
+    /// Gives the turn back now.
+    pub fn fire(self) {
+        let _ = self.0.send(());
     }
 }
 
@@ -287,7 +329,7 @@ mod tests {
         let (release, released) = oneshot::channel::<()>();
         let turn = share.turn(&mallory, 4096, WAIT).await.unwrap();
         // Mallory's request waits for its tool (until `release`) far longer than its slice.
-        let long = run(turn, Duration::from_millis(20), async {
+        let long = run(turn, Duration::from_millis(20), None, async {
             released.await.ok();
             "done"
         });
@@ -297,6 +339,31 @@ mod tests {
             assert!(t.is_some());
             drop(t);
             let _ = release.send(());
+        };
+        let (done, ()) = tokio::join!(long, other);
+        assert_eq!(done, "done");
+        assert_eq!(share.lock().free, 1);
+        assert!(share.lock().held.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_that_leaves_for_its_tool_gives_its_turn_back_at_once() {
+        let share = FairShare::new(1, 1024);
+        let (mallory, victim) = (name("mallory"), name("victim"));
+        let (release, released) = Release::pair();
+        let (tool_done, tool_finished) = oneshot::channel::<()>();
+        let turn = share.turn(&mallory, 4096, WAIT).await.unwrap();
+        // A slice far longer than the test: only the release can free the turn.
+        let long = run(turn, Duration::from_secs(600), Some(released), async {
+            release.fire();
+            tool_finished.await.ok();
+            "done"
+        });
+        let other = async {
+            let t = share.turn(&victim, 4096, WAIT).await.unwrap();
+            assert!(t.is_some());
+            drop(t);
+            let _ = tool_done.send(());
         };
         let (done, ()) = tokio::join!(long, other);
         assert_eq!(done, "done");

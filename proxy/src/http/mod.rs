@@ -239,8 +239,14 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
             .and_then(|t| t.split('-').nth(1))
             .map(str::to_owned);
     }
+    // The call path gives the turn back as soon as the request leaves for its tool.
+    let released = turn.as_ref().map(|_| {
+        let (release, released) = fair::Release::pair();
+        rec.turn_release = Some(release);
+        released
+    });
     let handled = mcp::handle(gw, &principal, incoming, rec);
-    fair::run(turn, fair::SLICE, handled).await
+    fair::run(turn, fair::SLICE, released, handled).await
 }
 
 /// Answers an error before the MCP layer; a connection whose body was not read to the end

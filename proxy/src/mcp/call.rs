@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use mcp_contract::grant::Grant;
 use mcp_contract::policy::AccessPolicy;
-use mcp_contract::sandbox_api::{CALL_PATH, CallRequest, CallResponse, ErrorKind};
+use mcp_contract::sandbox_api::{CALL_PATH, CallError, CallRequest, ErrorKind};
 use mcp_gateway_auth::Principal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -68,6 +68,9 @@ pub async fn call_tool(
             None,
         )));
     }
+    // The arguments are checked: the request now waits for its tool, and a large one gives
+    // its CPU turn back (http::fair) to other callers' large requests.
+    rec.release_turn();
     if let Some(federated) = &route.federated {
         return run_federated(
             gw,
@@ -80,8 +83,18 @@ pub async fn call_tool(
         )
         .await;
     }
-    let response = run(gw, &route, principal, params.arguments, traceparent, rec).await?;
-    shape(response, rec).map(Answer::Value)
+    let (sandbox, answer) = run(gw, &route, principal, params.arguments, traceparent, rec).await?;
+    // Reading and shaping a large answer is CPU-heavy again: it takes a turn of its own,
+    // fairly shared with other callers' large requests. The tool has run by now, so a turn
+    // not granted within the request timeout does not throw its answer away.
+    let wait = gw.upstreams.request_timeout();
+    let _turn = gw
+        .admission
+        .turn(&principal.id, answer.len(), wait)
+        .await
+        .ok()
+        .flatten();
+    shape(&sandbox, &answer, rec)
 }
 
 /// Step 5 for a federated tool: the call on its upstream MCP server, in the caller's session
@@ -274,7 +287,7 @@ async fn run(
     arguments: Option<&RawValue>,
     traceparent: Option<&str>,
     rec: &mut RequestRecord,
-) -> Result<CallResponse, GatewayError> {
+) -> Result<(String, bytes::Bytes), GatewayError> {
     let execute = gw.config.upstream.execute_timeout.get();
     let grant = Grant {
         principal: principal.id.to_string(),
@@ -284,6 +297,7 @@ async fn run(
         // The call's own bound plus a little clock skew between gateway and sandbox.
         expires_at_ms: unix_ms() + gw.upstreams.request_timeout().as_millis() as u64 + 30_000,
         tool: Some(route.name.clone()),
+        callback: None,
     };
     let request_id = rec.request_id.as_str();
     // Each replica gets the grant signed with its own token.
@@ -354,12 +368,9 @@ async fn run(
             error,
         },
     })?;
-    let sandbox = &upstreams.target(target).name;
+    let sandbox = upstreams.target(target).name.clone();
     rec.sandbox = Some(sandbox.clone());
-    serde_json::from_slice(&answer.body).map_err(|e| GatewayError::BadUpstreamAnswer {
-        sandbox: sandbox.clone(),
-        detail: e.to_string(),
-    })
+    Ok((sandbox, answer.body))
 }
 
 fn unix_ms() -> u64 {
@@ -380,21 +391,32 @@ fn audit_arguments(mode: ArgumentAudit, arguments: Option<&RawValue>, rec: &mut 
     }
 }
 
+/// The sandbox's answer (a [`mcp_contract::sandbox_api::CallResponse`]) as far as the gateway
+/// reads it: the result stays raw JSON, to be copied into the MCP result as it is.
+#[derive(Deserialize)]
+struct SandboxAnswer<'a> {
+    #[serde(default)]
+    tool: String,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<CallError>,
+}
+
 /// Step 6: the sandbox's answer as an MCP result. Results and tool failures are results
 /// (`isError` for the latter, with the failure's detail as `structuredContent`); a refused or
 /// unserviceable call is a [`GatewayError`].
-fn shape(resp: CallResponse, rec: &mut RequestRecord) -> Result<Value, GatewayError> {
+fn shape(sandbox: &str, body: &[u8], rec: &mut RequestRecord) -> Result<Answer, GatewayError> {
+    let resp: SandboxAnswer<'_> =
+        serde_json::from_slice(body).map_err(|e| GatewayError::BadUpstreamAnswer {
+            sandbox: sandbox.to_owned(),
+            detail: e.to_string(),
+        })?;
     let Some(error) = resp.error else {
-        let result = resp.result.unwrap_or(Value::Null);
-        let text = match &result {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let mut out = json!({"content": [{"type": "text", "text": text}], "isError": false});
-        if result.is_object() {
-            out["structuredContent"] = result;
-        }
-        return Ok(out);
+        return shape_result(resp.result).map_err(|e| GatewayError::BadUpstreamAnswer {
+            sandbox: sandbox.to_owned(),
+            detail: e.to_string(),
+        });
     };
     match error.kind {
         ErrorKind::UnknownTool | ErrorKind::Forbidden => Err(GatewayError::UnknownTool {
@@ -411,9 +433,40 @@ fn shape(resp: CallResponse, rec: &mut RequestRecord) -> Result<Value, GatewayEr
         }
         kind => {
             rec.fail(Status::Error, kind.as_str());
-            Ok(tool_error(kind, &error.message, error.detail.map(|d| *d)))
+            Ok(Answer::Value(tool_error(
+                kind,
+                &error.message,
+                error.detail.map(|d| *d),
+            )))
         }
     }
+}
+
+/// A tool's result as an MCP result: its text (a string result as it is, any other value as
+/// JSON text) and, for an object, the object as `structuredContent`. A string result, the
+/// common case, is copied as the JSON string the sandbox wrote, without building a tree.
+fn shape_result(result: Option<&RawValue>) -> Result<Answer, serde_json::Error> {
+    const HEAD: &[u8] = br#"{"content":[{"type":"text","text":"#;
+    const TAIL: &[u8] = br#"}],"isError":false"#;
+    let raw = result.map_or("null", RawValue::get);
+    if raw.starts_with('"') {
+        let mut out = Vec::with_capacity(HEAD.len() + raw.len() + TAIL.len());
+        out.extend_from_slice(HEAD);
+        out.extend_from_slice(raw.as_bytes());
+        out.extend_from_slice(TAIL);
+        return Ok(Answer::Open(out));
+    }
+    let result: Value = serde_json::from_str(raw)?;
+    let text = result.to_string();
+    let mut out = json!({"content": [{"type": "text", "text": text}], "isError": false});
+    if result.is_object() {
+        out["structuredContent"] = result;
+    }
+    // Written here, while the call holds its turn for a large answer; no `_meta`, so it may
+    // go out open for the envelope.
+    let mut bytes = serde_json::to_vec(&out)?;
+    bytes.pop();
+    Ok(Answer::Open(bytes))
 }
 
 /// An `isError` result the model can read: the message, the failure's kind in `_meta`, and

@@ -147,6 +147,9 @@ pub struct RequestRecord {
     pub arguments: Option<Box<serde_json::value::RawValue>>,
     /// The request's server span (none unless traces are exported and this is MCP).
     pub trace: trace::RequestTrace,
+    /// Gives a large request's CPU turn back ([`crate::http::fair`]): fired by the call path
+    /// when the request leaves for its sandbox or upstream server.
+    pub turn_release: Option<crate::http::fair::Release>,
 }
 
 impl RequestRecord {
@@ -174,6 +177,14 @@ impl RequestRecord {
             arguments_sha256: None,
             arguments: None,
             trace: trace::RequestTrace::none(),
+            turn_release: None,
+        }
+    }
+
+    /// Gives the request's CPU turn back, if it holds one: it is about to wait, not compute.
+    pub fn release_turn(&mut self) {
+        if let Some(r) = self.turn_release.take() {
+            r.fire();
         }
     }
 
