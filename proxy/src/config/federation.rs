@@ -157,6 +157,37 @@ pub enum McpServerRule {
     Tls { index: usize },
 }
 
+/// `code_callback_url`: the base URL sandboxes use to send calls of federated tools made from
+/// code back to this gateway replica (`http://` or `https://`, host and port, no path).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CallbackUrl(String);
+
+impl CallbackUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CallbackUrl {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let trimmed = s.trim_end_matches('/');
+        let authority = trimmed
+            .strip_prefix("http://")
+            .or_else(|| trimmed.strip_prefix("https://"));
+        if is_http_url(trimmed) && authority.is_some_and(|a| !a.contains('/')) {
+            Ok(Self(trimmed.to_owned()))
+        } else {
+            Err(format!(
+                "{s:?} must be an http:// or https:// URL with a host and no path, e.g. \
+                 http://10.0.0.7:8080 (how sandboxes reach this gateway replica)"
+            ))
+        }
+    }
+}
+
 fn is_http_url(u: &str) -> bool {
     let rest = u
         .strip_prefix("http://")

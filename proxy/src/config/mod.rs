@@ -19,7 +19,9 @@ use serde::Deserialize;
 
 pub use connections::{ConnectionLimits, ConnectionLimitsError};
 pub use env::{EnvOverrideError, PathProblem, apply_env_overrides};
-pub use federation::{BreakerConfig, McpServerConfig, McpServerRule, UpstreamAuth, UpstreamTls};
+pub use federation::{
+    BreakerConfig, CallbackUrl, McpServerConfig, McpServerRule, UpstreamAuth, UpstreamTls,
+};
 pub use sandbox_tls::{SandboxTls, SandboxTlsRule};
 
 /// A configuration that could not be used.
@@ -82,6 +84,11 @@ pub struct Config {
     /// Existing MCP servers (Streamable HTTP) whose tools are served beside the sandboxes'.
     #[serde(default, alias = "upstream_servers")]
     pub mcp_servers: Vec<McpServerConfig>,
+    /// Where sandboxes send calls of `mcp_servers` tools made from code back to this replica
+    /// (signed into each call grant). Default: this `listen` address (`127.0.0.1` for an
+    /// unspecified one), `https://` with `tls`.
+    #[serde(default)]
+    pub code_callback_url: Option<CallbackUrl>,
     #[serde(default)]
     pub upstream: UpstreamConfig,
     #[serde(default)]

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod breaker;
 pub mod error;
+pub mod internal;
 pub mod server;
 pub mod share;
 pub mod wire;

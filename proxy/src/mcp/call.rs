@@ -297,7 +297,8 @@ async fn run(
         // The call's own bound plus a little clock skew between gateway and sandbox.
         expires_at_ms: unix_ms() + gw.upstreams.request_timeout().as_millis() as u64 + 30_000,
         tool: Some(route.name.clone()),
-        callback: None,
+        // Where its code's calls of federated tools come back to (none without mcp_servers).
+        callback: crate::federation::internal::callback_url(gw),
     };
     let request_id = rec.request_id.as_str();
     // Each replica gets the grant signed with its own token.

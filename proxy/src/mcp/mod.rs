@@ -7,7 +7,7 @@
 //! is a [`GatewayError`], mapped in one place; tool execution failures are results with
 //! `isError: true`.
 
-mod call;
+pub(crate) mod call;
 pub mod envelope;
 pub mod jsonrpc;
 mod list;

@@ -11,7 +11,7 @@ use wasmtime::StoreContextMut;
 use wasmtime::component::Linker;
 
 use super::bindings::{
-    AbortReason, CallError as WitCallError, Caller as WitCaller, LogLevel, ToolSummary, Usage,
+    AbortReason, CallError as WitCallError, Caller as WitCaller, LogLevel, Usage,
 };
 use super::state::CallState;
 use crate::telemetry::child_span;
@@ -73,11 +73,26 @@ pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
         },
     )?;
 
-    host.func_wrap(
+    host.func_wrap_async(
         "list-tools",
-        |store: StoreContextMut<'_, CallState>, (): ()| -> wasmtime::Result<(Vec<ToolSummary>,)> {
-            let cx = &store.data().context;
-            Ok((cx.dispatcher.list_for(&cx.scope.caller),))
+        |store: StoreContextMut<'_, CallState>, (): ()| {
+            Box::new(async move {
+                let cx = &store.data().context;
+                let mut tools = cx.dispatcher.list_for(&cx.scope.caller);
+                // The gateway's federated tools the caller may call, asked once per call tree
+                // and within the host-call budget; the sandbox's own tools win a name clash.
+                if let Some(callback) = &cx.scope.callback {
+                    let budget = cx.host_call_timeout.min(cx.remaining());
+                    let span = child_span!(&cx.span, "host_call", host.function = "list-tools");
+                    let listed = callback.list(&span);
+                    if let Ok(federated) = tokio::time::timeout(budget, listed).await {
+                        let own: std::collections::HashSet<String> =
+                            tools.iter().map(|t| t.name.clone()).collect();
+                        tools.extend(federated.iter().filter(|t| !own.contains(&t.name)).cloned());
+                    }
+                }
+                Ok((tools,))
+            })
         },
     )?;
 

@@ -11,6 +11,7 @@
 
 mod bindings;
 mod cache;
+mod callback;
 mod engine;
 mod host;
 mod http;
@@ -31,6 +32,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 pub use bindings::{AbortReason, CallError as WitCallError, LogLevel, ToolDescriptor, ToolSummary};
 pub use cache::{CompileError, Origin};
+pub use callback::GatewayCallback;
 pub use engine::{EPOCH_TICK, EngineSettings};
 pub use host::{unavailable_tool, untrusted};
 pub use http::{HttpGrantError, HttpPolicy};

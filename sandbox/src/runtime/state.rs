@@ -44,6 +44,8 @@ pub struct CallScope {
     pub max_depth: u32,
     /// The linear memory every instance of the tree may hold together.
     pub memory: Arc<TreeMemory>,
+    /// The way back to the gateway for its federated tools, when the call's grant names one.
+    pub callback: Option<Arc<super::callback::GatewayCallback>>,
 }
 
 impl CallScope {
@@ -56,7 +58,14 @@ impl CallScope {
             max_nested,
             max_depth,
             memory: TreeMemory::new(usize::MAX),
+            callback: None,
         }
+    }
+
+    /// Sends calls of tools this sandbox does not serve back to the gateway through `callback`.
+    pub fn with_callback(mut self, callback: super::callback::GatewayCallback) -> Self {
+        self.callback = Some(Arc::new(callback));
+        self
     }
 
     /// Bounds the memory the whole tree holds at once to `bytes` (the top-level tool's cap).

@@ -25,8 +25,8 @@ use mcp_contract::policy::{Access as PolicyAccess, AccessPolicy};
 use mcp_contract::sandbox_api::{CallError, CallRequest, CallResponse, CallStats, ErrorKind};
 
 use crate::runtime::{
-    AbortReason, CallContext, CallScope, CallSetup, Caller, Deadline, Dispatcher, Mount,
-    NestedOutcome, Runtime, ToolSummary, WitCallError, unavailable_tool, untrusted,
+    AbortReason, CallContext, CallScope, CallSetup, Caller, Deadline, Dispatcher, GatewayCallback,
+    Mount, NestedOutcome, Runtime, ToolSummary, WitCallError, unavailable_tool, untrusted,
 };
 use crate::telemetry;
 use crate::toolset::manifest::Access;
@@ -189,7 +189,7 @@ impl Sandbox {
         let started = Instant::now();
         let tool_name: &str = &req.tool;
         let loaded = self.loaded.load_full();
-        let caller = match self.caller_of(req) {
+        let (caller, callback) = match self.caller_of(req) {
             Ok(c) => c,
             Err(e) => return self.finish(tool_name, Err(e), CallStats::default(), started),
         };
@@ -222,10 +222,12 @@ impl Sandbox {
         }
         // The whole tree of nested calls shares the top-level tool's memory cap (and its fuel
         // and deadline, passed down as what is left).
-        let scope = Arc::new(
-            CallScope::new(caller, limits.max_nested_calls, limits.max_nesting_depth)
-                .with_memory_budget(limits.memory.as_usize()),
-        );
+        let scope = CallScope::new(caller, limits.max_nested_calls, limits.max_nesting_depth)
+            .with_memory_budget(limits.memory.as_usize());
+        let scope = Arc::new(match callback {
+            Some(callback) => scope.with_callback(callback),
+            None => scope,
+        });
         let now = Instant::now();
         let report = self
             .run_tool(
@@ -281,16 +283,21 @@ impl Sandbox {
     }
 
     /// Who the call is for: from its grant when the sandbox has a grant key, else (without a
-    /// token, in development) from the request body.
-    fn caller_of(&self, req: &CallRequest<'_>) -> Result<Caller, CallError> {
+    /// token, in development) from the request body. With it, the way back to the gateway for
+    /// its federated tools when the grant names one (never without a token).
+    fn caller_of(
+        &self,
+        req: &CallRequest<'_>,
+    ) -> Result<(Caller, Option<GatewayCallback>), CallError> {
         let request_id = req.request_id.as_deref().unwrap_or("");
         let Some(key) = &self.settings.grant_key else {
-            return Ok(Caller {
+            let caller = Caller {
                 user: req.user.to_string(),
                 roles: req.roles.iter().map(|r| r.to_string()).collect(),
                 request_id: request_id.to_owned(),
                 principal: req.principal.as_deref().map(str::to_owned),
-            });
+            };
+            return Ok((caller, None));
         };
         let refused = |why: String| CallError::new(ErrorKind::Forbidden, why);
         let token = req.grant.as_deref().ok_or_else(|| {
@@ -313,12 +320,17 @@ impl Sandbox {
                 "was refused: the call grant was issued for another tool".to_owned(),
             ));
         }
-        Ok(Caller {
+        let callback = grant
+            .callback
+            .as_deref()
+            .map(|url| GatewayCallback::new(url, token, key.clone()));
+        let caller = Caller {
             user: grant.user,
             roles: grant.roles,
             request_id: grant.request_id,
             principal: Some(grant.principal),
-        })
+        };
+        Ok((caller, callback))
     }
 
     /// Whether a tool call made from inside a guest may go ahead, besides the policy check:
@@ -649,6 +661,13 @@ impl Sandbox {
             }
             let loaded = self.loaded.load_full();
             let caller = &scope.caller;
+            // A tool this sandbox does not serve may be one of the gateway's federated tools:
+            // the gateway admits it (user rate, authorization, tool rate) and runs it.
+            if let Some(callback) = &scope.callback
+                && loaded.catalog.get(tool).is_none()
+            {
+                return Ok(Ran::Gateway(callback.call(tool, arguments, &span).await));
+            }
             self.admit_nested(&loaded, caller, mcp_ratelimit::Scope::User, tool)
                 .await?;
             let handle = authorize(&loaded, caller, tool).map_err(|e| {
@@ -673,11 +692,12 @@ impl Sandbox {
                 span,
             ))
             .await;
-            Ok((handle, report))
+            Ok(Ran::Here(handle, report))
         }
         .await;
         let (handle, report) = match result {
-            Ok(ran) => ran,
+            Ok(Ran::Here(handle, report)) => (handle, report),
+            Ok(Ran::Gateway(result)) => return (result.into(), None),
             Err(e) => return (Err(e).into(), hidden),
         };
         metrics::nested_call(
@@ -701,6 +721,12 @@ impl Sandbox {
         };
         (outcome, None)
     }
+}
+
+/// Where a call made from inside a guest ran: here, or (a federated tool) at the gateway.
+enum Ran {
+    Here(Arc<ToolHandle>, crate::runtime::RunReport),
+    Gateway(Result<String, WitCallError>),
 }
 
 /// The audit line of a tool call made from inside a guest: who (user and principal), what
