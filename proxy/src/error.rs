@@ -73,7 +73,9 @@ pub enum GatewayError {
     #[error("session not found ({0}); send initialize again to start a new session")]
     SessionNotFound(SessionError),
     #[error(
-        "method {method:?} is not supported by this gateway (it serves tools: tools/list, tools/call)"
+        "method {method:?} is not supported by this gateway (it serves tools/list, tools/call, and its \
+         upstream MCP servers' resources/list, resources/templates/list, resources/read, \
+         prompts/list, prompts/get; not resources/subscribe)"
     )]
     MethodNotFound { method: String },
     #[error("{detail}")]
@@ -114,6 +116,8 @@ pub enum GatewayError {
     #[error("{}", federated_text(server, tool, error))]
     Federated {
         server: String,
+        /// The exposed tool name, or `resource:<uri>` / `prompt:<name>` for a resource read or
+        /// a prompt get.
         tool: String,
         error: FederationError,
     },
@@ -415,7 +419,13 @@ fn federated_text(server: &str, tool: &str, error: &FederationError) -> String {
         | FederationError::Saturated { .. } => " Retry later.",
         _ => "",
     };
-    format!("MCP server '{server}' could not run tool '{tool}': {error}.{tail}")
+    // `tool` is a tool's name, or `resource:<uri>` / `prompt:<name>` (no tool name has ':').
+    let what = match tool.split_once(':') {
+        Some(("resource", uri)) => format!("read resource {uri:?}"),
+        Some(("prompt", name)) => format!("get prompt '{name}'"),
+        _ => format!("run tool '{tool}'"),
+    };
+    format!("MCP server '{server}' could not {what}: {error}.{tail}")
 }
 
 fn scope_text(scope: Scope) -> &'static str {

@@ -1,5 +1,6 @@
 //! The gateway's shared state, built once from the configuration, and its background tasks
-//! (catalog refresh, policy reload, rate-limit sweeping, key expiry metrics).
+//! (catalog refresh, policy reload, reload of the upstream MCP servers when the config file's
+//! `mcp_servers:` change, rate-limit sweeping, key expiry metrics).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,9 @@ pub struct Gateway {
     /// Flipped when `shutdown_timeout` passes with calls still running: they are answered
     /// with a clear error instead of being cut by the process exit.
     cut: tokio::sync::watch::Sender<bool>,
+    /// The config file, watched for changes of its `mcp_servers:` section (see
+    /// [`Self::watching_config`]); other settings apply at the next start.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl Gateway {
@@ -115,7 +119,46 @@ impl Gateway {
             draining: std::sync::atomic::AtomicBool::new(false),
             closing: std::sync::atomic::AtomicBool::new(false),
             cut: tokio::sync::watch::Sender::new(false),
+            config_file: None,
         })
+    }
+
+    /// Watches `path` (the file the configuration was loaded from) and applies changes of its
+    /// `mcp_servers:` section without a restart ([`crate::federation::reload`]).
+    pub fn watching_config(mut self, path: &std::path::Path) -> Self {
+        self.config_file = Some(path.to_owned());
+        self
+    }
+
+    /// Reads the config file again and makes its `mcp_servers:` the list of upstream servers,
+    /// then refreshes the catalog so their tools appear or disappear at once. An invalid file
+    /// is rejected (logged, counted) and the servers in force stay.
+    pub async fn reload_servers(&self) {
+        let Some(path) = &self.config_file else {
+            return;
+        };
+        let rejected = |e: &dyn std::fmt::Display| {
+            metrics::counter!("mcp_config_reloads_total", "result" => "rejected").increment(1);
+            tracing::error!(path = %path.display(), error = %e,
+                "config change rejected; the upstream MCP servers in force stay");
+        };
+        let config = match Config::load(path, std::env::vars()) {
+            Ok(c) => c,
+            Err(e) => return rejected(&e),
+        };
+        match self.federation.reload(&config.mcp_servers) {
+            Ok(s) if s.is_unchanged() => {
+                tracing::info!(path = %path.display(),
+                    "config file changed; mcp_servers unchanged (other settings apply at the next start)");
+            }
+            Ok(s) => {
+                metrics::counter!("mcp_config_reloads_total", "result" => "ok").increment(1);
+                tracing::info!(added = ?s.added, changed = ?s.changed, removed = ?s.removed,
+                    kept = ?s.kept, "upstream MCP servers reloaded");
+                self.refresh_catalog().await;
+            }
+            Err(e) => rejected(&e),
+        }
     }
 
     pub fn is_draining(&self) -> bool {
@@ -172,6 +215,20 @@ impl Gateway {
         }
         let _jwks_refresh = self.auth.spawn_key_refresh();
         let _policy_watch = self.policy.watch(Duration::from_secs(1));
+        // A change of the config file is handled in this loop, so a reload and a catalog
+        // refresh never run at once (a refresh begun before the reload is followed by another).
+        let config_changed = Arc::new(tokio::sync::Notify::new());
+        let _config_watch = self.config_file.as_ref().map(|path| {
+            let changed = config_changed.clone();
+            let tracker =
+                mcp_filewatch::Tracker::new(vec![path.clone()], mcp_filewatch::Settle::Immediately);
+            mcp_filewatch::Watch::on_change(tracker)
+                .poll(Some(Duration::from_secs(1)))
+                .spawn(move |_| {
+                    changed.notify_one();
+                    std::future::ready(())
+                })
+        });
         let mut catalog_tick = tokio::time::interval(self.config.catalog.refresh.get());
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut minute = tokio::time::interval(Duration::from_secs(60));
@@ -182,6 +239,7 @@ impl Gateway {
         loop {
             tokio::select! {
                 _ = catalog_tick.tick() => self.refresh_catalog().await,
+                () = config_changed.notified() => self.reload_servers().await,
                 _ = second.tick() => {
                     self.export_idp_health();
                     let reloads = self.key_reloads();

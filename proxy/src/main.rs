@@ -248,7 +248,7 @@ fn serve(path: &std::path::Path, log_format: &str, upgrade: bool) -> anyhow::Res
     let admin_listen = config.admin_listen;
     let server_cfg = config.server.clone();
     let tls_files = config.tls.clone();
-    let gw = Arc::new(Gateway::build(config, Some(metrics))?);
+    let gw = Arc::new(Gateway::build(config, Some(metrics))?.watching_config(path));
 
     let upgrade_sock = match server_cfg.upgrade_sock.clone() {
         Some(p) => p,

@@ -12,7 +12,7 @@ use mcp_contract::units::{ByteSize, Span};
 use serde::Deserialize;
 
 /// One upstream MCP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpServerConfig {
     /// Prefix of its tools' names (`<name>__<tool>`), and its name in logs, metrics and
@@ -49,7 +49,7 @@ pub struct McpServerConfig {
 }
 
 /// TLS settings of one upstream server.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamTls {
     /// PEM certificates trusted for this server (in addition to the web roots).
@@ -87,7 +87,7 @@ impl McpServerConfig {
 }
 
 /// The credentials the gateway presents to an upstream (never the caller's).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum UpstreamAuth {
     #[default]
@@ -110,7 +110,7 @@ pub enum UpstreamAuth {
 
 /// When calls to a server stop being tried: after `failures` calls in a row failed to reach
 /// it, calls fail at once for `open_for`; then one call is let through to test it.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
     pub failures: u32,

@@ -33,8 +33,8 @@ use crate::config::McpServerConfig;
 const MAX_SESSIONS: usize = 4096;
 /// Pages of `tools/list` read from one server at most.
 const MAX_LIST_PAGES: usize = 50;
-/// Session key of the gateway's own requests (tool lists).
-const GATEWAY_KEY: &str = "";
+/// Session key of the gateway's own requests (tool, resource and prompt lists).
+pub(super) const GATEWAY_KEY: &str = "";
 
 /// The protocol version the gateway asks upstreams for (the upstream may answer an older one).
 const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -77,6 +77,8 @@ pub struct Server {
     sessions: DashMap<String, Slot>,
     next_id: AtomicU64,
     up: AtomicBool,
+    /// What its last `initialize` answer advertised ([`Offers`] bits).
+    offers: std::sync::atomic::AtomicU8,
     /// The last tool list read (kept while the server is down, so its tools stay known and
     /// their calls get a clear "unavailable" rather than "unknown tool").
     last_tools: std::sync::Mutex<Option<Arc<Vec<serde_json::Value>>>>,
@@ -86,6 +88,24 @@ pub struct Server {
 struct InitializeResult {
     #[serde(rename = "protocolVersion")]
     protocol_version: String,
+    #[serde(default)]
+    capabilities: Capabilities,
+}
+
+/// The server capabilities the gateway federates besides tools.
+#[derive(Deserialize, Default)]
+struct Capabilities {
+    #[serde(default)]
+    resources: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    prompts: Option<serde::de::IgnoredAny>,
+}
+
+/// What a server's `initialize` answer advertised besides tools.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offers {
+    pub resources: bool,
+    pub prompts: bool,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +153,7 @@ impl Server {
             sessions: DashMap::new(),
             next_id: AtomicU64::new(1),
             up: AtomicBool::new(false),
+            offers: std::sync::atomic::AtomicU8::new(0),
             last_tools: std::sync::Mutex::new(None),
         })
     }
@@ -140,6 +161,15 @@ impl Server {
     /// Whether its last request was answered.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
+    }
+
+    /// The capabilities its last `initialize` answer advertised (none before one was read).
+    pub fn offers(&self) -> Offers {
+        let bits = self.offers.load(Ordering::Acquire);
+        Offers {
+            resources: bits & 1 != 0,
+            prompts: bits & 2 != 0,
+        }
     }
 
     /// The circuit breaker's state (`closed`, `open`, `half_open`).
@@ -217,7 +247,7 @@ impl Server {
     }
 
     /// One request through the circuit breaker, within the request timeout.
-    async fn guarded(
+    pub(super) async fn guarded(
         &self,
         method: &str,
         params: &str,
@@ -345,6 +375,9 @@ impl Server {
         let result = self.read_response(pending, id, &provisional, ctx).await?;
         let init: InitializeResult = serde_json::from_str(result.get())
             .map_err(|e| FederationError::Protocol(format!("initialize result: {e}")))?;
+        let offers = u8::from(init.capabilities.resources.is_some())
+            | (u8::from(init.capabilities.prompts.is_some()) << 1);
+        self.offers.store(offers, Ordering::Release);
         let session = Session {
             protocol_version: init.protocol_version,
             ..provisional

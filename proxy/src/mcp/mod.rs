@@ -3,12 +3,13 @@
 //! A request is served in named steps: parse the message, tell its protocol era from the
 //! `MCP-Protocol-Version` header, check the transport rules of that era ([`transport`]), run
 //! the method (`initialize`, `ping`, `server/discover`, `tools/list` in [`list`], `tools/call`
-//! in [`call`]), and frame the answer with that era's envelope ([`envelope`]). Every failure
-//! is a [`GatewayError`], mapped in one place; tool execution failures are results with
-//! `isError: true`.
+//! in [`call`], the upstream servers' resources and prompts in [`federated`]), and frame the
+//! answer with that era's envelope ([`envelope`]). Every failure is a [`GatewayError`], mapped
+//! in one place; tool execution failures are results with `isError: true`.
 
 pub(crate) mod call;
 pub mod envelope;
+mod federated;
 pub mod jsonrpc;
 mod list;
 pub mod session;
@@ -154,7 +155,7 @@ async fn serve(
         "initialize" => initialize(gw, principal, req.params),
         "ping" => Ok(Served::value(json!({}))),
         "server/discover" => Ok(Served {
-            answer: Answer::Value(discover()),
+            answer: Answer::Value(discover(gw)),
             cache: Some(Cache {
                 ttl_ms: 0,
                 private: false,
@@ -178,6 +179,32 @@ async fn serve(
             })
         }
         "tools/call" => call::call_tool(gw, principal, req.params, inc.traceparent, rec)
+            .await
+            .map(|answer| Served {
+                answer,
+                cache: None,
+                session: None,
+            }),
+        "resources/list" | "resources/templates/list" | "prompts/list" => {
+            let kind = match req.method.as_ref() {
+                "resources/list" => crate::federation::Kind::Resources,
+                "resources/templates/list" => crate::federation::Kind::Templates,
+                _ => crate::federation::Kind::Prompts,
+            };
+            federated::list(gw, principal, kind, req.params).map(|answer| Served {
+                answer,
+                cache: Some(federated::CACHE_HINT),
+                session: None,
+            })
+        }
+        "resources/read" => federated::read(gw, principal, req.params, inc.traceparent, rec)
+            .await
+            .map(|answer| Served {
+                answer,
+                cache: None,
+                session: None,
+            }),
+        "prompts/get" => federated::get_prompt(gw, principal, req.params, inc.traceparent, rec)
             .await
             .map(|answer| Served {
                 answer,
@@ -222,7 +249,7 @@ fn initialize(
         .issue(&session_principal(principal), version, unix_now());
     let result = json!({
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}},
+        "capabilities": capabilities(gw),
         "serverInfo": envelope::server_identity(),
         "instructions": INSTRUCTIONS,
     });
@@ -233,10 +260,25 @@ fn initialize(
     })
 }
 
-fn discover() -> serde_json::Value {
+/// Tools always; resources and prompts once an upstream server advertised them (known from
+/// its `initialize` answer, read on the first catalog refresh). Subscriptions and list-change
+/// notifications are not offered.
+fn capabilities(gw: &Gateway) -> serde_json::Value {
+    let offers = gw.federation.offers();
+    let mut caps = json!({"tools": {"listChanged": false}});
+    if offers.resources {
+        caps["resources"] = json!({"subscribe": false, "listChanged": false});
+    }
+    if offers.prompts {
+        caps["prompts"] = json!({"listChanged": false});
+    }
+    caps
+}
+
+fn discover(gw: &Gateway) -> serde_json::Value {
     json!({
         "supportedVersions": crate::error::supported_versions(),
-        "capabilities": {"tools": {"listChanged": false}},
+        "capabilities": capabilities(gw),
         "serverInfo": envelope::server_identity(),
         "instructions": INSTRUCTIONS,
     })

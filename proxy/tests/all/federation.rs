@@ -10,6 +10,7 @@
 )]
 
 mod credentials;
+mod resources;
 
 use std::path::Path;
 use std::time::Duration;

@@ -5,7 +5,9 @@ Env: PORT (required), STATELESS=1 (no sessions), JSON_RESPONSE=1 (plain JSON ans
 of event streams), REQUIRE_TOKEN (every request must carry `Authorization: Bearer <it>`),
 JWKS_URL (every request must carry an access token signed by a key of this JWKS),
 DESCRIPTION (the `chameleon` tool's description), SSL_CERT and SSL_KEY (serve HTTPS with these
-PEM files). Serves http(s)://127.0.0.1:$PORT/mcp.
+PEM files), EXTRAS=<tag> (also serve resources, a resource template and prompts whose answers
+name the tag, and the `hold` tool; without it the server offers tools only).
+Serves http(s)://127.0.0.1:$PORT/mcp.
 """
 import asyncio
 import base64
@@ -116,6 +118,45 @@ def whoami(ctx: Context) -> str:
     headers = dict(request.headers) if request is not None else {}
     keep = ("authorization", "x-mcp-user", "traceparent", "mcp-session-id", "mcp-protocol-version")
     return json.dumps({k: headers.get(k) for k in keep})
+
+
+EXTRAS = os.environ.get("EXTRAS")
+if EXTRAS:
+    # The same URI and template on every server started with a tag: the gateway must route
+    # each read to the right one.
+    @mcp.resource("shared://note", name="note", mime_type="text/plain")
+    def shared_note() -> str:
+        return f"note from {EXTRAS}"
+
+    @mcp.resource(f"{EXTRAS}://only", name="only", description="Only on this server.")
+    def only() -> str:
+        return f"only {EXTRAS}"
+
+    @mcp.resource(f"{EXTRAS}://pixel", name="pixel", mime_type="image/png")
+    def pixel_resource() -> bytes:
+        return PIXEL
+
+    @mcp.resource("users://{id}/profile", name="profile")
+    def profile(id: str) -> str:
+        return f"{EXTRAS} profile of {id}"
+
+    @mcp.prompt()
+    def greet(who: str) -> str:
+        """Greets someone."""
+        return f"Hello {who}, from {EXTRAS}"
+
+    @mcp.prompt(name="ns.summary")
+    def summary() -> str:
+        """A prompt whose name has a dot."""
+        return f"Summarise, {EXTRAS}"
+
+    @mcp.tool()
+    async def hold(marker: str, seconds: float) -> str:
+        """Creates the file `marker` when it starts, then answers after `seconds`."""
+        with open(marker, "w") as f:
+            f.write("started")
+        await asyncio.sleep(seconds)
+        return "held"
 
 
 def build_app():
