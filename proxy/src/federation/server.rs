@@ -9,9 +9,14 @@
 //! keeps no session toward its clients: this is a cache any replica rebuilds.
 //!
 //! Answers: plain JSON or a `text/event-stream`, from which the final response is read
-//! (progress and log notifications are skipped; requests of the upstream's own, such as
-//! elicitation or sampling, are refused with a JSON-RPC error). Every answer is bounded in
-//! size and time, and the result is kept as the raw JSON the upstream sent.
+//! (log notifications are skipped; requests of the upstream's own, such as elicitation or
+//! sampling, are refused with a JSON-RPC error). Every answer is bounded in size and time, and
+//! the result is kept as the raw JSON the upstream sent.
+//!
+//! Progress: when the call's client asked for it ([`wire::PROGRESS`] is set), the request
+//! carries a progress token of the gateway's own (unique per server and process, so callers
+//! sharing nothing cannot collide in the upstream session), and each `notifications/progress`
+//! with that token is handed to the sink with the client's own token; any other is skipped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,7 +31,7 @@ use super::auth::Credentials;
 use super::breaker::Breaker;
 use super::error::FederationError;
 use super::share::CallerShares;
-use super::wire::{self, Message, SseReader};
+use super::wire::{self, Message, ProgressSink, SseReader};
 use crate::config::McpServerConfig;
 
 /// Sessions kept per server (one per recent caller); past it, one is dropped.
@@ -120,6 +125,12 @@ struct Pending {
     resp: reqwest::Response,
 }
 
+/// Where a call's progress goes: the gateway's token for it upstream, and the client's sink.
+struct Forward {
+    token: u64,
+    sink: Arc<ProgressSink>,
+}
+
 impl Server {
     pub fn new(cfg: &McpServerConfig) -> Result<Self, SetupError> {
         let url = reqwest::Url::parse(&cfg.url).map_err(|e| SetupError::Url {
@@ -199,7 +210,15 @@ impl Server {
         arguments: Option<&RawValue>,
         ctx: &CallContext<'_>,
     ) -> Result<Box<RawValue>, FederationError> {
-        self.guarded("tools/call", &wire::call_params(tool, arguments), ctx)
+        let forward = wire::PROGRESS
+            .try_with(Arc::clone)
+            .ok()
+            .map(|sink| Forward {
+                token: self.next_id.fetch_add(1, Ordering::Relaxed),
+                sink,
+            });
+        let params = wire::call_params(tool, arguments, forward.as_ref().map(|f| f.token));
+        self.guarded_forwarding("tools/call", &params, ctx, forward.as_ref())
             .await
     }
 
@@ -253,6 +272,17 @@ impl Server {
         params: &str,
         ctx: &CallContext<'_>,
     ) -> Result<Box<RawValue>, FederationError> {
+        self.guarded_forwarding(method, params, ctx, None).await
+    }
+
+    /// [`Self::guarded`], passing the call's progress on to `progress`.
+    async fn guarded_forwarding(
+        &self,
+        method: &str,
+        params: &str,
+        ctx: &CallContext<'_>,
+        progress: Option<&Forward>,
+    ) -> Result<Box<RawValue>, FederationError> {
         let _place = self
             .shares
             .take(ctx.caller)
@@ -266,7 +296,8 @@ impl Server {
                 max: self.max_concurrent,
             })?;
         self.breaker.admit(Instant::now())?;
-        let result = tokio::time::timeout(self.request_timeout, self.request(method, params, ctx))
+        let request = self.request(method, params, ctx, progress);
+        let result = tokio::time::timeout(self.request_timeout, request)
             .await
             .unwrap_or(Err(FederationError::Timeout(self.request_timeout)));
         let failed = result
@@ -300,6 +331,7 @@ impl Server {
         method: &str,
         params: &str,
         ctx: &CallContext<'_>,
+        progress: Option<&Forward>,
     ) -> Result<Box<RawValue>, FederationError> {
         let slot = self.slot(ctx.caller);
         let mut retried_session = false;
@@ -333,7 +365,11 @@ impl Server {
                     retried_token = true;
                     continue;
                 }
-                200..=299 => return self.read_response(pending, id, &session, ctx).await,
+                200..=299 => {
+                    return self
+                        .read_response(pending, id, &session, ctx, progress)
+                        .await;
+                }
                 _ => return Err(self.status_error(pending).await),
             }
         }
@@ -372,7 +408,9 @@ impl Server {
             id: session_id,
             protocol_version: PROTOCOL_VERSION.to_owned(),
         };
-        let result = self.read_response(pending, id, &provisional, ctx).await?;
+        let result = self
+            .read_response(pending, id, &provisional, ctx, None)
+            .await?;
         let init: InitializeResult = serde_json::from_str(result.get())
             .map_err(|e| FederationError::Protocol(format!("initialize result: {e}")))?;
         let offers = u8::from(init.capabilities.resources.is_some())
@@ -477,13 +515,15 @@ impl Server {
         Ok(body)
     }
 
-    /// The result of request `id` from a JSON or an event-stream answer.
+    /// The result of request `id` from a JSON or an event-stream answer; the progress of the
+    /// call on the way, if its client wants it.
     async fn read_response(
         &self,
         mut pending: Pending,
         id: u64,
         session: &Session,
         ctx: &CallContext<'_>,
+        progress: Option<&Forward>,
     ) -> Result<Box<RawValue>, FederationError> {
         let sse = pending
             .resp
@@ -523,6 +563,21 @@ impl Server {
                     let refusal = wire::refusal(rid, &method);
                     // Its answer (202) carries nothing the call needs.
                     let _ = self.post(refusal, Some(session), ctx).await;
+                    continue;
+                }
+                if let (
+                    Some(fwd),
+                    Some(Message::Notification {
+                        method,
+                        params: Some(params),
+                    }),
+                ) = (progress, &message)
+                    && method == "notifications/progress"
+                {
+                    let client = &fwd.sink.client_token;
+                    if let Some(note) = wire::progress_for_client(params, fwd.token, client) {
+                        (fwd.sink.push)(note);
+                    }
                     continue;
                 }
                 if let Some(result) = self.final_message(&event, id)? {

@@ -1,7 +1,8 @@
 //! What travels between the gateway and an upstream MCP server, without building JSON trees of
 //! the upstream's results: the requests the gateway writes, a Server-Sent Events reader for
-//! upstreams that answer a POST with `text/event-stream`, and a look at each JSON-RPC message
-//! that borrows its parts from the bytes.
+//! upstreams that answer a POST with `text/event-stream`, a look at each JSON-RPC message
+//! that borrows its parts from the bytes, and the rewriting of an upstream's
+//! `notifications/progress` for the client that asked for it ([`PROGRESS`]).
 
 use std::borrow::Cow;
 
@@ -25,13 +26,76 @@ pub fn request(id: u64, method: &str, params: &str) -> Vec<u8> {
     out
 }
 
-/// `tools/call` params for `name` with the caller's arguments, as they came (raw JSON).
-pub fn call_params(name: &str, arguments: Option<&RawValue>) -> String {
+/// `tools/call` params for `name` with the caller's arguments, as they came (raw JSON), and
+/// the gateway's own progress token for the call when its client asked for progress.
+pub fn call_params(name: &str, arguments: Option<&RawValue>, progress: Option<u64>) -> String {
     let name = serde_json::to_string(name).unwrap_or_else(|_| "\"\"".into());
-    format!(
-        r#"{{"name":{name},"arguments":{}}}"#,
-        arguments.map_or("{}", RawValue::get)
-    )
+    let arguments = arguments.map_or("{}", RawValue::get);
+    match progress {
+        Some(token) => format!(
+            r#"{{"name":{name},"arguments":{arguments},"_meta":{{"progressToken":{token}}}}}"#
+        ),
+        None => format!(r#"{{"name":{name},"arguments":{arguments}}}"#),
+    }
+}
+
+/// Where the progress of the `tools/call` being served goes: set by the HTTP layer around a
+/// call whose client sent a `progressToken` and accepts an event stream
+/// ([`crate::http`]'s `stream`), read by [`super::server::Server::call_tool`]. A task-local
+/// value rather than a parameter so the MCP layer between the two needs no change: it runs
+/// the call in the request's own task, where the value is visible.
+pub struct ProgressSink {
+    /// The client's own `progressToken`, as it sent it (a JSON string or integer).
+    pub client_token: Box<RawValue>,
+    /// Takes one `notifications/progress` message for the client, ready to send. Must not
+    /// block: the HTTP layer queues it (bounded) for a client that may read slowly.
+    pub push: Box<dyn Fn(Vec<u8>) + Send + Sync>,
+}
+
+tokio::task_local! {
+    /// The progress sink of the call being served in this task, if its client wants progress.
+    pub static PROGRESS: std::sync::Arc<ProgressSink>;
+}
+
+#[derive(Deserialize)]
+struct ProgressParams<'a> {
+    #[serde(rename = "progressToken", borrow)]
+    token: &'a RawValue,
+    progress: serde_json::Number,
+    #[serde(default)]
+    total: Option<serde_json::Number>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// The client's `notifications/progress` for an upstream's, if the upstream's carries `ours`
+/// (the token the gateway sent it for this call): the token becomes the client's own, and
+/// only `progress`, `total` and `message` (MCP 2025-03-26 and later) are passed on, so nothing
+/// else of the upstream's message (its `_meta`, another request's token) reaches the client.
+pub fn progress_for_client(
+    params: &RawValue,
+    ours: u64,
+    client_token: &RawValue,
+) -> Option<Vec<u8>> {
+    let p: ProgressParams<'_> = serde_json::from_str(params.get()).ok()?;
+    if p.token.get().trim() != ours.to_string() {
+        return None;
+    }
+    let mut out = format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{},"progress":{}"#,
+        client_token.get(),
+        p.progress
+    );
+    if let Some(total) = p.total {
+        out.push_str(&format!(r#","total":{total}"#));
+    }
+    if let Some(message) = p.message {
+        let message: String = message.chars().take(1000).collect();
+        let message = serde_json::to_string(&message).ok()?;
+        out.push_str(&format!(r#","message":{message}"#));
+    }
+    out.push_str("}}");
+    Some(out.into_bytes())
 }
 
 /// A JSON-RPC error response to a request the upstream sent us (elicitation, sampling, roots):
@@ -55,6 +119,8 @@ struct Peek<'a> {
     id: Option<&'a RawValue>,
     #[serde(borrow, default)]
     method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
     #[serde(borrow, default)]
     result: Option<&'a RawValue>,
     #[serde(default)]
@@ -83,8 +149,11 @@ pub enum Message<'a> {
         id: &'a RawValue,
         method: Cow<'a, str>,
     },
-    /// A notification (e.g. `notifications/progress`).
-    Notification,
+    /// A notification (e.g. `notifications/progress`), with its params as they came.
+    Notification {
+        method: Cow<'a, str>,
+        params: Option<&'a RawValue>,
+    },
 }
 
 /// Reads one message; `None` when it is not JSON-RPC.
@@ -92,7 +161,10 @@ pub fn peek(bytes: &[u8]) -> Option<Message<'_>> {
     let p: Peek<'_> = serde_json::from_slice(bytes).ok()?;
     match (p.id, p.method, p.result, p.error) {
         (Some(id), Some(method), _, _) => Some(Message::Request { id, method }),
-        (None, Some(_), _, _) => Some(Message::Notification),
+        (None, Some(method), _, _) => Some(Message::Notification {
+            method,
+            params: p.params,
+        }),
         (Some(id), None, Some(result), None) => Some(Message::Result {
             id: id.get(),
             result,
@@ -213,17 +285,52 @@ mod tests {
             matches!(peek(req), Some(Message::Request { method, .. }) if method == "elicitation/create")
         );
         let note = br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#;
-        assert!(matches!(peek(note), Some(Message::Notification)));
+        assert!(matches!(
+            peek(note),
+            Some(Message::Notification { method, params: Some(_) }) if method == "notifications/progress"
+        ));
         assert!(peek(b"[1]").is_none());
+    }
+
+    #[test]
+    fn progress_is_passed_on_with_the_clients_token_only_for_our_token() {
+        let raw = |s: &str| serde_json::value::RawValue::from_string(s.into()).unwrap();
+        let client = raw(r#""client-token-1""#);
+        let params = raw(
+            r#"{"progressToken":41,"progress":2,"total":5.0,"message":"step \"2\"","_meta":{"x":1}}"#,
+        );
+        let out = progress_for_client(&params, 41, &client).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["method"], "notifications/progress");
+        assert_eq!(v["params"]["progressToken"], "client-token-1");
+        assert_eq!(v["params"]["progress"], 2);
+        assert_eq!(v["params"]["total"], 5.0);
+        assert_eq!(v["params"]["message"], "step \"2\"");
+        assert!(v["params"].get("_meta").is_none(), "{v}");
+        assert!(v.get("id").is_none());
+        // Another request's token, or no progress number: nothing for this client.
+        assert!(progress_for_client(&params, 42, &client).is_none());
+        assert!(progress_for_client(&raw(r#"{"progressToken":41}"#), 41, &client).is_none());
+        let bare = progress_for_client(&raw(r#"{"progressToken":41,"progress":1}"#), 41, &raw("7"))
+            .unwrap();
+        assert_eq!(
+            bare,
+            br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":7,"progress":1}}"#
+        );
     }
 
     #[test]
     fn requests_and_refusals_are_valid_json() {
         let args = serde_json::value::RawValue::from_string(r#"{"x":[1,2]}"#.into()).unwrap();
-        let body = request(3, "tools/call", &call_params("a.b\"c", Some(&args)));
+        let body = request(3, "tools/call", &call_params("a.b\"c", Some(&args), None));
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["params"]["name"], "a.b\"c");
         assert_eq!(v["params"]["arguments"]["x"][1], 2);
+        assert!(v["params"].get("_meta").is_none());
+        let body = request(4, "tools/call", &call_params("t", None, Some(77)));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["params"]["_meta"]["progressToken"], 77);
+        assert_eq!(v["params"]["arguments"], serde_json::json!({}));
         let id = serde_json::value::RawValue::from_string("\"e1\"".into()).unwrap();
         let r: serde_json::Value =
             serde_json::from_slice(&refusal(&id, "sampling/createMessage")).unwrap();

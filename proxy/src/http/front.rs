@@ -63,7 +63,10 @@ impl ProxyHttp for HttpFront {
         // ones included) for the largest future it may hold.
         let reply = Box::pin(super::route(&self.gw, session, &mut ctx.rec)).await;
         ctx.status = reply.status;
-        write_reply(session, reply, &ctx.rec.request_id).await?;
+        // A streamed answer (`super::stream`) is written already.
+        if session.response_written().is_none() {
+            write_reply(session, reply, &ctx.rec.request_id).await?;
+        }
         Ok(true)
     }
 
@@ -112,20 +115,33 @@ fn client_request_id(session: &Session) -> Option<String> {
 }
 
 async fn write_reply(session: &mut Session, reply: Reply, request_id: &str) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(reply.status, Some(5 + reply.headers.len()))?;
-    if let Some(ct) = reply.content_type {
-        h.insert_header("content-type", ct)?;
-    }
-    h.insert_header("content-length", reply.body.len().to_string())?;
-    h.insert_header("x-request-id", request_id)?;
-    h.insert_header("cache-control", "no-store")?;
-    for (k, v) in reply.headers {
-        h.append_header(k, v)?;
-    }
+    let h = response_header(&reply, request_id, Some(reply.body.len()))?;
     let empty = reply.body.is_empty();
     session.write_response_header(Box::new(h), empty).await?;
     if !empty {
         session.write_response_body(Some(reply.body), true).await?;
     }
     Ok(())
+}
+
+/// The header of `reply`, with the headers every answer carries; `content_length` when the
+/// body is known whole (a streamed answer has none).
+pub(super) fn response_header(
+    reply: &Reply,
+    request_id: &str,
+    content_length: Option<usize>,
+) -> pingora::Result<ResponseHeader> {
+    let mut h = ResponseHeader::build(reply.status, Some(5 + reply.headers.len()))?;
+    if let Some(ct) = reply.content_type {
+        h.insert_header("content-type", ct)?;
+    }
+    if let Some(n) = content_length {
+        h.insert_header("content-length", n.to_string())?;
+    }
+    h.insert_header("x-request-id", request_id)?;
+    h.insert_header("cache-control", "no-store")?;
+    for (k, v) in &reply.headers {
+        h.append_header(*k, v.as_str())?;
+    }
+    Ok(h)
 }

@@ -12,6 +12,7 @@ mod admission;
 pub mod connections;
 pub mod fair;
 mod front;
+mod stream;
 mod well_known;
 
 use std::sync::Arc;
@@ -111,6 +112,11 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
             .header("allow", "POST, OPTIONS"),
         _ => Reply::error(404, "not found: MCP is served at POST /mcp"),
     };
+    decorate(reply, rec, allowed_origin)
+}
+
+/// The headers every answer to a request carries: its trace, and CORS for an allowed origin.
+fn decorate(reply: Reply, rec: &RequestRecord, allowed_origin: Option<&str>) -> Reply {
     let reply = match rec.trace.traceresponse() {
         Some(v) => reply.header("traceresponse", v),
         None => reply,
@@ -249,6 +255,15 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
         rec.turn_release = Some(release);
         released
     });
+    if let Some(token) = stream::wanted(&accept, &body)
+        && let Ok(head) = stream::response_head(gw, session, rec)
+    {
+        // Progress may be streamed: the call runs while the session writes.
+        let copied = stream::CopiedHeaders::of(&incoming);
+        let handled = mcp::handle(gw, &principal, copied.incoming(&body), rec);
+        let handled = fair::run(turn, fair::SLICE, released, handled);
+        return stream::serve(gw, session, token, head, handled).await;
+    }
     let handled = mcp::handle(gw, &principal, incoming, rec);
     fair::run(turn, fair::SLICE, released, handled).await
 }

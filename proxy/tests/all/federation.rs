@@ -10,6 +10,7 @@
 )]
 
 mod credentials;
+mod progress;
 mod resources;
 
 use std::path::Path;

@@ -120,6 +120,19 @@ def whoami(ctx: Context) -> str:
     return json.dumps({k: headers.get(k) for k in keep})
 
 
+@mcp.tool()
+async def progress_token(ctx: Context) -> str:
+    """Reports one progress step, then answers with the progress token its request carried
+    (JSON), so a test can see which token reached the upstream."""
+    await ctx.report_progress(1, 1, "only step")
+    meta = ctx.request_context.meta
+    if isinstance(meta, dict):  # mcp >= 2: a TypedDict, the key in snake case
+        token = meta.get("progress_token", meta.get("progressToken"))
+    else:  # mcp 1.x: a model
+        token = getattr(meta, "progressToken", None)
+    return json.dumps(token)
+
+
 EXTRAS = os.environ.get("EXTRAS")
 if EXTRAS:
     # The same URI and template on every server started with a tag: the gateway must route

@@ -1,0 +1,181 @@
+//! Federation, progress: a long upstream call's `notifications/progress` reach a client that
+//! sent a `progressToken` and accepts `text/event-stream`, streamed by the gateway with the
+//! client's own token, the result last; other clients get the one JSON answer as before.
+//! Upstreams on the official Python SDK (`fed_server.py`) and TypeScript SDK
+//! (`fed_server_ts.mjs`); the official Python SDK client (`fed_client_progress.py`) and raw
+//! HTTP for what is on the wire.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Upstream, dir, wait_listed};
+use crate::common::{Options, Resp, Stack};
+
+const POLICY: &str = "\
+toolsets:
+  examples: { roles: [mcp-user] }
+  up: { roles: [mcp-user] }
+  ts: { roles: [mcp-user] }
+";
+
+/// The official Python SDK client calls `tool` with `{"steps": steps}` and a progress
+/// callback: the events it received (`[progress, total, message]`) and the result's text.
+fn sdk_call_with_progress(s: &Stack, key: &str, tool: &str, steps: u32) -> (Vec<Value>, String) {
+    let root = mcp_testkit::repo_root();
+    let out = Command::new(root.join(".peers/venv/bin/python"))
+        .arg(root.join("proxy/tests/peers/fed_client_progress.py"))
+        .args([&s.mcp_url(), key, tool, &steps.to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let events = v["events"].as_array().unwrap().clone();
+    (events, v["text"].as_str().unwrap().to_owned())
+}
+
+/// A `tools/call` (id 1) with `_meta.progressToken` = `token` when given.
+fn call_body(tool: &str, arguments: Value, token: Option<Value>) -> String {
+    let mut params = json!({"name": tool, "arguments": arguments});
+    if let Some(t) = token {
+        params["_meta"] = json!({"progressToken": t});
+    }
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).to_string()
+}
+
+fn content_type(r: &Resp) -> &str {
+    r.header("content-type").unwrap_or("")
+}
+
+/// The JSON messages of an event stream, in order.
+fn events(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let data: Vec<&str> = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            (!data.is_empty()).then(|| serde_json::from_str(&data.join("\n")).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams() {
+    let tmp = dir();
+    let up = Upstream::start(tmp.path(), &[]);
+    let ts = Upstream::start_ts(tmp.path(), &[]);
+    let s = Stack::start(Options {
+        policy: POLICY.into(),
+        config: format!(
+            "mcp_servers:\n- {{name: up, url: '{}', request_timeout: 10s}}\n\
+             - {{name: ts, url: '{}', request_timeout: 10s}}\n",
+            up.url(),
+            ts.url()
+        ),
+        ..Options::default()
+    });
+    let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &user, "up__progress_token");
+    wait_listed(&s, &user, "ts__slow");
+
+    // The official Python SDK client, against a Python SDK and a TypeScript SDK server: every
+    // step's progress, in order, then the result.
+    for (tool, with_message) in [("up__slow", true), ("ts__slow", false)] {
+        let (got, text) = sdk_call_with_progress(&s, &user, tool, 6);
+        assert_eq!(text, "done after 6 steps", "{tool}");
+        assert_eq!(got.len(), 6, "{tool}: {got:?}");
+        for (i, e) in got.iter().enumerate() {
+            let step = (i + 1) as f64;
+            assert_eq!(e[0].as_f64(), Some(step), "{tool}: {got:?}");
+            assert_eq!(e[1].as_f64(), Some(6.0), "{tool}: {got:?}");
+            if with_message {
+                assert_eq!(e[2], format!("step {}", i + 1), "{tool}: {got:?}");
+            }
+        }
+    }
+
+    // On the wire: an event stream, the client's own token on each progress event (the
+    // upstream saw a token of the gateway's, not the client's), the response last.
+    let secret = "client-token-7f3a";
+    let r = s.post_raw(
+        Some(&user),
+        &call_body("up__progress_token", json!({}), Some(json!(secret))),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        content_type(&r).starts_with("text/event-stream"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(
+        r.headers.get("cache-control").unwrap(),
+        "no-store",
+        "{:?}",
+        r.headers
+    );
+    assert!(r.headers.get("x-request-id").is_some());
+    let messages = events(&r.text);
+    let (last, progress) = messages.split_last().unwrap();
+    assert_eq!(progress.len(), 1, "{}", r.text);
+    assert_eq!(progress[0]["method"], "notifications/progress");
+    assert_eq!(
+        progress[0]["params"],
+        json!({"progressToken": secret, "progress": 1, "total": 1, "message": "only step"})
+    );
+    assert_eq!(last["id"], 1, "{}", r.text);
+    let seen: Value =
+        serde_json::from_str(last["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert!(
+        seen.is_u64(),
+        "the upstream saw {seen}, not a token of the gateway's"
+    );
+    assert!(!r.text.contains(&format!("\"progressToken\":{seen}")));
+
+    // Without event streams in Accept, or without a progress token: the one JSON answer, the
+    // same bytes either way.
+    let body_token = call_body("up__slow", json!({"steps": 3}), Some(json!(42)));
+    let json_only = s.post_raw(Some(&user), &body_token, &[("accept", "application/json")]);
+    let no_token = s.post_raw(
+        Some(&user),
+        &call_body("up__slow", json!({"steps": 3}), None),
+        &[],
+    );
+    for r in [&json_only, &no_token] {
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(content_type(r), "application/json", "{:?}", r.headers);
+        assert_eq!(r.result()["content"][0]["text"], "done after 3 steps");
+    }
+    assert_eq!(json_only.text, no_token.text);
+    // A wasm tool sends no progress: JSON, even when progress was asked for.
+    let wasm = s.post_raw(
+        Some(&user),
+        &call_body("echo", json!({"text": "hi"}), Some(json!(1))),
+        &[],
+    );
+    assert_eq!(content_type(&wasm), "application/json", "{}", wasm.text);
+    assert_eq!(wasm.result()["isError"], false, "{}", wasm.text);
+
+    // One audit line per call, streamed or not.
+    let lines = mcp_testkit::wait_for("the audit lines", Duration::from_secs(10), || {
+        let lines: Vec<Value> = s
+            .audit()
+            .into_iter()
+            .filter(|l| l["tool"] == "up__progress_token")
+            .collect();
+        (!lines.is_empty()).then_some(lines)
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "success", "{lines:?}");
+}
