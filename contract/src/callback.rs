@@ -41,8 +41,9 @@ pub struct CodeCall<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeCallAnswer {
-    /// The result as text for the program: the tool's `structuredContent` as JSON when it has
-    /// one, else the text of a lone text item, else the whole MCP result as JSON.
+    /// The result as JSON text for the program, as a wasm tool's: the tool's
+    /// `structuredContent` when it has one, else the text of a lone text item as a JSON string,
+    /// else the whole MCP result.
     Result(String),
     /// The call did not produce a result.
     Error {

@@ -280,8 +280,9 @@ fn shape(answer: Answer, rec: &mut RequestRecord) -> CodeCallAnswer {
         return CodeCallAnswer::Result(structured.to_string());
     }
     match value["content"].as_array().map(Vec::as_slice) {
-        Some([only]) if only["type"] == "text" => {
-            CodeCallAnswer::Result(only["text"].as_str().unwrap_or_default().to_owned())
+        // The text as a JSON string, so code reads it as the string it is.
+        Some([only]) if only["type"] == "text" && only["text"].is_string() => {
+            CodeCallAnswer::Result(only["text"].to_string())
         }
         _ => CodeCallAnswer::Result(value.to_string()),
     }
@@ -407,7 +408,7 @@ mod tests {
             CodeCallAnswer::Result("{\"n\":3}".into())
         );
         let text = json!({"content": [{"type": "text", "text": "hello"}]});
-        assert_eq!(result_of(text), CodeCallAnswer::Result("hello".into()));
+        assert_eq!(result_of(text), CodeCallAnswer::Result("\"hello\"".into()));
         let image =
             json!({"content": [{"type": "image", "data": "AA==", "mimeType": "image/png"}]});
         let CodeCallAnswer::Result(whole) = result_of(image.clone()) else {
@@ -438,7 +439,7 @@ mod tests {
         let mut rec = RequestRecord::new(String::new());
         assert_eq!(
             shape(Answer::Open(open), &mut rec),
-            CodeCallAnswer::Result("hi".into())
+            CodeCallAnswer::Result("\"hi\"".into())
         );
     }
 }

@@ -9,6 +9,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod code_mode;
 mod credentials;
 mod progress;
 mod resources;

@@ -1,0 +1,221 @@
+//! Code mode over federated tools: a program in `execute_code` calls the tools of an upstream
+//! server on the official Python SDK (with the gateway's bearer token for it) and one on the
+//! official TypeScript SDK beside a wasm tool, through the sandbox's way back to the gateway
+//! (`proxy/src/federation/internal.rs`, `sandbox/src/runtime/callback.rs`). The caller's roles,
+//! rate limits, audit and listing apply as for a client's call; the upstream's credential
+//! never reaches the program.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{UPSTREAM_TOKEN, Upstream, dir, wait_listed};
+use crate::common::{Options, Stack};
+
+const POLICY: &str = "\
+toolsets:
+  examples: { roles: [mcp-user] }
+  code: { roles: [mcp-user] }
+  up: { roles: [mcp-user] }
+  ts: { roles: [mcp-user] }
+tools:
+  up__fail: { roles: [mcp-admin] }
+rate_limits:
+  tools:
+    ts__echo: 3/min
+";
+
+/// `execute_code`'s report for `code` (Python unless `language` says otherwise).
+fn exec(s: &Stack, key: &str, language: &str, code: &str) -> (Value, String) {
+    let r = s.call_tool(
+        key,
+        "execute_code",
+        json!({"language": language, "code": code}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    (r.result()["structuredContent"].clone(), r.text)
+}
+
+fn stack(
+    tmp: &std::path::Path,
+    up: &Upstream,
+    ts: &Upstream,
+    toolsets: &'static [&'static str],
+) -> Stack {
+    let token = tmp.join("upstream.token");
+    std::fs::write(&token, format!("{UPSTREAM_TOKEN}\n")).unwrap();
+    Stack::start(Options {
+        policy: POLICY.into(),
+        toolsets,
+        config: format!(
+            "mcp_servers:\n\
+             - name: up\n  url: '{}'\n  request_timeout: 5s\n  \
+               auth: {{type: bearer_file, path: '{}'}}\n\
+             - {{name: ts, url: '{}', request_timeout: 5s}}\n",
+            up.url(),
+            token.display(),
+            ts.url()
+        ),
+        ..Options::default()
+    })
+}
+
+#[test]
+fn a_program_calls_two_upstream_servers_and_a_wasm_tool_and_returns_one_summary() {
+    let tmp = dir();
+    let up = Upstream::start(tmp.path(), &[("REQUIRE_TOKEN", UPSTREAM_TOKEN)]);
+    let ts = Upstream::start_ts(tmp.path(), &[]);
+    let s = stack(tmp.path(), &up, &ts, &["examples", "code"]);
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &key, "up__echo");
+    wait_listed(&s, &key, "ts__weather");
+    let token_path = tmp.path().join("upstream.token");
+    let code = format!(
+        r#"
+import os, tools
+from tools import up, ts, echo
+listed = {{t["name"]: t for t in tools.list()}}
+summary = {{
+    "py": up.up__echo(text="from the python sdk"),
+    "ts": ts.ts__weather(city="Oslo"),
+    "wasm": echo.echo(text="from wasm"),
+    "doc": tools.help("up__echo"),
+    "listed": sorted(n for n in listed if n.startswith(("up__", "ts__"))),
+}}
+def refusal(name, **args):
+    try:
+        tools.call(name, **args)
+        return "called"
+    except tools.ToolError as e:
+        return [type(e).__name__, e.kind, str(e).replace(name, "NAME")]
+summary["forbidden"] = refusal("up__fail", message="x")
+summary["unknown"] = refusal("up__no_such_tool", message="x")
+summary["failed"] = refusal("ts__fail", message="it broke")
+try:
+    open({path:?}).read()
+    summary["token_file"] = "read"
+except OSError as e:
+    summary["token_file"] = type(e).__name__
+summary["env"] = sorted(os.environ)
+summary
+"#,
+        path = token_path.display().to_string()
+    );
+    let (report, raw) = exec(&s, &key, "python", &code);
+    assert_eq!(report["success"], true, "{report}");
+    let out = &report["result"];
+    // FastMCP declares an output schema for `-> str`: the result is its structured content.
+    assert_eq!(out["py"], json!({"result": "from the python sdk"}), "{out}");
+    assert_eq!(out["ts"], json!({"city": "Oslo", "celsius": 21.5}), "{out}");
+    assert!(out["wasm"].to_string().contains("from wasm"), "{out}");
+    // The upstream's input schema is the generated function's signature and docstring.
+    let doc = out["doc"].as_str().unwrap();
+    assert!(
+        doc.contains("up__echo(*, text: str)") && doc.contains("Echo text back."),
+        "{doc}"
+    );
+    let listed: Vec<&str> = out["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        listed.contains(&"up__echo") && listed.contains(&"ts__weather"),
+        "{listed:?}"
+    );
+    assert!(
+        !listed.contains(&"up__fail"),
+        "a tool the roles do not grant is not listed: {listed:?}"
+    );
+    // Not granted and not existing answer alike.
+    assert_eq!(out["forbidden"], out["unknown"], "{out}");
+    assert_eq!(out["forbidden"][1], "not_found", "{out}");
+    assert_eq!(out["failed"][1], "failed", "{out}");
+    assert!(
+        out["failed"][2].as_str().unwrap().contains("it broke"),
+        "{out}"
+    );
+    assert_ne!(out["token_file"], "read", "{out}");
+    // The upstream's credential is nowhere in what the program or the client saw.
+    assert!(!raw.contains(UPSTREAM_TOKEN), "{raw}");
+
+    // Each call is audited like a client's, marked as made from code under its parent.
+    // The parent's own line is written once its answer is sent.
+    let audit = mcp_testkit::wait_for(
+        "the execute_code audit line",
+        Duration::from_secs(5),
+        || {
+            let audit = s.audit();
+            audit
+                .iter()
+                .any(|l| l["tool"] == "execute_code")
+                .then_some(audit)
+        },
+    );
+    let parent = audit.iter().find(|l| l["tool"] == "execute_code").unwrap();
+    let from_code: Vec<&Value> = audit.iter().filter(|l| l["from_code"] == true).collect();
+    let line = |tool: &str| from_code.iter().find(|l| l["tool"] == tool).copied();
+    for tool in ["up__echo", "ts__weather"] {
+        let l = line(tool).unwrap_or_else(|| panic!("no audit line for {tool}: {from_code:?}"));
+        assert_eq!(
+            (
+                &l["user"],
+                &l["status"],
+                &l["parent_request_id"],
+                &l["method"]
+            ),
+            (
+                &json!("alice"),
+                &json!("success"),
+                &parent["request_id"],
+                &json!("tools/call")
+            ),
+            "{l}"
+        );
+    }
+    assert_eq!(line("up__fail").unwrap()["error"], "forbidden");
+    assert_eq!(line("up__no_such_tool").unwrap()["error"], "unknown_tool");
+    assert!(
+        s.metrics()
+            .contains("mcp_tool_calls_total{tool_name=\"up__echo\",status=\"success\"}"),
+        "the call is counted like a client's"
+    );
+}
+
+#[test]
+fn calls_from_code_count_against_the_callers_rate_limits() {
+    let tmp = dir();
+    let up = Upstream::start(tmp.path(), &[("REQUIRE_TOKEN", UPSTREAM_TOKEN)]);
+    let ts = Upstream::start_ts(tmp.path(), &[]);
+    let s = stack(tmp.path(), &up, &ts, &["examples", "code", "javascript"]);
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &key, "ts__echo");
+    // ts__echo allows 3 calls a minute: the program gets 3, the 4th is refused.
+    let (report, _) = exec(
+        &s,
+        &key,
+        "javascript",
+        "const out = [];\n\
+         for (let i = 0; i < 4; i++) {\n\
+           try { out.push(await tools.call('ts__echo', {text: `n${i}`})); }\n\
+           catch (e) { out.push(e.kind); }\n\
+         }\n\
+         out",
+    );
+    assert_eq!(report["success"], true, "{report}");
+    assert_eq!(
+        report["result"],
+        json!(["n0", "n1", "n2", "limit_exceeded"]),
+        "{report}"
+    );
+    // The same bucket as the client's own calls: a direct call is refused too.
+    let direct = s.call_tool(&key, "ts__echo", json!({"text": "direct"}));
+    assert_eq!(direct.status, 429, "{}", direct.text);
+    let limited = mcp_testkit::wait_for("the audit line", Duration::from_secs(5), || {
+        s.audit()
+            .into_iter()
+            .find(|l| l["from_code"] == true && l["error"] == "rate_limited")
+    });
+    assert_eq!(limited["tool"], "ts__echo", "{limited}");
+}
