@@ -18,6 +18,7 @@ toolsets:
   code: { roles: [mcp-user] }
   up: { roles: [mcp-user] }
   ts: { roles: [mcp-user] }
+  log-analysis: { roles: [mcp-user] }
 tools:
   up__fail: { roles: [mcp-admin] }
 rate_limits:
@@ -140,6 +141,58 @@ summary
     // The upstream's credential is nowhere in what the program or the client saw.
     assert!(!raw.contains(UPSTREAM_TOKEN), "{raw}");
 
+    // The way back is for sandboxes only: their token and a grant signed with it.
+    let internal = |bearer: &str, grant: Option<&str>| {
+        let http = reqwest::blocking::Client::new();
+        let mut req = http
+            .post(format!("{}/internal/v1/code/call", s.url()))
+            .bearer_auth(bearer)
+            .body(r#"{"name":"up__echo","arguments":{"text":"x"}}"#);
+        if let Some(g) = grant {
+            req = req.header("x-mcp-call-grant", g);
+        }
+        req.send().unwrap().status().as_u16()
+    };
+    let sandbox_token = std::fs::read_to_string(s.dir.path().join("sandbox.token")).unwrap();
+    let sandbox_token = sandbox_token.trim();
+    let grant = |key: &[u8], expires_in_ms: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        mcp_contract::grant::Grant {
+            principal: "apikey:alice".into(),
+            user: "alice".into(),
+            roles: vec!["mcp-user".into()],
+            request_id: "r1".into(),
+            expires_at_ms: (now + expires_in_ms) as u64,
+            tool: None,
+            callback: None,
+        }
+        .sign(key)
+    };
+    assert_eq!(
+        internal(&key, None),
+        401,
+        "a client's key is not a sandbox's token"
+    );
+    let forged = grant(b"not the sandbox token", 60_000);
+    assert_eq!(internal(sandbox_token, Some(&forged)), 401);
+    let expired = grant(sandbox_token.as_bytes(), -1);
+    assert_eq!(internal(sandbox_token, Some(&expired)), 401);
+    assert_eq!(
+        internal(&key, Some(&grant(sandbox_token.as_bytes(), 60_000))),
+        401
+    );
+    assert_eq!(
+        internal(
+            sandbox_token,
+            Some(&grant(sandbox_token.as_bytes(), 60_000))
+        ),
+        200,
+        "the sandbox's token with a grant it signed"
+    );
+
     // Each call is audited like a client's, marked as made from code under its parent.
     // The parent's own line is written once its answer is sent.
     let audit = mcp_testkit::wait_for(
@@ -188,9 +241,50 @@ fn calls_from_code_count_against_the_callers_rate_limits() {
     let tmp = dir();
     let up = Upstream::start(tmp.path(), &[("REQUIRE_TOKEN", UPSTREAM_TOKEN)]);
     let ts = Upstream::start_ts(tmp.path(), &[]);
-    let s = stack(tmp.path(), &up, &ts, &["examples", "code", "javascript"]);
+    let s = stack(
+        tmp.path(),
+        &up,
+        &ts,
+        &["examples", "code", "javascript", "log-analysis"],
+    );
     let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
     wait_listed(&s, &key, "ts__echo");
+    wait_listed(&s, &key, "up__echo");
+    // Progressive discovery finds federated tools, by the caller's roles.
+    let search = |query: &str| -> Vec<Value> {
+        let r = s.call_tool(&key, "search_tools", json!({"query": query, "limit": 50}));
+        let result = r.result();
+        assert_eq!(result["isError"], false, "{result}");
+        result["structuredContent"]["tools"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let names = |tools: &[Value]| -> Vec<String> {
+        tools
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let weather = search("weather for a city");
+    assert!(
+        ["up__weather", "ts__weather"]
+            .iter()
+            .all(|n| names(&weather).iter().any(|m| m == n)),
+        "{weather:?}"
+    );
+    let ts_weather = weather.iter().find(|t| t["name"] == "ts__weather").unwrap();
+    let call = ts_weather["call"].as_str().unwrap();
+    assert!(
+        call.contains("ts.ts__weather(") && call.contains("city: str"),
+        "{ts_weather}"
+    );
+    let failing = names(&search("always fails with the message"));
+    assert!(failing.contains(&"ts__fail".to_owned()), "{failing:?}");
+    assert!(
+        !failing.contains(&"up__fail".to_owned()),
+        "not granted, not found: {failing:?}"
+    );
     // ts__echo allows 3 calls a minute: the program gets 3, the 4th is refused.
     let (report, _) = exec(
         &s,
