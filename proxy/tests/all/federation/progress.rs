@@ -22,6 +22,7 @@ toolsets:
   examples: { roles: [mcp-user] }
   up: { roles: [mcp-user] }
   ts: { roles: [mcp-user] }
+  short: { roles: [mcp-user] }
 ";
 
 /// The official Python SDK client calls `tool` with `{"steps": steps}` and a progress
@@ -79,15 +80,18 @@ fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams
         policy: POLICY.into(),
         config: format!(
             "mcp_servers:\n- {{name: up, url: '{}', request_timeout: 10s}}\n\
-             - {{name: ts, url: '{}', request_timeout: 10s}}\n",
+             - {{name: ts, url: '{}', request_timeout: 10s}}\n\
+             - {{name: short, url: '{}', request_timeout: 1s}}\n",
             up.url(),
-            ts.url()
+            ts.url(),
+            up.url()
         ),
         ..Options::default()
     });
     let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
     wait_listed(&s, &user, "up__progress_token");
     wait_listed(&s, &user, "ts__slow");
+    wait_listed(&s, &user, "short__slow");
 
     // The official Python SDK client, against a Python SDK and a TypeScript SDK server: every
     // step's progress, in order, then the result.
@@ -167,15 +171,40 @@ fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams
     assert_eq!(content_type(&wasm), "application/json", "{}", wasm.text);
     assert_eq!(wasm.result()["isError"], false, "{}", wasm.text);
 
-    // One audit line per call, streamed or not.
-    let lines = mcp_testkit::wait_for("the audit lines", Duration::from_secs(10), || {
-        let lines: Vec<Value> = s
-            .audit()
+    // The call's deadline still holds while it streams: past it, the error is the last event.
+    let started = std::time::Instant::now();
+    let r = s.post_raw(
+        Some(&user),
+        &call_body("short__slow", json!({"steps": 1000}), Some(json!(9))),
+        &[],
+    );
+    let took = started.elapsed();
+    let messages = events(&r.text);
+    let (last, progress) = messages.split_last().unwrap();
+    assert!(!progress.is_empty(), "{}", r.text);
+    assert!(
+        progress
+            .windows(2)
+            .all(|w| w[0]["params"]["progress"].as_f64() < w[1]["params"]["progress"].as_f64()),
+        "in order: {}",
+        r.text
+    );
+    assert_eq!(last["error"]["data"]["kind"], "timeout", "{}", r.text);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // One audit line per call, streamed or not, with the call's own status.
+    let of = |tool: &str| -> Vec<Value> {
+        s.audit()
             .into_iter()
-            .filter(|l| l["tool"] == "up__progress_token")
-            .collect();
-        (!lines.is_empty()).then_some(lines)
+            .filter(|l| l["tool"] == tool)
+            .collect()
+    };
+    mcp_testkit::wait_for("the audit lines", Duration::from_secs(10), || {
+        (!of("up__progress_token").is_empty() && !of("short__slow").is_empty()).then_some(())
     });
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["status"], "success", "{lines:?}");
+    for (tool, status) in [("up__progress_token", "success"), ("short__slow", "error")] {
+        let lines = of(tool);
+        assert_eq!(lines.len(), 1, "{tool}: {lines:?}");
+        assert_eq!(lines[0]["status"], status, "{tool}: {lines:?}");
+    }
 }
