@@ -185,6 +185,17 @@ async fn serve(
                 cache: None,
                 session: None,
             }),
+        // Served only while an upstream server offers them (and `initialize` advertises
+        // them); otherwise they are unknown methods, as without federation.
+        m @ ("resources/list"
+        | "resources/templates/list"
+        | "resources/read"
+        | "prompts/list"
+        | "prompts/get")
+            if !offered(gw, m) =>
+        {
+            Err(GatewayError::MethodNotFound { method: m.into() })
+        }
         "resources/list" | "resources/templates/list" | "prompts/list" => {
             let kind = match req.method.as_ref() {
                 "resources/list" => crate::federation::Kind::Resources,
@@ -258,6 +269,16 @@ fn initialize(
         cache: None,
         session: Some(session),
     })
+}
+
+/// Whether an upstream server offers the capability of `method` (`resources/*`, `prompts/*`).
+fn offered(gw: &Gateway, method: &str) -> bool {
+    let offers = gw.federation.offers();
+    if method.starts_with("prompts/") {
+        offers.prompts
+    } else {
+        offers.resources
+    }
 }
 
 /// Tools always; resources and prompts once an upstream server advertised them (known from

@@ -226,6 +226,18 @@ fn resources_and_prompts_are_federated_by_role_and_routed_to_their_server() {
         );
     }
     assert_eq!(v["gets"]["two__greet"], json!(["Hello Bo, from beta"]));
+    // The result is the upstream's, byte for byte.
+    let through = s.rpc(
+        &admin,
+        "resources/read",
+        json!({"uri": "mcp-gateway://two/beta://pixel"}),
+    );
+    assert_eq!(
+        raw_result(&through.text),
+        raw_result(&direct_read(&two.url(), "beta://pixel")),
+        "{}",
+        through.text
+    );
 
     // A caller with no grant: nothing listed, no capabilities hidden from the handshake, and a
     // read of an existing resource gets the same error as a URI nobody serves.
@@ -275,6 +287,38 @@ fn resources_and_prompts_are_federated_by_role_and_routed_to_their_server() {
     );
 }
 
+/// The `result` of a JSON-RPC answer (plain JSON or the last event of a stream), as written.
+fn raw_result(answer: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        result: Box<serde_json::value::RawValue>,
+    }
+    let line = answer
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
+        .unwrap_or(answer);
+    let a: Answer = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    a.result.get().to_owned()
+}
+
+/// `resources/read` sent to a stateless upstream directly, the whole answer.
+fn direct_read(url: &str, uri: &str) -> String {
+    reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": uri}})
+                .to_string(),
+        )
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
 /// Rewrites the `mcp_servers:` section at the end of the stack's config file.
 fn set_servers(s: &Stack, servers: &str) {
     let path = s.dir.path().join("gateway.yaml");
@@ -313,6 +357,8 @@ fn servers_added_to_and_removed_from_the_config_come_and_go_without_a_restart() 
     let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
     wait_listed(&s, &user, "up__echo");
     assert!(!s.tool_names(&user).iter().any(|n| n == "added__echo"));
+    // `up` offers resources (the Python SDK advertises them always) but lists none.
+    assert_eq!(resource_uris(&s, &user), Vec::<String>::new());
     let session = session_at_up(&s, &user);
     let pid = s.gateway.pid();
 
