@@ -43,6 +43,16 @@ fn stack(
     ts: &Upstream,
     toolsets: &'static [&'static str],
 ) -> Stack {
+    stack_with_env(tmp, up, ts, toolsets, Vec::new())
+}
+
+fn stack_with_env(
+    tmp: &std::path::Path,
+    up: &Upstream,
+    ts: &Upstream,
+    toolsets: &'static [&'static str],
+    env: Vec<(String, String)>,
+) -> Stack {
     let token = tmp.join("upstream.token");
     std::fs::write(&token, format!("{UPSTREAM_TOKEN}\n")).unwrap();
     Stack::start(Options {
@@ -57,6 +67,7 @@ fn stack(
             token.display(),
             ts.url()
         ),
+        env,
         ..Options::default()
     })
 }
@@ -312,4 +323,72 @@ fn calls_from_code_count_against_the_callers_rate_limits() {
             .find(|l| l["from_code"] == true && l["error"] == "rate_limited")
     });
     assert_eq!(limited["tool"], "ts__echo", "{limited}");
+}
+
+#[test]
+fn a_call_from_code_is_a_span_in_the_programs_trace() {
+    // The relay keeps what both binaries export (its own upstream is never reached).
+    let relay = mcp_testkit::otlp::OtlpRelay::start("http://127.0.0.1:9");
+    let tmp = dir();
+    let up = Upstream::start(tmp.path(), &[("REQUIRE_TOKEN", UPSTREAM_TOKEN)]);
+    let ts = Upstream::start_ts(tmp.path(), &[]);
+    let env = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), relay.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY".to_owned(), "100".to_owned()),
+    ];
+    let s = stack_with_env(tmp.path(), &up, &ts, &["examples", "code"], env);
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &key, "up__echo");
+    let (report, _) = exec(
+        &s,
+        &key,
+        "python",
+        "import tools\ntools.call('up__echo', text='traced')",
+    );
+    assert_eq!(report["result"], json!({"result": "traced"}), "{report}");
+    // The gateway's call of the upstream, under the gateway's span of the call from code,
+    // under the sandbox's host call, in the trace of the client's execute_code request.
+    let chain = mcp_testkit::wait_for("the call's spans", Duration::from_secs(10), || {
+        let spans = relay.spans();
+        let by_id = |id: &str| spans.iter().find(|p| p.span_id == id).cloned();
+        // The client span `mcp server call` is exported as `tools/call`.
+        let upstream = spans
+            .iter()
+            .find(|x| x.name == "tools/call" && x.kind == "client")?
+            .clone();
+        let served = by_id(&upstream.parent_span_id)?;
+        let host_call = by_id(&served.parent_span_id)?;
+        let mut root = host_call.clone();
+        while let Some(parent) = by_id(&root.parent_span_id) {
+            root = parent;
+        }
+        root.parent_span_id
+            .is_empty()
+            .then_some((upstream, served, host_call, root))
+    });
+    let (upstream, served, host_call, root) = chain;
+    assert_eq!(
+        (
+            served.name.as_str(),
+            served.kind,
+            host_call.name.as_str(),
+            root.name.as_str()
+        ),
+        (
+            "tools/call up__echo",
+            "server",
+            "host_call",
+            "tools/call execute_code"
+        ),
+        "{served:?} {host_call:?} {root:?}"
+    );
+    assert!(host_call.service.contains("sandbox"), "{host_call:?}");
+    assert!(root.service.contains("gateway"), "{root:?}");
+    let trace = &root.trace_id;
+    assert!(
+        [&upstream, &served, &host_call]
+            .iter()
+            .all(|x| &x.trace_id == trace),
+        "one trace"
+    );
 }
