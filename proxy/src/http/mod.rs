@@ -258,14 +258,26 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     if let Some(token) = stream::wanted(&accept, &body)
         && let Ok(head) = stream::response_head(gw, session, rec)
     {
-        // Progress may be streamed: the call runs while the session writes.
+        // Progress may be streamed: the call runs while the session writes. Boxed, so the
+        // plain path's future does not grow by the streaming one.
         let copied = stream::CopiedHeaders::of(&incoming);
-        let handled = mcp::handle(gw, &principal, copied.incoming(&body), rec);
-        let handled = fair::run(turn, fair::SLICE, released, handled);
-        return stream::serve(gw, session, token, head, handled).await;
+        return Box::pin(async move {
+            let handled = mcp::handle(gw, &principal, copied.incoming(&body), rec);
+            let handled = fair::run(turn, fair::SLICE, released, handled);
+            let reply = stream::serve(gw, session, token, head, handled).await;
+            stream::recorded(reply, rec)
+        })
+        .await;
     }
-    let handled = mcp::handle(gw, &principal, incoming, rec);
-    fair::run(turn, fair::SLICE, released, handled).await
+    // Built in place: a `handled` local would be kept in this future beside the `run` future
+    // it moves into, and this future is allocated and copied once per request.
+    fair::run(
+        turn,
+        fair::SLICE,
+        released,
+        mcp::handle(gw, &principal, incoming, rec),
+    )
+    .await
 }
 
 /// Answers an error before the MCP layer; a connection whose body was not read to the end

@@ -36,7 +36,7 @@ use tokio::sync::Notify;
 use crate::federation::wire::{self, ProgressSink};
 use crate::gateway::Gateway;
 use crate::mcp::Incoming;
-use crate::observe::RequestRecord;
+use crate::observe::{RequestRecord, Status};
 use crate::reply::Reply;
 
 /// Progress events queued per call at most.
@@ -211,6 +211,16 @@ where
         return Reply::empty(CLIENT_GONE);
     }
     Reply::empty(200)
+}
+
+/// Records on the request a stream the client left before its end (the call was dropped, or
+/// its result could not be delivered), which the audit line must not show as a success; a
+/// call that failed keeps its own error.
+pub fn recorded(reply: Reply, rec: &mut RequestRecord) -> Reply {
+    if reply.status == CLIENT_GONE && rec.error.is_none() {
+        rec.fail(Status::Error, "client_disconnected");
+    }
+    reply
 }
 
 /// Writes queued progress events until the call is done: the header before the first.

@@ -192,6 +192,15 @@ fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams
     assert_eq!(last["error"]["data"]["kind"], "timeout", "{}", r.text);
     assert!(took < Duration::from_secs(5), "{took:?}");
 
+    // A client that leaves mid-stream ends the call (it would take 10 s and time out).
+    let left = std::time::Instant::now();
+    let head = leave_after_first_progress(&s, &user, "up__slow", json!({"steps": 2000}));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+
     // One audit line per call, streamed or not, with the call's own status.
     let of = |tool: &str| -> Vec<Value> {
         s.audit()
@@ -207,4 +216,50 @@ fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams
         assert_eq!(lines.len(), 1, "{tool}: {lines:?}");
         assert_eq!(lines[0]["status"], status, "{tool}: {lines:?}");
     }
+    let gone = mcp_testkit::wait_for("the left call's audit line", Duration::from_secs(8), || {
+        of("up__slow")
+            .into_iter()
+            .find(|l| l["error"] == "client_disconnected")
+    });
+    assert_eq!(gone["status"], "error", "{gone}");
+    assert!(
+        left.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        left.elapsed()
+    );
+}
+
+/// Calls `tool` over a raw HTTP/1.1 connection with a progress token, reads until the first
+/// progress event, then closes the connection. The response header as read.
+fn leave_after_first_progress(s: &Stack, key: &str, tool: &str, arguments: Value) -> String {
+    use std::io::{Read, Write};
+    let url = s.mcp_url();
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = call_body(tool, arguments, Some(json!("leaving")));
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        conn,
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\n\
+         content-type: application/json\r\naccept: application/json, text/event-stream\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("notifications/progress") {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    drop(conn);
+    text.split("\r\n\r\n").next().unwrap().to_owned()
 }
