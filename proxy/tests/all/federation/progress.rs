@@ -2,8 +2,8 @@
 //! sent a `progressToken` and accepts `text/event-stream`, streamed by the gateway with the
 //! client's own token, the result last; other clients get the one JSON answer as before.
 //! Upstreams on the official Python SDK (`fed_server.py`) and TypeScript SDK
-//! (`fed_server_ts.mjs`); the official Python SDK client (`fed_client_progress.py`) and raw
-//! HTTP for what is on the wire.
+//! (`fed_server_ts.mjs`); the official Python and TypeScript SDK clients
+//! (`fed_client_progress.py`, `.mjs`) and raw HTTP for what is on the wire.
 #![allow(
     clippy::unwrap_used,
     reason = "test code: a failed unwrap is a failed test"
@@ -25,12 +25,28 @@ toolsets:
   short: { roles: [mcp-user] }
 ";
 
-/// The official Python SDK client calls `tool` with `{"steps": steps}` and a progress
-/// callback: the events it received (`[progress, total, message]`) and the result's text.
-fn sdk_call_with_progress(s: &Stack, key: &str, tool: &str, steps: u32) -> (Vec<Value>, String) {
+/// An official SDK client (Python, or TypeScript with `typescript`) calls `tool` with
+/// `{"steps": steps}` and a progress callback: the events it received
+/// (`[progress, total, message]`) and the result's text.
+fn sdk_call_with_progress(
+    s: &Stack,
+    key: &str,
+    tool: &str,
+    steps: u32,
+    typescript: bool,
+) -> (Vec<Value>, String) {
     let root = mcp_testkit::repo_root();
-    let out = Command::new(root.join(".peers/venv/bin/python"))
-        .arg(root.join("proxy/tests/peers/fed_client_progress.py"))
+    let mut cmd = if typescript {
+        let mut c = Command::new("node");
+        c.arg(root.join("proxy/tests/peers/fed_client_progress.mjs"))
+            .env("NODE_PATH", root.join(".peers/node/node_modules"));
+        c
+    } else {
+        let mut c = Command::new(root.join(".peers/venv/bin/python"));
+        c.arg(root.join("proxy/tests/peers/fed_client_progress.py"));
+        c
+    };
+    let out = cmd
         .args([&s.mcp_url(), key, tool, &steps.to_string()])
         .output()
         .unwrap();
@@ -93,18 +109,23 @@ fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams
     wait_listed(&s, &user, "ts__slow");
     wait_listed(&s, &user, "short__slow");
 
-    // The official Python SDK client, against a Python SDK and a TypeScript SDK server: every
-    // step's progress, in order, then the result.
-    for (tool, with_message) in [("up__slow", true), ("ts__slow", false)] {
-        let (got, text) = sdk_call_with_progress(&s, &user, tool, 6);
-        assert_eq!(text, "done after 6 steps", "{tool}");
-        assert_eq!(got.len(), 6, "{tool}: {got:?}");
+    // The official Python and TypeScript SDK clients, against a Python SDK and a TypeScript
+    // SDK server: every step's progress, in order, then the result.
+    for (tool, with_message, typescript) in [
+        ("up__slow", true, false),
+        ("ts__slow", false, false),
+        ("up__slow", true, true),
+    ] {
+        let (got, text) = sdk_call_with_progress(&s, &user, tool, 6, typescript);
+        let who = format!("{tool}, typescript client: {typescript}");
+        assert_eq!(text, "done after 6 steps", "{who}");
+        assert_eq!(got.len(), 6, "{who}: {got:?}");
         for (i, e) in got.iter().enumerate() {
             let step = (i + 1) as f64;
-            assert_eq!(e[0].as_f64(), Some(step), "{tool}: {got:?}");
-            assert_eq!(e[1].as_f64(), Some(6.0), "{tool}: {got:?}");
+            assert_eq!(e[0].as_f64(), Some(step), "{who}: {got:?}");
+            assert_eq!(e[1].as_f64(), Some(6.0), "{who}: {got:?}");
             if with_message {
-                assert_eq!(e[2], format!("step {}", i + 1), "{tool}: {got:?}");
+                assert_eq!(e[2], format!("step {}", i + 1), "{who}: {got:?}");
             }
         }
     }
