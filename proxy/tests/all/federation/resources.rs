@@ -264,6 +264,11 @@ fn resources_and_prompts_are_federated_by_role_and_routed_to_their_server() {
         "{v}"
     );
 
+    // Subscriptions are refused with a message that says so.
+    let sub = s.rpc(&admin, "resources/subscribe", json!({"uri": "beta://only"}));
+    assert_eq!(sub.rpc_code(), Some(-32601), "{}", sub.text);
+    assert!(sub.text.contains("not resources/subscribe"), "{}", sub.text);
+
     // Audited and counted like tool calls, with the server's name.
     let audit = s.audit();
     assert!(
