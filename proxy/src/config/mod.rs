@@ -85,8 +85,8 @@ pub struct Config {
     #[serde(default, alias = "upstream_servers")]
     pub mcp_servers: Vec<McpServerConfig>,
     /// Where sandboxes send calls of `mcp_servers` tools made from code back to this replica
-    /// (signed into each call grant). Default: this `listen` address (`127.0.0.1` for an
-    /// unspecified one), `https://` with `tls`.
+    /// (signed into each call grant). Default: `admin_listen` (plain HTTP) if set, else
+    /// `listen` (`https://` with `tls`); `127.0.0.1` for an unspecified address.
     #[serde(default)]
     pub code_callback_url: Option<CallbackUrl>,
     #[serde(default)]

@@ -40,8 +40,10 @@ use crate::reply::Reply;
 /// Longest text of an error message passed back to code.
 const MESSAGE_CAP: usize = 4096;
 
-/// The base URL signed into call grants (`code_callback_url`, else derived from `listen`),
-/// when the gateway federates servers; `None` keeps calls from code to the sandboxes' tools.
+/// The base URL signed into call grants when the gateway federates servers (`None` keeps
+/// calls from code to the sandboxes' tools): `code_callback_url`, else the admin listener
+/// (plain HTTP, so no certificate need name the address), else `listen`; an unspecified
+/// address (`0.0.0.0`) as `127.0.0.1`, which suits a sandbox beside the gateway (sidecar).
 pub fn callback_url(gw: &Gateway) -> Option<String> {
     if gw.federation.is_empty() {
         return None;
@@ -50,15 +52,14 @@ pub fn callback_url(gw: &Gateway) -> Option<String> {
     if let Some(url) = &config.code_callback_url {
         return Some(url.as_str().to_owned());
     }
-    let mut addr = config.listen;
+    let (mut addr, tls) = match config.admin_listen {
+        Some(admin) => (admin, false),
+        None => (config.listen, config.tls.is_some()),
+    };
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let scheme = if config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if tls { "https" } else { "http" };
     Some(format!("{scheme}://{addr}"))
 }
 

@@ -82,11 +82,12 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
         ("GET", "/ready") => well_known::ready(gw, on_admin || admin_port.is_none()),
         ("GET", "/metrics") if on_admin || admin_port.is_none() => well_known::metrics(gw),
         ("GET", "/metrics") => Reply::error(404, "metrics are served on the admin listener"),
-        _ if on_admin => Reply::error(404, "the admin listener serves /health, /ready and /metrics only"),
-        // Calls of federated tools made from code, sent back by a sandbox (its token + the grant).
+        // Calls of federated tools made from code, sent back by a sandbox (its token + the
+        // grant), on either listener: the admin one is where sandboxes reach a TLS gateway.
         ("POST", mcp_contract::callback::CALL_PATH | mcp_contract::callback::LIST_PATH) => {
             crate::federation::internal::serve(gw, session, rec).await
         }
+        _ if on_admin => Reply::error(404, "the admin listener serves /health, /ready and /metrics only"),
         ("GET", "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp") => {
             well_known::resource_metadata(gw, session)
         }
