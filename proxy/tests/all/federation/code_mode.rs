@@ -43,7 +43,7 @@ fn stack(
     ts: &Upstream,
     toolsets: &'static [&'static str],
 ) -> Stack {
-    stack_with_env(tmp, up, ts, toolsets, Vec::new())
+    stack_with_env(tmp, up, ts, toolsets, Vec::new(), "")
 }
 
 fn stack_with_env(
@@ -52,6 +52,7 @@ fn stack_with_env(
     ts: &Upstream,
     toolsets: &'static [&'static str],
     env: Vec<(String, String)>,
+    extra_config: &str,
 ) -> Stack {
     let token = tmp.join("upstream.token");
     std::fs::write(&token, format!("{UPSTREAM_TOKEN}\n")).unwrap();
@@ -62,7 +63,7 @@ fn stack_with_env(
             "mcp_servers:\n\
              - name: up\n  url: '{}'\n  request_timeout: 5s\n  \
                auth: {{type: bearer_file, path: '{}'}}\n\
-             - {{name: ts, url: '{}', request_timeout: 5s}}\n",
+             - {{name: ts, url: '{}', request_timeout: 5s}}\n{extra_config}",
             up.url(),
             token.display(),
             ts.url()
@@ -336,7 +337,9 @@ fn a_call_from_code_is_a_span_in_the_programs_trace() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), relay.endpoint()),
         ("OTEL_BSP_SCHEDULE_DELAY".to_owned(), "100".to_owned()),
     ];
-    let s = stack_with_env(tmp.path(), &up, &ts, &["examples", "code"], env);
+    // With an admin listener, sandboxes call back there (plain HTTP).
+    let admin = format!("admin_listen: 127.0.0.1:{}\n", mcp_testkit::free_port());
+    let s = stack_with_env(tmp.path(), &up, &ts, &["examples", "code"], env, &admin);
     let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
     wait_listed(&s, &key, "up__echo");
     let (report, _) = exec(
