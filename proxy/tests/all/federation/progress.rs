@@ -168,6 +168,35 @@ fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams
     );
     assert!(!r.text.contains(&format!("\"progressToken\":{seen}")));
 
+    // A 2026-07-28 client (no handshake; version and routing headers): the same stream, the
+    // last event with that revision's envelope.
+    let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+        "name": "up__slow", "arguments": {"steps": 2}, "_meta": {
+            "progressToken": "new-era",
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let r = s.post_raw(
+        Some(&user),
+        &body.to_string(),
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "up__slow"),
+        ],
+    );
+    let messages = events(&r.text);
+    let (last, progress) = messages.split_last().unwrap();
+    assert_eq!(progress.len(), 2, "{}", r.text);
+    assert!(
+        progress
+            .iter()
+            .all(|p| p["params"]["progressToken"] == "new-era"),
+        "{}",
+        r.text
+    );
+    assert_eq!(last["id"], 5, "{}", r.text);
+    assert_eq!(last["result"]["resultType"], "complete", "{}", r.text);
+
     // Without event streams in Accept, or without a progress token: the one JSON answer, the
     // same bytes either way.
     let body_token = call_body("up__slow", json!({"steps": 3}), Some(json!(42)));
