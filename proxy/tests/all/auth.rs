@@ -130,7 +130,17 @@ fn tokens_from_the_real_oidc_provider_authenticate_with_their_roles() {
     let carol = idp.token(TestClient::NoRoles);
     assert_eq!(
         s.tool_names(&alice),
-        vec!["call_echo_twice", "echo", "text_transform"]
+        vec![
+            "call_echo_twice",
+            "echo",
+            "py_echo",
+            "py_text_stats",
+            "py_text_transform",
+            "text_transform",
+            "ts_echo",
+            "ts_text_stats",
+            "ts_text_transform"
+        ]
     );
     assert!(s.tool_names(&bob).contains(&"text_stats".to_owned()));
     assert!(s.tool_names(&carol).is_empty());

@@ -98,11 +98,25 @@ fn json_rpc_errors_use_the_right_codes() {
 #[test]
 fn tools_list_is_paginated_with_opaque_cursors() {
     let (s, key) = stack_with_user();
-    // page_size is 3 in the test config; mcp-user sees echo, text_transform, call_echo_twice.
+    // page_size is 3 in the test config; mcp-user sees the examples in Rust, Python and
+    // TypeScript but not text_stats (admin only in the test policy): three pages.
     let first = s.rpc(&key, "tools/list", json!({})).result();
     assert_eq!(first["tools"].as_array().unwrap().len(), 3);
     let names = s.tool_names(&key);
-    assert_eq!(names, vec!["call_echo_twice", "echo", "text_transform"]);
+    assert_eq!(
+        names,
+        vec![
+            "call_echo_twice",
+            "echo",
+            "py_echo",
+            "py_text_stats",
+            "py_text_transform",
+            "text_transform",
+            "ts_echo",
+            "ts_text_stats",
+            "ts_text_transform"
+        ]
+    );
     let (_, admin) = s.create_key("root", &["mcp-admin"], "1d");
     let all = s.tool_names(&admin);
     assert!(

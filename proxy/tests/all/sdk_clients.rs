@@ -55,7 +55,17 @@ fn assert_user_session(v: &Value, client: &str) {
     assert_eq!(v["server"], "mcp-gateway", "{v}");
     assert_eq!(
         v["tools"],
-        serde_json::json!(["call_echo_twice", "echo", "text_transform"]),
+        serde_json::json!([
+            "call_echo_twice",
+            "echo",
+            "py_echo",
+            "py_text_stats",
+            "py_text_transform",
+            "text_transform",
+            "ts_echo",
+            "ts_text_stats",
+            "ts_text_transform"
+        ]),
         "{v}"
     );
     assert!(

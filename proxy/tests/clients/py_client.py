@@ -13,7 +13,7 @@ try:
     import httpx2 as httpx  # mcp >= 2 uses httpx2
 except ImportError:  # pragma: no cover
     import httpx
-from mcp import ClientSession
+from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 
 
@@ -28,8 +28,15 @@ async def main(url: str, token: str) -> None:
                 info = getattr(init, "server_info", None) or getattr(init, "serverInfo")
                 out["protocol"] = getattr(init, "protocol_version", None) or getattr(init, "protocolVersion")
                 out["server"] = info.name
-                tools = await session.list_tools()
-                out["tools"] = sorted(t.name for t in tools.tools)
+                names, cursor = [], None  # every page: the gateway pages tools/list
+                while True:
+                    params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+                    page = await session.list_tools(params=params)
+                    names += [t.name for t in page.tools]
+                    cursor = getattr(page, "next_cursor", None) or getattr(page, "nextCursor", None)
+                    if not cursor:
+                        break
+                out["tools"] = sorted(names)
                 echo = await session.call_tool("echo", {"text": "from python"})
                 out["echo"] = [c.text for c in echo.content]
                 out["echo_structured"] = getattr(echo, "structured_content", None) or getattr(echo, "structuredContent", None)

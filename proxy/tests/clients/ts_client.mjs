@@ -12,7 +12,12 @@ const transport = new StreamableHTTPClientTransport(new URL(url), {
 });
 const client = new Client({ name: "gateway-e2e", version: "0.1.0" });
 await client.connect(transport);
-const { tools } = await client.listTools();
+const tools = [];
+for (let cursor; ;) { // every page: the gateway pages tools/list
+  const page = await client.listTools(cursor ? { cursor } : undefined);
+  tools.push(...page.tools);
+  if (!(cursor = page.nextCursor)) break;
+}
 const echo = await client.callTool({ name: "echo", arguments: { text: "from typescript" } });
 console.log(JSON.stringify({
   protocol: transport.protocolVersion,

@@ -1,14 +1,14 @@
 //! Tools written with the Python SDK (sdk/python), built from source by scripts/build-tools.sh:
-//! the examples (`py_echo`, `py_text_transform`, `py_text_stats`) and hostile tools in
-//! `py_tests.wasm`, served here in a tool set of their own next to the Rust examples, and checked
-//! like them: schemas from type hints, the same answers as the Rust examples, schema violations
-//! refused before the guest runs, the context (caller, log, nested calls with the caller's
-//! roles), hostile code contained by its limits, and hot reload of a changed component.
+//! the examples (`py_echo`, `py_text_transform`, `py_text_stats` in `py_examples.wasm`, served by
+//! `policies/toolsets/examples.yaml` next to the Rust examples) and hostile tools in
+//! `py_tests.wasm`, served here in a tool set of their own, and checked like the Rust ones:
+//! schemas from type hints, the same answers as the Rust examples, schema violations refused
+//! before the guest runs, the context (caller, log, nested calls with the caller's roles),
+//! hostile code contained by its limits, and hot reload of a changed component.
 //!
-//! The SDK components are not in `policies/toolsets/examples.yaml`, which every other test
-//! serves: each embeds an interpreter that a debug sandbox compiles in about a minute on a cold
-//! cache, past the common harness's start timeout. Here the tool set is added once the sandbox
-//! runs, and the tests wait for it.
+//! Each SDK component embeds an interpreter that a debug sandbox compiles in tens of seconds to
+//! minutes on a cold cache (scripts/test.sh compiles them all beforehand); the hostile tool set is
+//! added once the sandbox runs, and the tests wait for it.
 
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ pub fn with_sdk_tools_granting(
     )
     .unwrap();
     // The first load compiles a large component (an interpreter inside), once per cache.
-    wait_listed(&sb, &format!("{prefix}_echo"), 300);
+    wait_listed(&sb, &format!("{prefix}_spin"), 300);
     sb
 }
 
@@ -89,8 +89,9 @@ fn python_tools_are_listed_with_schemas_from_type_hints_and_docstrings() {
     let (status, listing) = sb.get("/v1/tools");
     assert_eq!(status, 200);
     let echo = tool(&listing, "py_echo");
-    assert_eq!(echo["toolset"], "sdk");
-    assert_eq!(echo["component"], "py_tests");
+    assert_eq!(echo["toolset"], "examples");
+    assert_eq!(echo["component"], "py_examples");
+    assert_eq!(tool(&listing, "py_spin")["component"], "py_tests");
     assert_eq!(
         echo["description"],
         "Echo text back, with its length in characters"
@@ -118,7 +119,7 @@ fn python_tools_are_listed_with_schemas_from_type_hints_and_docstrings() {
     // Portable like every schema in the catalog (schema_portability.rs), for strict clients.
     let mut checked = 0;
     for t in listing["tools"].as_array().unwrap() {
-        if t["toolset"] != "sdk" {
+        if !t["name"].as_str().unwrap().starts_with("py_") {
             continue;
         }
         for key in ["inputSchema", "outputSchema"] {
@@ -303,7 +304,7 @@ fn a_changed_python_tool_is_hot_reloaded_without_a_restart() {
         std::fs::copy(tools.join(from), &tmp).unwrap();
         std::fs::rename(&tmp, &file).unwrap();
     };
-    replace("py_tests.wasm");
+    replace("py_examples.wasm");
     std::fs::write(
         sb.dir.path().join("toolsets/mine.yaml"),
         format!(
@@ -315,9 +316,9 @@ fn a_changed_python_tool_is_hot_reloaded_without_a_restart() {
     wait_listed(&sb, "py_echo", 300);
     let a = sb.call("py_echo", json!({"text": "v1"}));
     assert_eq!(a.result()["length"], 2);
-    // The file is rebuilt with other tools (here: the TypeScript test component, which its own
-    // tests compile anyway): the sandbox swaps the component, without a restart.
-    replace("ts_tests.wasm");
+    // The file is rebuilt with other tools (here: the TypeScript examples, which every test
+    // sandbox compiles anyway): the sandbox swaps the component, without a restart.
+    replace("ts_examples.wasm");
     wait_listed(&sb, "ts_echo", 300);
     assert!(
         !names(&sb).iter().any(|n| n == "py_echo"),

@@ -1,9 +1,9 @@
-"""The component the sandbox's tests load (sandbox/tests/all/python_tools.rs): the examples and
-the hostile tools in one component, so the tests compile one CPython instead of two. Never
-served by a tool set of policies/ (the hostile tools are in it).
+"""The component the sandbox's tests load beside the served examples
+(sandbox/tests/all/python_tools.rs): the hostile tools and the context tools. Never served by a
+tool set of policies/ (the hostile tools are in it). The examples themselves (py_echo, ...) are
+in py_examples.wasm, which the examples tool set serves and the same tests check.
 """
 
-from echo import echo
 from hostile import (
     py_call,
     py_escape,
@@ -15,14 +15,10 @@ from hostile import (
     py_spin,
     py_stdout_flood,
 )
-from text_transform import stats, transform
 
 from mcp_tool import export
 
 Tool = export(
-    echo,
-    transform,
-    stats,
     py_spin,
     py_memory_bomb,
     py_stdout_flood,

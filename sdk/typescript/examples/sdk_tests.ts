@@ -1,15 +1,11 @@
-// The component the sandbox's tests load (sandbox/tests/all/typescript_tools.rs): the examples
-// and the hostile tools in one component, so the tests compile one SpiderMonkey instead of two.
-// Never served by a tool set of policies/ (the hostile tools are in it).
+// The component the sandbox's tests load beside the served examples
+// (sandbox/tests/all/typescript_tools.rs): the hostile tools and the context tools. Never served
+// by a tool set of policies/ (the hostile tools are in it). The examples themselves (ts_echo,
+// ...) are in ts_examples.wasm, which the examples tool set serves and the same tests check.
 import { exportTools } from 'mcp-tool';
-import { echo } from './echo';
 import { call, escape, fetchOut, hugeOutput, memoryBomb, raise, refuse, spin, stdoutFlood } from './hostile';
-import { stats, transform } from './text_transform';
 
 export const tool = exportTools(
-  echo,
-  transform,
-  stats,
   spin,
   memoryBomb,
   stdoutFlood,
