@@ -22,6 +22,7 @@ mod observability;
 mod operator_tools;
 mod sandbox_mtls;
 mod sdk_clients;
+mod sdk_tools;
 mod shared_limits;
 mod smoke_cmd;
 mod tls;
