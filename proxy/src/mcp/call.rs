@@ -444,30 +444,30 @@ fn shape(sandbox: &str, body: &[u8], rec: &mut RequestRecord) -> Result<Answer, 
 }
 
 /// A tool's result as an MCP result: its text (a string result as it is, any other value as
-/// JSON text) and, for an object, the object as `structuredContent`. A string result, the
-/// common case, is copied as the JSON string the sandbox wrote, without building a tree.
+/// JSON text) and, for an object, the object as `structuredContent`. Written from the raw JSON
+/// the sandbox sent, without building a tree: the sandbox writes compact JSON (serde_json),
+/// so an object's text is what serializing it again would give.
 fn shape_result(result: Option<&RawValue>) -> Result<Answer, serde_json::Error> {
     const HEAD: &[u8] = br#"{"content":[{"type":"text","text":"#;
     const TAIL: &[u8] = br#"}],"isError":false"#;
+    const STRUCTURED: &[u8] = br#","structuredContent":"#;
     let raw = result.map_or("null", RawValue::get);
+    let object = raw.starts_with('{');
+    let mut out = Vec::with_capacity(HEAD.len() + 2 * raw.len() + TAIL.len() + 32);
+    out.extend_from_slice(HEAD);
     if raw.starts_with('"') {
-        let mut out = Vec::with_capacity(HEAD.len() + raw.len() + TAIL.len());
-        out.extend_from_slice(HEAD);
         out.extend_from_slice(raw.as_bytes());
-        out.extend_from_slice(TAIL);
-        return Ok(Answer::Open(out));
+    } else {
+        // The value as JSON text, in a JSON string.
+        serde_json::to_writer(&mut out, raw)?;
     }
-    let result: Value = serde_json::from_str(raw)?;
-    let text = result.to_string();
-    let mut out = json!({"content": [{"type": "text", "text": text}], "isError": false});
-    if result.is_object() {
-        out["structuredContent"] = result;
+    out.extend_from_slice(TAIL);
+    if object {
+        out.extend_from_slice(STRUCTURED);
+        out.extend_from_slice(raw.as_bytes());
     }
-    // Written here, while the call holds its turn for a large answer; no `_meta`, so it may
-    // go out open for the envelope.
-    let mut bytes = serde_json::to_vec(&out)?;
-    bytes.pop();
-    Ok(Answer::Open(bytes))
+    // No `_meta`: it may go out open, for the envelope to close.
+    Ok(Answer::Open(out))
 }
 
 /// An `isError` result the model can read: the message, the failure's kind in `_meta`, and
@@ -486,7 +486,56 @@ fn tool_error(kind: ErrorKind, message: &str, detail: Option<Value>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::count_values;
+    use super::{Answer, count_values, shape_result};
+    use serde_json::value::RawValue;
+    use serde_json::{Value, json};
+
+    /// The MCP result built as a tree, as the gateway did before it copied raw JSON.
+    fn by_tree(result: Value) -> Value {
+        let text = match &result {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut out = json!({"content": [{"type": "text", "text": text}], "isError": false});
+        if result.is_object() {
+            out["structuredContent"] = result;
+        }
+        out
+    }
+
+    #[test]
+    fn results_copied_from_raw_json_equal_those_built_as_a_tree() {
+        let values = [
+            json!("hello"),
+            json!("quote \" backslash \\ newline \n unicode \u{e9} \u{1F600} control \u{1}"),
+            json!({"text": "a\"b", "length": 3, "nested": {"z": [1, 2.5, null], "a": true}}),
+            json!({}),
+            json!([1, "two", {"three": 3}]),
+            json!(42),
+            json!(-1.5),
+            json!(true),
+            Value::Null,
+        ];
+        for v in values {
+            let raw = RawValue::from_string(serde_json::to_string(&v).unwrap()).unwrap();
+            let Ok(Answer::Open(mut bytes)) = shape_result(Some(&raw)) else {
+                panic!("an open result for {v}");
+            };
+            bytes.push(b'}');
+            let got: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(got, by_tree(v.clone()), "for {v}");
+            if v.is_object() {
+                // Same text, byte for byte, as serializing the object again.
+                assert_eq!(got["content"][0]["text"], v.to_string());
+            }
+        }
+        let Ok(Answer::Open(mut bytes)) = shape_result(None) else {
+            panic!("an open result without a result");
+        };
+        bytes.push(b'}');
+        let got: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(got, by_tree(Value::Null));
+    }
 
     #[test]
     fn values_are_counted_on_the_bytes_without_counting_inside_strings() {
