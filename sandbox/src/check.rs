@@ -24,6 +24,8 @@ pub struct CheckOptions {
     pub timeout: Span,
     pub fuel: u64,
     pub memory: ByteSize,
+    /// Cache of compiled components to reuse; a scratch one (removed afterwards) when absent.
+    pub cache: Option<PathBuf>,
 }
 
 /// Runs the check, writing a report to `out`. Returns whether the component is fit to deploy:
@@ -79,7 +81,10 @@ pub async fn run(opts: CheckOptions, out: &mut impl Write) -> anyhow::Result<boo
     };
     let sandbox = Sandbox::new(
         settings,
-        Runtime::new(&engine, Some(scratch.join("cache")))?,
+        Runtime::new(
+            &engine,
+            Some(opts.cache.clone().unwrap_or_else(|| scratch.join("cache"))),
+        )?,
     )?;
     let result = check_loaded(&sandbox, &opts, &wasm, out).await;
     let _ = std::fs::remove_dir_all(&scratch);

@@ -206,6 +206,11 @@ struct CheckArgs {
     fuel: u64,
     #[arg(long, default_value = "128MiB")]
     memory: ByteSize,
+    /// Reuse this cache of compiled components (e.g. the one given to `serve`), so checking a
+    /// component that embeds an interpreter again takes seconds, not minutes (default: a
+    /// scratch cache, removed afterwards).
+    #[arg(long)]
+    cache: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -394,6 +399,7 @@ async fn tool_check(args: CheckArgs) -> anyhow::Result<bool> {
         timeout: args.timeout,
         fuel: args.fuel,
         memory: args.memory,
+        cache: args.cache,
     };
     let mut out = std::io::stdout().lock();
     check::run(opts, &mut out).await

@@ -329,6 +329,44 @@ fn a_changed_python_tool_is_hot_reloaded_without_a_restart() {
     assert_eq!(a.result()["length"], 2);
 }
 
+/// Runs `mcp-sandbox tool check` (what a project scaffolded by `new.sh` runs after each build)
+/// on `component` of target/tools, with the test cache (the component is compiled once, by
+/// scripts/test.sh), and `extra` arguments. Returns whether it passed and what it printed.
+pub fn tool_check(component: &str, extra: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(mcp_testkit::bin("mcp-sandbox"))
+        .args(["tool", "check"])
+        .arg(mcp_testkit::tools_dir().join(component))
+        .arg("--cache")
+        .arg(mcp_testkit::repo_root().join("target/wasm-cache"))
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn tool_check_passes_the_python_examples_and_fails_a_tool_that_raises_with_where_and_why() {
+    let (ok, report) = tool_check("py_examples.wasm", &[]);
+    assert!(ok, "{report}");
+    assert!(report.contains("loads and provides 3 tool(s)"), "{report}");
+    assert!(
+        report.contains("ok    result: {\"text\":\"example\",\"length\":7}"),
+        "{report}"
+    );
+    let (ok, report) = tool_check("py_tests.wasm", &["--tool", "py_raise"]);
+    assert!(!ok, "{report}");
+    for needle in [
+        "FAIL  tool_error: `py_raise` raised KeyError: 'hostile python tool raises on purpose'",
+        "an exception the tool did not handle",
+        "hostile.py\", line",
+    ] {
+        assert!(report.contains(needle), "{needle:?} not in {report}");
+    }
+}
+
 #[test]
 fn the_python_sdks_own_unit_tests_pass() {
     // Schema derivation, decoding and error mapping of sdk/python, natively (CPython, no wasm).

@@ -34,6 +34,7 @@ impl Origin {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         std::thread::spawn(move || {
+            let mut held = Vec::new();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -61,6 +62,11 @@ impl Origin {
                     continue;
                 }
                 record.lock().unwrap().push(headers);
+                if path == "/hang" {
+                    // Never answered: the connection stays open until the server stops.
+                    held.push(stream);
+                    continue;
+                }
                 let mut body = format!("hello from {path}");
                 if !got.is_empty() {
                     body.push_str(&format!(
@@ -175,4 +181,21 @@ fn a_python_tool_fetches_only_granted_origins_with_a_credential_it_cannot_see() 
     );
     assert_eq!(r["content_type"], "text/plain");
     assert_eq!(origin.requests().last().unwrap()["authorization"], SECRET);
+    // The request's own timeout, shorter than the grant's 2 s: a server that never answers
+    // fails the request after it, with wasi:http's code.
+    let a = sb.call(
+        "py_fetch",
+        json!({"url": format!("http://127.0.0.1:{}/hang", origin.port), "timeout": 0.3}),
+    );
+    assert_eq!(a.kind(), "tool_error", "{}", a.body);
+    assert!(
+        a.message().contains("/hang failed: ConnectionReadTimeout"),
+        "{}",
+        a.message()
+    );
+    let took = a.body["stats"]["duration_us"].as_u64().unwrap();
+    assert!(
+        (300_000..1_500_000).contains(&took),
+        "{took} us: the 0.3 s timeout, not the grant's 2 s"
+    );
 }

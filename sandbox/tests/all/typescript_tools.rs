@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::python_tools::with_sdk_tools;
+use crate::python_tools::{tool_check, with_sdk_tools};
 use serde_json::{Value, json};
 
 fn tool<'a>(listing: &'a Value, name: &str) -> &'a Value {
@@ -195,4 +195,24 @@ fn typescript_tools_get_the_caller_log_and_call_other_tools_with_the_callers_rol
             .any(|l| l.contains("calling") && l.contains("ts_echo"))
             .then_some(())
     });
+}
+
+#[test]
+fn tool_check_passes_the_typescript_examples_and_fails_a_tool_that_throws_with_its_stack() {
+    let (ok, report) = tool_check("ts_examples.wasm", &[]);
+    assert!(ok, "{report}");
+    assert!(report.contains("loads and provides 3 tool(s)"), "{report}");
+    assert!(
+        report.contains("ok    result: {\"result\":\"EXAMPLE\"}"),
+        "{report}"
+    );
+    let (ok, report) = tool_check("ts_tests.wasm", &["--tool", "ts_raise"]);
+    assert!(!ok, "{report}");
+    for needle in [
+        "FAIL  tool_error: `ts_raise` threw RangeError: hostile typescript tool throws on purpose",
+        "an exception the tool did not handle",
+        "run@bundle.js:",
+    ] {
+        assert!(report.contains(needle), "{needle:?} not in {report}");
+    }
 }

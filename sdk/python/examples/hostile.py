@@ -66,13 +66,14 @@ def py_fetch(
     headers: Optional[dict[str, str]] = None,
     method: str = "GET",
     body: Optional[str] = None,
+    timeout: Optional[float] = None,
 ) -> dict[str, Any]:
     """Fetch a URL; report the status, the body and the request headers the tool can see."""
     # The host adds the tool set's credential after the request leaves the tool: the headers
     # reported here are all the tool ever has. A refused request raises `http.HttpError` (a
     # `Failed`), which fails the call with its message.
     sent = {k.lower(): v for k, v in (headers or {}).items()}
-    r = http.request(method, url, body, headers=sent)
+    r = http.request(method, url, body, headers=sent, timeout=timeout)
     return {"status": r.status, "body": r.text(), "sent_headers": sent, "content_type": r.headers.get("content-type")}
 
 

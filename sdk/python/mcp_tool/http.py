@@ -75,9 +75,11 @@ class Response:
         return json.loads(self.body)
 
 
-def get(url: str, *, headers: Optional[Mapping[str, str]] = None) -> Response:
-    """`request("GET", url, headers=headers)`."""
-    return request("GET", url, headers=headers)
+def get(
+    url: str, *, headers: Optional[Mapping[str, str]] = None, timeout: Optional[float] = None
+) -> Response:
+    """`request("GET", url, headers=headers, timeout=timeout)`."""
+    return request("GET", url, headers=headers, timeout=timeout)
 
 
 def request(
@@ -87,12 +89,22 @@ def request(
     *,
     headers: Optional[Mapping[str, str]] = None,
     json_body: Any = None,
+    timeout: Optional[float] = None,
 ) -> Response:
     """Send one request and read the whole response. `body` is sent as is (a `str` as UTF-8);
-    `json_body`, if given instead, is sent as JSON with `content-type: application/json`."""
+    `json_body`, if given instead, is sent as JSON with `content-type: application/json`.
+
+    `timeout` (seconds) bounds each wait of this request: connecting, the response's status and
+    headers, and each wait for more of the body (wasi:http's connect, first-byte and
+    between-bytes timeouts); one that passes raises `HttpError` with the code
+    `ConnectionTimeout` or `ConnectionReadTimeout`. The host bounds every request by the grant's
+    `timeout` and the call's deadline as well, whichever comes first; without `timeout` those
+    are the only bounds."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise HttpError(f"{url!r} is not an http:// or https:// URL", code="invalid_url", url=url)
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     if json_body is not None:
         body = json.dumps(json_body)
@@ -130,8 +142,18 @@ def request(
     req.set_authority(parts.netloc)
     req.set_path_with_query((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
     outgoing = req.body()
+    options = None
+    if timeout is not None:
+        nanos = max(1, int(timeout * 1e9))
+        options = t.RequestOptions()
+        for set_timeout in (
+            options.set_connect_timeout,
+            options.set_first_byte_timeout,
+            options.set_between_bytes_timeout,
+        ):
+            set_timeout(nanos)
     try:
-        future = outgoing_handler.handle(req, None)
+        future = outgoing_handler.handle(req, options)
     except Err as e:
         raise fail("was refused", e.value) from None
     # The body is written once the request is handed over: the host reads it as it sends, so

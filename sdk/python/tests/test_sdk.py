@@ -238,6 +238,17 @@ class HttpTests(unittest.TestCase):
         self.assertEqual(e.exception.code, "unavailable")
         self.assertIn("POST http://127.0.0.1:1/x", str(e.exception))
 
+    def test_a_timeout_must_be_a_positive_number_of_seconds(self):
+        from mcp_tool import http
+
+        for bad in (0, -1.5):
+            with self.assertRaises(ValueError) as e:
+                http.get("http://127.0.0.1:1/x", timeout=bad)
+            self.assertIn("positive number of seconds", str(e.exception))
+        with self.assertRaises(http.HttpError) as e:
+            http.get("http://127.0.0.1:1/x", timeout=0.5)
+        self.assertEqual(e.exception.code, "unavailable")
+
     def test_a_response_decodes_its_body(self):
         from mcp_tool import http
 
