@@ -472,3 +472,28 @@ socket; with `separate` on its TCP port, with probes.
     {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
+
+{{/*
+Code mode over federated tools (docs/federation.md): with `topology: separate` and
+`mcp_servers` in gateway.config, sandboxes send the calls programs make of upstream servers'
+tools back to the gateway. "mcp.codeCallback" is non-empty when the chart sets where: the
+admin port's Service (plain HTTP) if there is one, else the gateway's Service.
+*/}}
+{{- define "mcp.codeCallback" -}}
+{{- $cfg := .Values.gateway.config -}}
+{{- if and (eq .Values.topology "separate") (or $cfg.mcp_servers $cfg.upstream_servers) (not $cfg.code_callback_url) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{- define "mcp.codeCallbackPort" -}}
+{{- if .Values.gateway.adminPort -}}{{ .Values.gateway.adminPort }}{{- else -}}{{ .Values.gateway.port }}{{- end -}}
+{{- end -}}
+
+{{- define "mcp.codeCallbackUrl" -}}
+{{- if .Values.gateway.adminPort -}}
+{{- printf "http://%s.%s.svc:%d" (include "mcp.componentName" (dict "root" . "suffix" "metrics")) .Release.Namespace (int .Values.gateway.adminPort) -}}
+{{- else -}}
+{{- printf "%s://%s.%s.svc:%d" (include "mcp.gatewayScheme" .) (include "mcp.fullname" .) .Release.Namespace (int .Values.gateway.service.port) -}}
+{{- end -}}
+{{- end -}}
