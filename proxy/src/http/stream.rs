@@ -182,10 +182,6 @@ where
         Ok::<_, Box<pingora::Error>>(reply)
     });
     let write_timeout = gw.config.limits.body_read_timeout.get();
-    if session.req_header().version < http::Version::HTTP_11 {
-        // No chunked encoding: a stream would end with the connection.
-        session.set_keepalive(None);
-    }
     let mut head = Some(head);
     let pump = pump(session, &queue, &mut head, write_timeout);
     let reply = match tokio::try_join!(call, pump) {
@@ -232,6 +228,10 @@ async fn pump(
 ) -> pingora::Result<()> {
     while let Some(data) = queue.next().await {
         if let Some(h) = head.take() {
+            if session.req_header().version < http::Version::HTTP_11 {
+                // No chunked encoding: the stream ends with the connection.
+                session.set_keepalive(None);
+            }
             timed(write_timeout, session.write_response_header(h, false)).await?;
         }
         timed(
