@@ -435,6 +435,17 @@ mod tests {
     }
 
     #[test]
+    fn callback_urls_are_a_scheme_and_an_authority() {
+        use crate::config::CallbackUrl;
+        let ok = CallbackUrl::try_from("http://10.0.0.7:9090/".to_owned()).unwrap();
+        assert_eq!(ok.as_str(), "http://10.0.0.7:9090");
+        assert!(CallbackUrl::try_from("https://gw.internal".to_owned()).is_ok());
+        for bad in ["http://gw/internal", "ftp://gw", "gw:8080", "http://", "http://a b"] {
+            assert!(CallbackUrl::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn open_answers_are_closed_and_read() {
         let open = br#"{"content":[{"type":"text","text":"hi"}],"isError":false"#.to_vec();
         let mut rec = RequestRecord::new(String::new());
