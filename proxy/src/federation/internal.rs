@@ -440,7 +440,13 @@ mod tests {
         let ok = CallbackUrl::try_from("http://10.0.0.7:9090/".to_owned()).unwrap();
         assert_eq!(ok.as_str(), "http://10.0.0.7:9090");
         assert!(CallbackUrl::try_from("https://gw.internal".to_owned()).is_ok());
-        for bad in ["http://gw/internal", "ftp://gw", "gw:8080", "http://", "http://a b"] {
+        for bad in [
+            "http://gw/internal",
+            "ftp://gw",
+            "gw:8080",
+            "http://",
+            "http://a b",
+        ] {
             assert!(CallbackUrl::try_from(bad.to_owned()).is_err(), "{bad}");
         }
     }
