@@ -172,6 +172,17 @@ if EXTRAS:
         return "held"
 
 
+@mcp.tool()
+async def flood(count: int, size: int, done_file: str, ctx: Context) -> str:
+    """Reports progress `count` times as fast as it can, each with a message of `size`
+    characters, then creates `done_file` and answers (a progress flood for a slow client)."""
+    message = "x" * size
+    for i in range(count):
+        await ctx.report_progress(i + 1, count, message)
+    open(done_file, "w").close()
+    return f"flooded {count}"
+
+
 def build_app():
     kw = dict(
         json_response=os.environ.get("JSON_RESPONSE") == "1",

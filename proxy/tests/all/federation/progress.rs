@@ -282,6 +282,20 @@ fn progress_of_a_federated_call_is_streamed_to_clients_that_accept_event_streams
 /// Calls `tool` over a raw HTTP/1.1 connection with a progress token, reads until the first
 /// progress event, then closes the connection. The response header as read.
 fn leave_after_first_progress(s: &Stack, key: &str, tool: &str, arguments: Value) -> String {
+    let (conn, got) = open_progress_stream(s, key, tool, arguments);
+    drop(conn);
+    let text = String::from_utf8_lossy(&got).into_owned();
+    text.split("\r\n\r\n").next().unwrap().to_owned()
+}
+
+/// Sends `tool` over a raw HTTP/1.1 connection with a progress token and reads until the
+/// first progress event: the connection and what was read.
+fn open_progress_stream(
+    s: &Stack,
+    key: &str,
+    tool: &str,
+    arguments: Value,
+) -> (std::net::TcpStream, Vec<u8>) {
     use std::io::{Read, Write};
     let url = s.mcp_url();
     let addr = url
@@ -290,7 +304,7 @@ fn leave_after_first_progress(s: &Stack, key: &str, tool: &str, arguments: Value
         .next()
         .unwrap()
         .to_owned();
-    let body = call_body(tool, arguments, Some(json!("leaving")));
+    let body = call_body(tool, arguments, Some(json!("raw-client")));
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -309,7 +323,102 @@ fn leave_after_first_progress(s: &Stack, key: &str, tool: &str, arguments: Value
         assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
         got.extend_from_slice(&buf[..n]);
     }
-    let text = String::from_utf8_lossy(&got).into_owned();
-    drop(conn);
-    text.split("\r\n\r\n").next().unwrap().to_owned()
+    (conn, got)
+}
+
+/// The gateway's peak resident memory (`VmHWM`), in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A client that stops reading while an upstream floods it with progress: the gateway keeps
+/// at most its queue of events (the newest replacing the newest waiting one), the client gets
+/// the latest progress and the result when it reads again. A client that reads all along
+/// goes first, for comparison. Prints the figures for the docs.
+#[test]
+#[ignore = "measurement: run alone, prints the gateway's peak memory"]
+fn measure_a_slow_client_of_a_progress_flood() {
+    const COUNT: u64 = 20_000;
+    const SIZE: u64 = 1000;
+    let tmp = dir();
+    let up = Upstream::start(tmp.path(), &[]);
+    let s = Stack::start(Options {
+        policy: POLICY.into(),
+        config: format!(
+            "mcp_servers:\n- {{name: up, url: '{}', request_timeout: 120s, max_response: 256MiB}}\n",
+            up.url()
+        ),
+        ..Options::default()
+    });
+    let (_, user) = s.create_key("alice", &["mcp-user"], "1d");
+    wait_listed(&s, &user, "up__flood");
+    let pid = s.gateway.pid();
+    let before = peak_kib(pid);
+    let mut figures = Vec::new();
+    for (run, pause) in [("reading", false), ("paused", true)] {
+        let done = tmp.path().join(format!("{run}.done"));
+        let started = std::time::Instant::now();
+        let args = json!({"count": COUNT, "size": SIZE, "done_file": done.display().to_string()});
+        let (mut conn, mut got) = open_progress_stream(&s, &user, "up__flood", args);
+        if pause {
+            // The client reads nothing more until the upstream has sent everything.
+            mcp_testkit::wait_for("the upstream's flood", Duration::from_secs(120), || {
+                done.exists().then_some(())
+            });
+        }
+        read_to_end_of_chunks(&mut conn, &mut got);
+        let took = started.elapsed();
+        let text = String::from_utf8_lossy(&got);
+        let received = text.matches("notifications/progress").count() as u64;
+        let last = text
+            .rmatch_indices("\"progress\":")
+            .next()
+            .map(|(i, m)| {
+                text[i + m.len()..]
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .unwrap();
+        assert!(
+            text.contains(&format!("flooded {COUNT}")),
+            "{run}: no result"
+        );
+        assert_eq!(
+            last,
+            COUNT.to_string(),
+            "{run}: the newest progress is kept"
+        );
+        if pause {
+            assert!(
+                received < COUNT,
+                "{received} of {COUNT}: nothing was coalesced"
+            );
+        }
+        figures.push(format!(
+            "{run}: {received} events ({} bytes) read in {:.1} s, gateway VmHWM after {} KiB",
+            got.len(),
+            took.as_secs_f64(),
+            peak_kib(pid)
+        ));
+    }
+    eprintln!(
+        "MEASURE flood of {COUNT} progress events of {SIZE} characters; gateway VmHWM before \
+         {before} KiB; {}",
+        figures.join("; ")
+    );
+}
+
+/// Reads an HTTP/1.1 chunked answer to its last chunk.
+fn read_to_end_of_chunks(conn: &mut std::net::TcpStream, got: &mut Vec<u8>) {
+    use std::io::Read;
+    let mut buf = vec![0u8; 1 << 16];
+    while !got.ends_with(b"0\r\n\r\n") {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the end");
+        got.extend_from_slice(&buf[..n]);
+    }
 }
