@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cheap performance regression guard for CI: checks that benches/wrk/post.lua counts failures
 # (benches/wrk/selftest.sh), then starts a sandbox (the example, code and
-# log-analysis tool sets: 27 tools) and a gateway from target/debug (the binaries CI already
+# log-analysis tool sets: 34 tools) and a gateway from target/debug (the binaries CI already
 # built), runs short wrk bursts of ping, tools/list, and tools/call echo through the gateway and
 # directly to the sandbox, and fails when
 #   - any request failed (status, JSON-RPC error, isError result, missing expected text), or
