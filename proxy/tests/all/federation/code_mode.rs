@@ -297,7 +297,8 @@ fn calls_from_code_count_against_the_callers_rate_limits() {
         !failing.contains(&"up__fail".to_owned()),
         "not granted, not found: {failing:?}"
     );
-    // ts__echo allows 3 calls a minute: the program gets 3, the 4th is refused.
+    // ts__echo allows 3 calls a minute: the program gets 3, the 4th is refused. The server's
+    // tools are also functions of `tools.<server>`.
     let (report, _) = exec(
         &s,
         &key,
@@ -307,12 +308,13 @@ fn calls_from_code_count_against_the_callers_rate_limits() {
            try { out.push(await tools.call('ts__echo', {text: `n${i}`})); }\n\
            catch (e) { out.push(e.kind); }\n\
          }\n\
+         out.push((await tools.ts.ts__weather({city: 'Rome'})).city);\n\
          out",
     );
     assert_eq!(report["success"], true, "{report}");
     assert_eq!(
         report["result"],
-        json!(["n0", "n1", "n2", "limit_exceeded"]),
+        json!(["n0", "n1", "n2", "limit_exceeded", "Rome"]),
         "{report}"
     );
     // The same bucket as the client's own calls: a direct call is refused too.
