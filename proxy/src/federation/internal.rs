@@ -16,6 +16,7 @@
 //!
 //! The whole path is off (404) when no `mcp_servers` are configured.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -23,7 +24,7 @@ use mcp_contract::callback::{CodeCallAnswer, CodeTool, CodeToolList, GRANT_HEADE
 use mcp_contract::grant::Grant;
 use mcp_gateway_auth::{AuthMethod, Principal};
 use pingora::proxy::Session;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -244,49 +245,92 @@ async fn call(
 }
 
 /// An MCP result as code sees it (see [`CodeCallAnswer::Result`]); `isError` is a failure.
+///
+/// Read as a view over the raw JSON, never as a tree (an upstream's answer may be as large as
+/// its `max_response`): only the content items' `type` and `text` are decoded, and the
+/// structured content or the whole result is passed on as the text the upstream wrote.
 fn shape(answer: Answer, rec: &mut RequestRecord) -> CodeCallAnswer {
-    let value = match answer {
-        Answer::Value(v) => v,
+    let bytes = match answer {
+        Answer::Value(v) => v.to_string().into_bytes(),
         Answer::Open(mut bytes) => {
             bytes.push(b'}');
-            match serde_json::from_slice(&bytes) {
-                Ok(v) => v,
-                Err(e) => return error("bad_upstream_response", &e.to_string()),
-            }
+            bytes
         }
         Answer::Finished(_) => return error("bad_upstream_response", "unexpected answer"),
     };
-    let texts = || {
-        value["content"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|i| i["text"].as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return error("bad_upstream_response", "the result is not UTF-8");
     };
-    if value["isError"].as_bool() == Some(true) {
-        let kind = value["_meta"]["io.mcp-gateway/error"]["kind"]
-            .as_str()
-            .unwrap_or("tool_error");
+    let view: ResultView<'_> = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return error("bad_upstream_response", &e.to_string()),
+    };
+    if view.is_error {
+        let kind = view
+            .meta
+            .and_then(|m| serde_json::from_str::<GatewayMeta<'_>>(m.get()).ok())
+            .and_then(|m| m.error)
+            .map_or(Cow::Borrowed("tool_error"), |e| e.kind);
         if rec.error.is_none() {
             rec.fail(Status::Error, "tool_error");
         }
-        return error(kind, &texts());
+        let texts: Vec<&str> = view
+            .content
+            .iter()
+            .filter_map(|i| i.text.as_deref())
+            .collect();
+        return error(&kind, &texts.join("\n"));
     }
-    if let Some(structured) = value.get("structuredContent").filter(|v| !v.is_null()) {
-        return CodeCallAnswer::Result(structured.to_string());
+    if let Some(structured) = view.structured.filter(|r| r.get() != "null") {
+        return CodeCallAnswer::Result(structured.get().to_owned());
     }
-    match value["content"].as_array().map(Vec::as_slice) {
+    match view.content.as_slice() {
         // The text as a JSON string, so code reads it as the string it is.
-        Some([only]) if only["type"] == "text" && only["text"].is_string() => {
-            CodeCallAnswer::Result(only["text"].to_string())
+        [
+            ContentView {
+                kind,
+                text: Some(only),
+            },
+        ] if kind == "text" => {
+            CodeCallAnswer::Result(serde_json::Value::from(only.as_ref()).to_string())
         }
-        _ => CodeCallAnswer::Result(value.to_string()),
+        _ => CodeCallAnswer::Result(text.to_owned()),
     }
+}
+
+/// The parts of an MCP `CallToolResult` code needs, borrowed from its raw JSON.
+#[derive(Deserialize)]
+struct ResultView<'a> {
+    #[serde(default)]
+    content: Vec<ContentView<'a>>,
+    #[serde(borrow, default, rename = "structuredContent")]
+    structured: Option<&'a RawValue>,
+    #[serde(default, rename = "isError")]
+    is_error: bool,
+    #[serde(borrow, default, rename = "_meta")]
+    meta: Option<&'a RawValue>,
+}
+
+/// A content item's type and text; its other fields (an image's data) are skipped unread.
+#[derive(Deserialize)]
+struct ContentView<'a> {
+    #[serde(borrow, rename = "type", default)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+/// The gateway's own failure kind in an `isError` result it made (`_meta`).
+#[derive(Deserialize)]
+struct GatewayMeta<'a> {
+    #[serde(borrow, rename = "io.mcp-gateway/error")]
+    error: Option<GatewayErrorMeta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GatewayErrorMeta<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
 }
 
 /// A refused or failed call, recorded like a client's and answered in code's terms: unknown
@@ -449,6 +493,21 @@ mod tests {
         ] {
             assert!(CallbackUrl::try_from(bad.to_owned()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn structured_content_and_whole_results_pass_as_the_upstream_wrote_them() {
+        let open = br#"{"content":[{"type":"text","text":"x"}], "structuredContent": {"b": 1,  "a": [0,0]},"isError":false"#;
+        let mut rec = RequestRecord::new(String::new());
+        assert_eq!(
+            shape(Answer::Open(open.to_vec()), &mut rec),
+            CodeCallAnswer::Result(r#"{"b": 1,  "a": [0,0]}"#.into())
+        );
+        let two = br#"{"content":[{"type":"text","text":"a"},{"type":"image","data":"AA==","mimeType":"image/png"}] "#;
+        let CodeCallAnswer::Result(whole) = shape(Answer::Open(two.to_vec()), &mut rec) else {
+            panic!("two items are a result")
+        };
+        assert_eq!(whole.as_bytes(), [&two[..], b"}"].concat().as_slice());
     }
 
     #[test]
