@@ -142,7 +142,7 @@ impl CatalogService {
         for (i, target) in self.upstreams.targets().iter().enumerate() {
             let answer = self
                 .upstreams
-                .send(i, "GET", TOOLS_PATH, None, &[], self.fetch_timeout)
+                .send_unpooled(i, "GET", TOOLS_PATH, None, &[], self.fetch_timeout)
                 .await;
             let list = match answer {
                 Ok(a) if a.status == 200 => serde_json::from_slice::<ToolList>(&a.body)

@@ -41,16 +41,20 @@ pub const SLICE: Duration = Duration::from_millis(250);
 /// Runs `work` with `turn` (if any), giving the turn back after `slice`, or when `released`
 /// fires (or its [`Release`] is dropped), if `work` is not done by then; `work` itself goes
 /// on to its end.
-pub async fn run<F: Future>(
+///
+/// `work` is pinned by the caller (`std::pin::pin!(future)`): a future taken by value would be
+/// held here twice or three times over (the argument, its pinned copy, the one awaited
+/// without a turn), and a request's whole call path is one future of several KiB, allocated
+/// and copied once per request.
+pub async fn run<F: Future + Unpin>(
     turn: Option<Turn<'_>>,
     slice: Duration,
     released: Option<Released>,
-    work: F,
+    mut work: F,
 ) -> F::Output {
     let Some(turn) = turn else {
         return work.await;
     };
-    tokio::pin!(work);
     let released = async {
         match released {
             // Fired or dropped: either way the request no longer needs the turn.
@@ -329,10 +333,11 @@ mod tests {
         let (release, released) = oneshot::channel::<()>();
         let turn = share.turn(&mallory, 4096, WAIT).await.unwrap();
         // Mallory's request waits for its tool (until `release`) far longer than its slice.
-        let long = run(turn, Duration::from_millis(20), None, async {
+        let work = std::pin::pin!(async {
             released.await.ok();
             "done"
         });
+        let long = run(turn, Duration::from_millis(20), None, work);
         let other = async {
             // The victim gets the turn while mallory's request is still running.
             let t = share.turn(&victim, 4096, WAIT).await.unwrap();
@@ -354,11 +359,12 @@ mod tests {
         let (tool_done, tool_finished) = oneshot::channel::<()>();
         let turn = share.turn(&mallory, 4096, WAIT).await.unwrap();
         // A slice far longer than the test: only the release can free the turn.
-        let long = run(turn, Duration::from_secs(600), Some(released), async {
+        let work = std::pin::pin!(async {
             release.fire();
             tool_finished.await.ok();
             "done"
         });
+        let long = run(turn, Duration::from_secs(600), Some(released), work);
         let other = async {
             let t = share.turn(&victim, 4096, WAIT).await.unwrap();
             assert!(t.is_some());

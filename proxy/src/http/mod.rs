@@ -263,20 +263,22 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
         // plain path's future does not grow by the streaming one.
         let copied = stream::CopiedHeaders::of(&incoming);
         return Box::pin(async move {
-            let handled = mcp::handle(gw, &principal, copied.incoming(&body), rec);
-            let handled = fair::run(turn, fair::SLICE, released, handled);
-            let reply = stream::serve(gw, session, token, head, handled).await;
+            let reply = {
+                let handled =
+                    std::pin::pin!(mcp::handle(gw, &principal, copied.incoming(&body), rec));
+                let handled = fair::run(turn, fair::SLICE, released, handled);
+                stream::serve(gw, session, token, head, handled).await
+            };
             stream::recorded(reply, rec)
         })
         .await;
     }
-    // Built in place: a `handled` local would be kept in this future beside the `run` future
-    // it moves into, and this future is allocated and copied once per request.
+    // Pinned in place, held once in this future (allocated and copied once per request).
     fair::run(
         turn,
         fair::SLICE,
         released,
-        mcp::handle(gw, &principal, incoming, rec),
+        std::pin::pin!(mcp::handle(gw, &principal, incoming, rec)),
     )
     .await
 }

@@ -70,6 +70,13 @@ pub enum Retry {
     No,
 }
 
+/// Whether a request takes and gives back a pooled connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    Use,
+    Bypass,
+}
+
 /// Why [`Upstreams::with_failover`] got no answer.
 #[derive(Debug)]
 pub enum Failover {
@@ -326,9 +333,46 @@ impl Upstreams {
         }
     }
 
-    /// Sends one request to sandbox `i` and reads the whole answer, within `timeout`.
+    /// Sends one request to sandbox `i` over a pooled connection and reads the whole answer,
+    /// within `timeout`: for the request path, on the server's runtime.
     pub async fn send(
         &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        headers: &[(&'static str, &str)],
+        timeout: Duration,
+    ) -> Result<Answer, UpstreamError> {
+        self.send_with(Pool::Use, i, method, path, body, headers, timeout)
+            .await
+    }
+
+    /// [`Self::send`] on a connection of its own, closed after the answer: for work on
+    /// another runtime than the server's (the catalog refresh of the background service). A
+    /// connection stays registered with the reactor of the runtime that opened it: pooled, a
+    /// background connection would make every later call's reads wake a thread of the
+    /// background runtime first, which then wakes the server's (two thread hand-offs per call).
+    pub async fn send_unpooled(
+        &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        body: Option<Bytes>,
+        headers: &[(&'static str, &str)],
+        timeout: Duration,
+    ) -> Result<Answer, UpstreamError> {
+        self.send_with(Pool::Bypass, i, method, path, body, headers, timeout)
+            .await
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the arguments of send, and whether to pool"
+    )]
+    async fn send_with(
+        &self,
+        pool: Pool,
         i: usize,
         method: &str,
         path: &str,
@@ -346,7 +390,7 @@ impl Upstreams {
             let mut last = None;
             for _ in 0..3 {
                 match self
-                    .exchange(target, method, path, body.clone(), headers)
+                    .exchange(pool, target, method, path, body.clone(), headers)
                     .await
                 {
                     Ok(a) => return Ok(a),
@@ -373,6 +417,7 @@ impl Upstreams {
 
     async fn exchange(
         &self,
+        pool: Pool,
         target: &Target,
         method: &str,
         path: &str,
@@ -406,15 +451,23 @@ impl Upstreams {
             })
         })?;
         let peer_key = peer.reuse_hash();
-        let (stream, reused) = match target.take_idle(peer_key, self.idle_timeout) {
+        let idle = match pool {
+            Pool::Use => target.take_idle(peer_key, self.idle_timeout),
+            Pool::Bypass => None,
+        };
+        let (stream, reused) = match idle {
             Some(s) => (s, true),
             None => {
-                let s = self.connector.new_stream(&*peer).await.map_err(|e| {
-                    Exchange::Fatal(UpstreamError::Connect {
-                        sandbox: target.name.clone(),
-                        detail: e.to_string(),
-                    })
-                })?;
+                // Boxed: connecting (TCP, TLS) is a large future, and taken rarely; inline, it
+                // would grow every request's future, allocated and copied once per request.
+                let s = Box::pin(self.connector.new_stream(&*peer))
+                    .await
+                    .map_err(|e| {
+                        Exchange::Fatal(UpstreamError::Connect {
+                            sandbox: target.name.clone(),
+                            detail: e.to_string(),
+                        })
+                    })?;
                 (s, false)
             }
         };
@@ -477,9 +530,11 @@ impl Upstreams {
             }
             buf.extend_from_slice(&chunk);
         }
-        session.respect_keepalive();
-        if let Some(stream) = session.reuse().await {
-            target.put_idle(stream, peer_key, self.pool_size, self.idle_timeout);
+        if pool == Pool::Use {
+            session.respect_keepalive();
+            if let Some(stream) = session.reuse().await {
+                target.put_idle(stream, peer_key, self.pool_size, self.idle_timeout);
+            }
         }
         Ok(Answer {
             status,
@@ -664,6 +719,33 @@ mod tests {
             assert_eq!((answer.status, &answer.body[..]), (200, &b"{}"[..]));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn unpooled_requests_neither_take_nor_leave_a_kept_connection() {
+        let (addr, accepted, closed) = server(false).await;
+        let u = upstreams(addr);
+        call(&u).await.expect("an answer");
+        for round in 1..=2 {
+            let body = Some(Bytes::from_static(b"{}"));
+            let answer = u
+                .send_unpooled(0, "POST", "/v1/call", body, &[], Duration::from_secs(5))
+                .await
+                .expect("an answer");
+            assert_eq!(answer.status, 200);
+            // Its own connection, closed after the answer; the pooled one stays for calls.
+            assert_eq!(accepted.load(Ordering::SeqCst), 1 + round);
+            wait_for("the unpooled connection to close", || {
+                closed.load(Ordering::SeqCst) == round
+            })
+            .await;
+        }
+        call(&u).await.expect("an answer");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            3,
+            "the call reused its connection"
+        );
     }
 
     #[tokio::test]
