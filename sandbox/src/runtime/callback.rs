@@ -102,7 +102,7 @@ impl GatewayCallback {
         let answer = self
             .send(self.post(CALL_PATH, span).body(body))
             .await
-            .map_err(|e| aborted("unavailable", format!("tool '{tool}': {e}")))?;
+            .map_err(|(kind, e)| aborted(kind, format!("tool '{tool}': {e}")))?;
         match serde_json::from_slice(&answer) {
             Ok(CodeCallAnswer::Result(text)) => Ok(text),
             Ok(CodeCallAnswer::Error { kind, message }) => Err(match kind.as_str() {
@@ -126,7 +126,10 @@ impl GatewayCallback {
         self.listing
             .get_or_init(|| async {
                 let read = async {
-                    let bytes = self.send(self.post(LIST_PATH, span)).await?;
+                    let bytes = self
+                        .send(self.post(LIST_PATH, span))
+                        .await
+                        .map_err(|e| e.1)?;
                     serde_json::from_slice::<CodeToolList>(&bytes).map_err(|e| e.to_string())
                 };
                 match read.await {
@@ -151,32 +154,35 @@ impl GatewayCallback {
             .await
     }
 
-    /// Sends `req` and reads a 200 answer of at most [`MAX_ANSWER`] bytes.
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, String> {
+    /// Sends `req` and reads a 200 answer of at most [`MAX_ANSWER`] bytes; else the failure's
+    /// kind (`output_too_large` or `unavailable`) and what happened.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Vec<u8>, (&'static str, String)> {
+        let unavailable = |e: String| ("unavailable", e);
         let mut resp = req
             .send()
             .await
-            .map_err(|e| format!("cannot reach the gateway at {}: {e}", self.base))?;
+            .map_err(|e| unavailable(format!("cannot reach the gateway at {}: {e}", self.base)))?;
         let status = resp.status();
         let mut body = Vec::new();
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| format!("the gateway's answer broke off: {e}"))?
+            .map_err(|e| unavailable(format!("the gateway's answer broke off: {e}")))?
         {
             if body.len() + chunk.len() > MAX_ANSWER {
-                return Err(format!(
-                    "the gateway's answer is larger than {MAX_ANSWER} bytes"
+                return Err((
+                    "output_too_large",
+                    format!("the answer is larger than the {MAX_ANSWER} bytes code may receive"),
                 ));
             }
             body.extend_from_slice(&chunk);
         }
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
-            return Err(format!(
+            return Err(unavailable(format!(
                 "the gateway refused the call ({status}): {}",
                 super::host::untrusted(&text, 512)
-            ));
+            )));
         }
         Ok(body)
     }
