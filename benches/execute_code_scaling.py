@@ -19,6 +19,8 @@ layouts so that other load on the machine hits both alike.
 
     python3 benches/execute_code_scaling.py                       # release binaries
     DURATION=4 CONNS=1,2,16 ROUNDS=2 python3 benches/execute_code_scaling.py
+    # and a perf profile of the sandboxes during each measurement (perf-<layout>-<conn>.data):
+    PERF="record -F 2000 -g" ROUNDS=1 python3 benches/execute_code_scaling.py
 
 Needs the release binaries and the tools (benches/report.sh builds both, or
 `cargo build --release -p mcp-gateway -p mcp-sandbox` and scripts/build-tools.sh) and wrk.
@@ -26,6 +28,7 @@ A bad response fails the run (exit 1), as in report.py.
 """
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -71,9 +74,12 @@ def main():
                     for name, (sandboxes, gw) in layouts.items():
                         procs = [gw, *sandboxes]
                         before = [p.stat() for p in procs]
+                        perf = start_perf(name, c, sandboxes, duration)
                         res = h.wrk(f"{gw.url}/mcp", body, work, headers=auth, conns=c,
                                     duration=duration, expect="hello")
                         after = [p.stat() for p in procs]
+                        if perf:
+                            perf.wait(timeout=60)
                         n = res["requests"]
                         cpu = sum(b["user_s"] + b["sys_s"] - a["user_s"] - a["sys_s"]
                                   for a, b in zip(before, after))
@@ -90,6 +96,17 @@ def main():
         finally:
             stack.close()
     return 0
+
+
+def start_perf(layout, conns, sandboxes, duration):
+    """`perf $PERF -p <sandboxes> -o perf-<layout>-<conns>.data` for the measurement's duration."""
+    args = os.environ.get("PERF")
+    if not args:
+        return None
+    pids = ",".join(str(s.pid) for s in sandboxes)
+    return subprocess.Popen(
+        ["perf", *args.split(), "-p", pids, "-o", f"perf-{layout}-{conns}.data", "--",
+         "sleep", str(duration)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def loadavg():
