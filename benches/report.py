@@ -256,6 +256,12 @@ def run(stack, work, conns, duration, sink, modules_synth, only=None, broken=fro
     sb = stack.sandbox("sandbox", manifests)
     gw = stack.gateway("gateway", [sb], toolsets, oidc_issuer=oidc.url,
                        extra=BENCH_LIMITS)
+    # execute_code with one single-threaded sandbox per core, replicas behind their own gateway
+    # (benches/PROFILE.md: threads of one process running CPython interrupt each other's TLB).
+    per_core = [stack.sandbox(f"sandbox-core{i}", {s: manifests[s] for s in ("examples", "code")},
+                              env={"TOKIO_WORKER_THREADS": "1"})
+                for i in range(extra["cores"] or 1)]
+    gw_core = stack.gateway("gateway-per-core", per_core, ["examples", "code"], extra=BENCH_LIMITS)
     synth = [
         stack.sandbox(f"sandbox-synth{i}", {"synthetic": (
             "name: synthetic\ncomponents:\n  - file: synthetic_tools.wasm\n"
@@ -287,6 +293,9 @@ def run(stack, work, conns, duration, sink, modules_synth, only=None, broken=fro
                  lambda: f'"{FED_NAME}__echo"'.encode() in h.http("POST", f"{gw_fed.url}/mcp", h.mcp_body("tools/list"), {
                      "Authorization": f"Bearer {key}", "Content-Type": "application/json",
                      "Accept": "application/json, text/event-stream"})[1], 60)
+    h.wait_until("the key in gateway-per-core", lambda: h.http("POST", f"{gw_core.url}/mcp", h.mcp_body("ping"), {
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream"})[0] == 200, 60)
     jwt = oidc_token(oidc.url)
     key_auth = {"Authorization": f"Bearer {key}"}
     jwt_auth = {"Authorization": f"Bearer {jwt}"}
@@ -322,6 +331,7 @@ def run(stack, work, conns, duration, sink, modules_synth, only=None, broken=fro
         ("list27", f"tools/list, {extra['tools_listed']} tools", "protocol", mcp, h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw]),
         ("list1000", f"tools/list, first page ({extra['tools_1000_first_page']} tools) of {extra['tools_1000_total']} tools in 4 sandboxes", "protocol", f"{gw1000.url}/mcp", h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw1000]),
         ("exec_trivial", "execute_code print('hello'), gateway", "code", mcp, execute("print('hello')"), key_auth, "hello", [gw, sb]),
+        ("exec_percore", "execute_code print('hello'), gateway, one sandbox per core", "code", f"{gw_core.url}/mcp", execute("print('hello')"), key_auth, "hello", [gw_core, *per_core]),
         ("exec_nested", "execute_code with 100 nested echo calls, gateway", "code", mcp, execute(NESTED_PROGRAM), key_auth, "690", [gw, sb]),
         ("exec_js", "execute_code JavaScript console.log('hello'), gateway", "code", mcp, execute(JS_TRIVIAL, "javascript"), key_auth, "hello", [gw, sb]),
         ("exec_ts", "execute_code TypeScript (typed const, console.log), gateway", "code", mcp, execute(TS_TRIVIAL, "typescript"), key_auth, "hello", [gw, sb]),
@@ -483,6 +493,8 @@ def render(results, extra):
         ("gateway echo, tracing 10% / tracing off", f"{ratio('echo_key_t10', 'echo_key'):.2f}x", f"{c_mid} conn"),
         ("gateway echo, tracing 100% / tracing off", f"{ratio('echo_key_t100', 'echo_key'):.2f}x", f"{c_mid} conn"),
         ("execute_code trivial, throughput 16 conn / 1 conn", f"{by[('exec_trivial', c_mid)]['rps'] / by[('exec_trivial', min(conns))]['rps']:.2f}x", f"{extra['cores']} cores"),
+        ("execute_code trivial, one sandbox per core, throughput 16 conn / 1 conn", f"{by[('exec_percore', c_mid)]['rps'] / by[('exec_percore', min(conns))]['rps']:.2f}x", f"{extra['cores']} cores"),
+        ("execute_code trivial, one sandbox per core / one sandbox, throughput", f"{ratio('exec_percore', 'exec_trivial'):.2f}x", f"{c_mid} conn"),
         ("1 MiB echo, gateway / direct throughput", f"{ratio('big_key', 'big_direct'):.2f}x", f"{c_mid} conn"),
     ]
     c1 = min(conns)
@@ -519,12 +531,13 @@ def render(results, extra):
         "|---|---|---:|---:|---:|",
     ]
     for name in ["echo_direct", "echo_key", "echo_jwt", "echo_pysdk", "fed_direct", "fed_gw", "sdk_py", "sdk_ts",
-                 "ping", "list27", "list1000", "exec_trivial", "exec_js", "exec_ts", "exec_nested", "exec_js_nested",
+                 "ping", "list27", "list1000", "exec_trivial", "exec_percore", "exec_js", "exec_ts", "exec_nested", "exec_js_nested",
                  "big_direct", "big_key"]:
         r = by[(name, c_mid)]
         lines.append(f"| {r['label']} | {' + '.join(r['procs'])} | {r['cpu_us_per_call']:,.0f} us | "
                      f"{r['sys_us_per_call']:,.0f} us | {r['faults_per_call']:,.0f} |")
     e1, e16 = by[("exec_trivial", min(conns))], by[("exec_trivial", c_mid)]
+    k1, k16 = by[("exec_percore", min(conns))], by[("exec_percore", c_mid)]
     lines += [
         "",
         "### execute_code and the cores",
@@ -532,23 +545,22 @@ def render(results, extra):
         f"A trivial `execute_code` costs the gateway and sandbox {e1['cpu_us_per_call']:,.0f} us of "
         f"CPU at {min(conns)} connection ({e1['sys_us_per_call']:,.0f} us of it in the kernel, "
         f"{e1['faults_per_call']:,.0f} page faults) and {e16['cpu_us_per_call']:,.0f} us at "
-        f"{c_mid} ({e16['sys_us_per_call']:,.0f} us kernel, {e16['faults_per_call']:,.0f} faults): "
-        "each call instantiates CPython from a ~20 MiB interpreter snapshot mapped copy-on-write, "
-        "and the pages it writes fault in again on every call. A copy-on-write fault on a page "
-        "already mapped read-only flushes that page from the TLB of every other core running the "
-        "sandbox (an inter-processor interrupt, a VM exit on this virtual machine), so the kernel "
-        "time per call grows as soon as two cores run calls, and the second core buys little. A "
-        "`perf` profile of the sandbox at 2 connections (`perf record -g`, cpu-clock) put ~16% of "
-        "all samples in `flush_tlb_mm_range` -> `smp_call_function_many_cond` / "
-        "`x2apic_send_IPI` under `do_wp_page`, another ~10% in page-fault entry and copy, and "
-        "~10% in wasmtime's `CompiledFunctionsTable::func_loc` (instantiation). Pinned to one "
-        "core, the sandbox's kernel time per call stays flat (~0.8 ms at 1, 2 and 4 "
-        "connections) instead of rising to 1.2-1.8 ms. The engine now resets pool slots with "
-        "`PAGEMAP_SCAN` (restore dirtied pages in place), which removes every fault of small "
-        "tools but only ~1 in 6 of CPython's, because wasmtime 48 scans at most 32 dirty runs "
-        "per reset; the rest needs one sandbox process per core (each single-threaded, so its "
-        "TLB flushes stay local) or reusing a reset CPython instance instead of instantiating "
-        "one per call.",
+        f"{c_mid} ({e16['sys_us_per_call']:,.0f} us kernel, {e16['faults_per_call']:,.0f} faults). "
+        "Each call instantiates CPython from a 16 MiB interpreter snapshot mapped copy-on-write; "
+        "the pages it writes are scattered over hundreds of runs, wasmtime 48 restores only the "
+        "first 32 in place and decommits the rest, so they fault in again on every call. A "
+        "copy-on-write fault on a page mapped read-only must flush it from the TLB of every other "
+        "core running the same process (an inter-processor interrupt, a VM exit here): two calls "
+        "in two threads of one sandbox interrupt each other on every such fault, and the second "
+        "core buys little. In one single-threaded sandbox per core (`TOKIO_WORKER_THREADS=1`, "
+        "replicas behind the gateway, which sends calls round robin) those interrupts all but "
+        "disappear: "
+        f"{k1['rps']:,.0f} calls/s at {min(conns)} connection and {k16['rps']:,.0f} at {c_mid} "
+        f"({k16['rps'] / k1['rps']:.2f}x; one sandbox {e16['rps'] / e1['rps']:.2f}x), at "
+        f"{k16['cpu_us_per_call']:,.0f} us of CPU per call at {c_mid} connections "
+        f"({k16['sys_us_per_call']:,.0f} us kernel). Where the rest of a call's time goes "
+        "(function references built at every instantiation, the faults, the interrupts), with "
+        "the perf profiles: [PROFILE.md](PROFILE.md).",
     ]
     lines += new_sections(by, conns, c_mid)
     lines += [
@@ -602,6 +614,9 @@ def render(results, extra):
         "gateways' per-caller in-flight and buffer budgets are raised to their totals), max 16 "
         "concurrent calls. Gateway `gateway` in front of it with API keys and the real OIDC "
         "provider (panva/oidc-provider, RS256 access tokens) configured, audit off, 2 threads.",
+        f"- `gateway-per-core`: {extra['cores']} sandboxes `sandbox-core<i>` serving the example and "
+        "code tool sets, each started with `TOKIO_WORKER_THREADS=1`, listed as replicas; "
+        "only `execute_code` one sandbox per core goes through it.",
         f"- `gateway-1000`: four sandboxes of 250 synthetic tools each "
         f"(`benches/synthetic-tools`), page size {PAGE_1000}.",
         "- Tracing: a separate sandbox and gateway per sampling rate, both exporting OTLP/HTTP to "
