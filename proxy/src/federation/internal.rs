@@ -78,6 +78,8 @@ pub async fn serve(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
         Err(why) => {
             tracing::warn!(reason = why, "refused a call from a sandbox");
             rec.fail(Status::Denied, "sandbox_unauthenticated");
+            // Its body is left unread: the connection cannot be reused.
+            session.set_keepalive(None);
             return Reply::error(401, why);
         }
     };
@@ -85,26 +87,31 @@ pub async fn serve(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
     rec.user = Some(principal.user.clone());
     rec.principal = Some(principal.id.clone());
     rec.auth = Some("call_grant");
+    let limits = &gw.config.limits;
+    let read = read_body(session, limits.max_body.as_usize());
+    let body = match tokio::time::timeout(limits.body_timeout.get(), read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(why)) => return unreadable(session, rec, &why),
+        Err(_) => return unreadable(session, rec, "the call did not arrive in time"),
+    };
     if path == LIST_PATH {
         return list(gw, &principal);
     }
     let req = session.req_header();
     rec.trace = RequestTrace::start(&req.headers, req.version, &path);
     rec.trace_id = rec.trace.trace_id();
-    let body = match read_body(session, gw.config.limits.max_body.as_usize()).await {
-        Ok(b) => b,
-        Err(why) => {
-            rec.fail(Status::Error, "body_read_failed");
-            session.set_keepalive(None);
-            return Reply::error(400, &why);
-        }
-    };
     let answer = call(gw, &principal, &body, rec).await;
     audit(gw, rec, &grant.request_id);
     match serde_json::to_vec(&answer) {
         Ok(bytes) => Reply::json(200, bytes),
         Err(e) => Reply::error(500, &format!("cannot encode the answer: {e}")),
     }
+}
+
+fn unreadable(session: &mut Session, rec: &mut RequestRecord, why: &str) -> Reply {
+    rec.fail(Status::Error, "body_read_failed");
+    session.set_keepalive(None);
+    Reply::error(400, why)
 }
 
 /// The grant of the running call, if the bearer token is a sandbox's and signed it.
