@@ -85,7 +85,8 @@ pub async fn route(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRe
         // Calls of federated tools made from code, sent back by a sandbox (its token + the
         // grant), on either listener: the admin one is where sandboxes reach a TLS gateway.
         ("POST", mcp_contract::callback::CALL_PATH | mcp_contract::callback::LIST_PATH) => {
-            crate::federation::internal::serve(gw, session, rec).await
+            // Boxed: a rare path, kept out of the size of every request's future.
+            Box::pin(crate::federation::internal::serve(gw, session, rec)).await
         }
         _ if on_admin => Reply::error(404, "the admin listener serves /health, /ready and /metrics only"),
         ("GET", "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp") => {
