@@ -397,3 +397,29 @@ fn a_call_from_code_is_a_span_in_the_programs_trace() {
         "one trace"
     );
 }
+
+#[test]
+fn without_mcp_servers_there_is_no_way_back() {
+    let s = Stack::start(Options {
+        policy: POLICY.into(),
+        toolsets: &["examples", "code"],
+        ..Options::default()
+    });
+    let (_, key) = s.create_key("alice", &["mcp-user"], "1d");
+    let (report, _) = exec(
+        &s,
+        &key,
+        "python",
+        "import tools\ntry:\n    tools.call('up__echo', text='x')\nexcept tools.ToolNotFound as e:\n    r = e.kind\nr",
+    );
+    assert_eq!(report["result"], "not_found", "{report}");
+    let token = std::fs::read_to_string(s.dir.path().join("sandbox.token")).unwrap();
+    let status = reqwest::blocking::Client::new()
+        .post(format!("{}/internal/v1/code/call", s.url()))
+        .bearer_auth(token.trim())
+        .body("{}")
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+}
