@@ -571,5 +571,8 @@ fn start_sandbox(dir: &TempDir, opts: &Options, addr: &str, index: usize) -> Pro
     for (k, v) in &opts.env {
         b = b.env(k, v);
     }
-    b.start(Duration::from_secs(180))
+    // On a cold compile cache (scripts/test.sh fills it first) the examples tool set's Python
+    // and TypeScript components take a debug sandbox ~3 minutes to compile (98 s + 77 s at load
+    // ~6); every other sandbox waits for the same artifacts.
+    b.start(Duration::from_secs(300))
 }
