@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 
 use super::SetupError;
 use super::auth::Credentials;
-use super::breaker::Breaker;
+use super::breaker::{Breaker, Outcome};
 use super::error::FederationError;
 use super::share::CallerShares;
 use super::wire::{self, Message, ProgressSink, SseReader};
@@ -295,17 +295,14 @@ impl Server {
             .map_err(|_| FederationError::Saturated {
                 max: self.max_concurrent,
             })?;
-        self.breaker.admit(Instant::now())?;
+        self.breaker.admit(ctx.caller, Instant::now())?;
         let request = self.request(method, params, ctx, progress);
         let result = tokio::time::timeout(self.request_timeout, request)
             .await
             .unwrap_or(Err(FederationError::Timeout(self.request_timeout)));
-        let failed = result
-            .as_ref()
-            .err()
-            .is_some_and(FederationError::counts_as_failure);
-        self.breaker.record(!failed, Instant::now());
-        self.mark(!failed);
+        let outcome = Outcome::of(&result);
+        self.breaker.record(ctx.caller, outcome, Instant::now());
+        self.mark(outcome == Outcome::Answered);
         result
     }
 
