@@ -234,7 +234,11 @@ mod tests {
             assert!(b.admit("mallory", t).is_ok());
             b.record("mallory", Outcome::Failed, t);
         }
-        assert_eq!(b.state(), "closed", "mallory's slow calls are mallory's problem");
+        assert_eq!(
+            b.state(),
+            "closed",
+            "mallory's slow calls are mallory's problem"
+        );
         assert!(b.admit("alice", t).is_ok());
         // A second caller failing too: the server is slow for more than one.
         b.record("alice", Outcome::Failed, t);
