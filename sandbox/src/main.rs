@@ -17,6 +17,8 @@ use mcp_sandbox::tls::{self, TlsFiles};
 use mcp_sandbox::token::AccessToken;
 use mcp_sandbox::toolset::Sources;
 
+mod processes;
+
 /// Longest the sandbox waits at shutdown for queued trace spans to be exported.
 const SPAN_FLUSH_BOUND: Duration = Duration::from_secs(2);
 
@@ -144,6 +146,12 @@ struct ServeArgs {
     /// Largest request body accepted.
     #[arg(long, env = "MCP_SANDBOX_MAX_BODY", default_value = "24MiB")]
     max_body: ByteSize,
+    /// Serve as this many single-threaded worker processes sharing the port (SO_REUSEPORT),
+    /// e.g. one per core: calls in separate processes do not interrupt each other's CPUs with
+    /// TLB flushes (benches/PROFILE.md). --max-concurrent and --max-queue then apply to each
+    /// process, and /metrics answers for the process that took the connection. TCP only.
+    #[arg(long, env = "MCP_SANDBOX_PROCESSES", default_value_t = 1)]
+    processes: usize,
     /// Use on-demand instance allocation instead of the pooling allocator.
     #[arg(long, env = "MCP_SANDBOX_NO_POOLING")]
     no_pooling: bool,
@@ -270,6 +278,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let telemetry = telemetry::init(args.log_format)?;
+    let worker_of = processes::worker_listen();
+    if worker_of.is_none() && args.processes > 1 {
+        let Listen::Tcp(addr) = &args.listen else {
+            anyhow::bail!(
+                "--processes needs a TCP --listen address (HOST:PORT), which its worker \
+                 processes share; a unix: socket cannot be shared that way"
+            );
+        };
+        let clean = processes::supervise(*addr, args.processes).await?;
+        anyhow::ensure!(clean, "a worker process failed (its log is above)");
+        return Ok(());
+    }
+    // A worker of `--processes` binds the address its supervisor resolved, shared.
+    let listen = worker_of.map_or_else(|| args.listen.clone(), Listen::Tcp);
     let metrics = telemetry::install_metrics().context("installing the metrics recorder")?;
     let engine = EngineSettings {
         pooling: !args.no_pooling,
@@ -327,7 +349,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let router = server::router(sandbox, Some(metrics), args.max_body.as_usize(), token);
     server::serve(
         router,
-        &args.listen,
+        &listen,
+        worker_of.is_some(),
         tls,
         shutdown_signal(
             sandbox_for_signal,
@@ -442,9 +465,10 @@ fn workspaces_migrate(args: MigrateArgs) -> anyhow::Result<bool> {
     Ok(!done.iter().any(|m| m.outcome.is_problem()))
 }
 
-/// Resolves when the listener should close: at once on SIGINT; on SIGTERM after `/ready` has
-/// answered 503 for `drain_delay` while calls were still served. In-flight calls then get at
-/// most `grace` to finish.
+/// Resolves when the listener should close: at once on SIGINT; on SIGTERM (or, in a worker of
+/// `--processes`, when its supervisor is gone) after `/ready` has answered 503 for
+/// `drain_delay` while calls were still served. In-flight calls then get at most `grace` to
+/// finish.
 async fn shutdown_signal(sandbox: std::sync::Arc<Sandbox>, drain_delay: Duration, grace: Duration) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -454,13 +478,15 @@ async fn shutdown_signal(sandbox: std::sync::Arc<Sandbox>, drain_delay: Duration
                 Ok(s) => s,
                 Err(_) => return ctrl_c.await.unwrap_or(()),
             };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {
-                sandbox.start_draining();
-                tracing::info!(delay = ?drain_delay, "SIGTERM: unready; still serving calls");
-                tokio::time::sleep(drain_delay).await;
-            },
+        let why = tokio::select! {
+            _ = ctrl_c => None,
+            _ = term.recv() => Some("SIGTERM"),
+            () = processes::supervisor_gone() => Some("supervisor gone"),
+        };
+        if let Some(why) = why {
+            sandbox.start_draining();
+            tracing::info!(delay = ?drain_delay, "{why}: unready; still serving calls");
+            tokio::time::sleep(drain_delay).await;
         }
     }
     #[cfg(not(unix))]

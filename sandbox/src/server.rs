@@ -112,17 +112,38 @@ pub fn router(
         })
 }
 
+/// A TCP socket for `addr` that other processes may bind too (`SO_REUSEPORT`: the kernel
+/// spreads new connections over the listening ones), for `serve --processes`.
+pub fn shared_port_socket(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    Ok(socket)
+}
+
 /// Serves until `shutdown` resolves, then finishes in-flight requests; over HTTPS when `tls`
-/// is given (TCP only: `main` refuses TLS on a unix socket).
+/// is given (TCP only: `main` refuses TLS on a unix socket). With `shared_port`, a TCP
+/// listener shares its port with other processes ([`shared_port_socket`]).
 pub async fn serve(
     router: Router,
     listen: &Listen,
+    shared_port: bool,
     tls: Option<Arc<crate::tls::Reloading>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     match listen {
         Listen::Tcp(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let listener = if shared_port {
+                let socket = shared_port_socket(*addr)?;
+                socket.bind(*addr)?;
+                socket.listen(1024)?
+            } else {
+                tokio::net::TcpListener::bind(addr).await?
+            };
             let bound = listener.local_addr()?;
             if let Some(tls) = tls {
                 tracing::info!(addr = %bound, "sandbox listening (TLS)");

@@ -18,6 +18,7 @@ mod execute_code;
 mod execute_javascript;
 mod isolation;
 mod outbound_http;
+mod processes;
 mod python_tools;
 mod reload;
 mod schema_portability;
