@@ -103,6 +103,12 @@ impl AuditLog {
         Ok(Self { sink })
     }
 
+    /// Whether audit lines are written at all (`audit.output: off` writes none, so a request
+    /// need not build its record).
+    pub fn is_on(&self) -> bool {
+        !matches!(self.sink, Sink::Off)
+    }
+
     /// Writes one request record as one line. A failing sink is reported, never fatal.
     pub fn write(&self, record: &AuditRecord<'_>) {
         self.write_event(record);
