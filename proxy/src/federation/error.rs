@@ -34,6 +34,9 @@ pub enum FederationError {
     /// A JSON-RPC error from the upstream itself (e.g. an unknown tool), passed on.
     #[error("{message}")]
     Rpc { code: i64, message: String },
+    /// It speaks a protocol revision or transport the gateway does not (found at `initialize`).
+    #[error("{0}")]
+    Unsupported(String),
     /// The gateway could not get a token for it.
     #[error("cannot get an access token for it: {0}")]
     Credentials(String),
@@ -87,6 +90,7 @@ impl FederationError {
             Self::Status { .. } => "http_status",
             Self::Protocol(_) => "protocol_error",
             Self::Rpc { .. } => "rpc_error",
+            Self::Unsupported(_) => "unsupported_protocol",
             Self::Credentials(_) => "credentials",
         }
     }

@@ -263,6 +263,7 @@ fn shape(answer: Answer, rec: &mut RequestRecord) -> CodeCallAnswer {
             bytes.push(b'}');
             bytes
         }
+        Answer::Upstream(raw) => raw.get().as_bytes().to_vec(),
         Answer::Finished(_) => return error("bad_upstream_response", "unexpected answer"),
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {

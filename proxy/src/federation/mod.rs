@@ -18,6 +18,7 @@ pub mod reload;
 pub mod resources;
 pub mod server;
 pub mod share;
+pub mod translate;
 pub mod wire;
 
 use std::sync::{Arc, Mutex};

@@ -392,6 +392,10 @@ impl Server {
         let pending = self
             .post(wire::request(id, "initialize", &params), None, ctx)
             .await?;
+        let status = pending.resp.status().as_u16();
+        if matches!(status, 404 | 405) {
+            return Err(old_transport(status));
+        }
         if !pending.resp.status().is_success() {
             return Err(self.status_error(pending).await);
         }
@@ -410,6 +414,9 @@ impl Server {
             .await?;
         let init: InitializeResult = serde_json::from_str(result.get())
             .map_err(|e| FederationError::Protocol(format!("initialize result: {e}")))?;
+        if !crate::mcp::version::upstream_supported(&init.protocol_version) {
+            return Err(unsupported_revision(&init.protocol_version));
+        }
         let offers = u8::from(init.capabilities.resources.is_some())
             | (u8::from(init.capabilities.prompts.is_some()) << 1);
         self.offers.store(offers, Ordering::Release);
@@ -610,6 +617,28 @@ impl Server {
     }
 }
 
+/// `initialize` POSTed to a URL that does not take it: a server of the HTTP+SSE transport of
+/// revision 2024-11-05 (a GET stream plus a separate POST endpoint) answers so, and so does a
+/// wrong path. Said plainly, since retrying cannot help.
+fn old_transport(status: u16) -> FederationError {
+    FederationError::Unsupported(format!(
+        "it answered HTTP {status} to an initialize POST: the URL is not a Streamable HTTP \
+         endpoint (MCP revision 2025-03-26 or later). A server of the older HTTP+SSE transport \
+         (revision 2024-11-05) is not supported: upgrade it, or put a Streamable HTTP bridge in \
+         front of it, and check the URL's path"
+    ))
+}
+
+/// An `initialize` answer with a protocol version the gateway does not speak with upstreams.
+fn unsupported_revision(version: &str) -> FederationError {
+    let version: String = version.chars().take(32).collect();
+    FederationError::Unsupported(format!(
+        "it answered initialize with MCP protocol revision {version:?}; the gateway speaks {} \
+         with upstream servers: upgrade it (any current MCP SDK speaks them)",
+        crate::mcp::version::SUPPORTED.join(", ")
+    ))
+}
+
 /// Reads the rest of a response (at most `max` bytes, within `timeout`) and drops it.
 async fn drain(mut resp: reqwest::Response, max: usize, timeout: Duration) {
     let rest = async {
@@ -642,5 +671,21 @@ mod tests {
             Arc::ptr_eq(&a, &server.slot("apikey:again")),
             "one slot per caller"
         );
+    }
+
+    #[test]
+    fn old_revisions_and_transports_are_refused_with_what_to_do() {
+        let e = unsupported_revision("2024-11-05");
+        assert_eq!(e.kind(), "unsupported_protocol");
+        assert!(!e.counts_as_failure() && !e.is_unavailable());
+        let text = e.to_string();
+        assert!(
+            text.contains("\"2024-11-05\"")
+                && text.contains("2025-03-26")
+                && text.contains("upgrade"),
+            "{text}"
+        );
+        let text = old_transport(405).to_string();
+        assert!(text.contains("HTTP+SSE") && text.contains("405"), "{text}");
     }
 }

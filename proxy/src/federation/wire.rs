@@ -189,7 +189,11 @@ pub struct ResultFlags {
 
 impl ResultFlags {
     pub fn of(result: &RawValue) -> Self {
-        serde_json::from_str(result.get()).unwrap_or_default()
+        Self::of_str(result.get())
+    }
+
+    pub fn of_str(result: &str) -> Self {
+        serde_json::from_str(result).unwrap_or_default()
     }
 }
 

@@ -99,8 +99,8 @@ pub async fn call_tool(
 
 /// Step 5 for a federated tool: the call on its upstream MCP server, in the caller's session
 /// there, with the trace context and (if configured) the caller's user name, never the
-/// caller's credentials. The result is passed on as the upstream wrote it: only `isError` and
-/// whether it has `_meta` are read from it.
+/// caller's credentials. The result is passed on as the upstream wrote it (only `isError` is
+/// read from it), or translated for a client of an older revision ([`super::envelope`]).
 async fn run_federated(
     gw: &Gateway,
     route: &ToolRoute,
@@ -153,19 +153,8 @@ async fn run_federated(
             "the tools/call result is not an object".into(),
         )));
     }
-    if flags.has_meta.is_some() {
-        // The 2026-07-28 envelope adds its own `_meta` entry: merged in a tree (the result is
-        // bounded by the server's max_response).
-        let value: Value = serde_json::from_str(raw)
-            .map_err(|e| failed(FederationError::Protocol(e.to_string())))?;
-        return Ok(Answer::Value(value));
-    }
-    let mut open = raw.as_bytes().to_vec();
-    open.pop();
-    while open.last().is_some_and(u8::is_ascii_whitespace) {
-        open.pop();
-    }
-    Ok(Answer::Open(open))
+    // Written as it came, or translated for an older client, by the envelope.
+    Ok(Answer::Upstream(result))
 }
 
 /// Step 1: the params, with the tool's name.

@@ -4,10 +4,15 @@
 //! them. 2026-07-28 results carry that revision's envelope: `resultType: "complete"`, the
 //! server's identity in `_meta["io.modelcontextprotocol/serverInfo"]`, and on cacheable
 //! results (`tools/list`, `server/discover`) the cache hints `ttlMs` and `cacheScope`.
+//!
+//! An upstream MCP server's `tools/call` result ([`Answer::Upstream`]) is written as the
+//! upstream wrote it, except for a client of a revision that lacks what the result uses: then
+//! [`crate::federation::translate`] rewrites it (only when needed; see there).
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::version::Era;
+use super::version::{Era, Revision};
 
 /// `_meta` key of the server's identity on 2026-07-28 results.
 pub const SERVER_INFO_META: &str = "io.modelcontextprotocol/serverInfo";
@@ -37,12 +42,65 @@ pub enum Answer {
     Open(Vec<u8>),
     /// A result already finished for the request's era (a prepared `tools/list` page).
     Finished(bytes::Bytes),
+    /// A `tools/call` result object as an upstream MCP server wrote it (a JSON object).
+    Upstream(Box<RawValue>),
 }
 
 /// The result bytes for `era`, with the envelope that era asks for.
 pub fn finish(answer: Answer, era: Era, cache: Option<Cache>) -> bytes::Bytes {
+    let newest = match era {
+        Era::Handshake => Revision::V2025_11_25,
+        Era::Stateless => Revision::V2026_07_28,
+    };
+    finish_for(answer, era, newest, cache)
+}
+
+/// [`finish`] for a client of `revision`: an upstream's result is translated for it first
+/// when it needs to be.
+pub fn finish_for(
+    answer: Answer,
+    era: Era,
+    revision: Revision,
+    cache: Option<Cache>,
+) -> bytes::Bytes {
+    match answer {
+        Answer::Upstream(raw) => upstream(&raw, era, revision, cache),
+        other => finish_local(other, era, cache),
+    }
+}
+
+/// An upstream's result: translated for an older client if needed; in the handshake era
+/// then written as it is (byte for byte); in the stateless era with the envelope appended,
+/// merged into its own `_meta` in a tree only when it has one (the result is bounded by the
+/// server's `max_response`).
+fn upstream(raw: &RawValue, era: Era, revision: Revision, cache: Option<Cache>) -> bytes::Bytes {
+    let translated = revision
+        .before_structured_results()
+        .then(|| crate::federation::translate::for_2025_03_26(raw.get()))
+        .flatten();
+    let text: &str = translated.as_deref().unwrap_or(raw.get());
+    if era == Era::Handshake {
+        return bytes::Bytes::copy_from_slice(text.trim().as_bytes());
+    }
+    if crate::federation::wire::ResultFlags::of_str(text)
+        .has_meta
+        .is_some()
+    {
+        let value: Value = serde_json::from_str(text).unwrap_or_else(|_| json!({}));
+        return finish_local(Answer::Value(value), era, cache);
+    }
+    let mut open = text.trim_end().as_bytes().to_vec();
+    open.pop();
+    while open.last().is_some_and(u8::is_ascii_whitespace) {
+        open.pop();
+    }
+    finish_local(Answer::Open(open), era, cache)
+}
+
+fn finish_local(answer: Answer, era: Era, cache: Option<Cache>) -> bytes::Bytes {
     match answer {
         Answer::Finished(bytes) => bytes,
+        Answer::Upstream(raw) => upstream(&raw, era, Revision::V2026_07_28, cache),
         Answer::Value(mut v) => {
             if era == Era::Stateless
                 && let Some(obj) = v.as_object_mut()
@@ -144,5 +202,40 @@ mod tests {
             assert_eq!(out["cacheScope"], "private");
             assert_eq!(out["_meta"][SERVER_INFO_META]["name"], "mcp-gateway");
         }
+    }
+
+    #[test]
+    fn upstream_results_are_written_as_they_came_or_translated_for_older_clients() {
+        let raw = r#"{"content":[],"structuredContent":{"n": 1},"_meta":{"up":true}}"#;
+        let upstream = || Answer::Upstream(RawValue::from_string(raw.to_owned()).unwrap());
+        for revision in [Revision::V2025_06_18, Revision::V2025_11_25] {
+            let out = finish_for(upstream(), Era::Handshake, revision, None);
+            assert_eq!(&out[..], raw.as_bytes(), "{revision:?}: byte for byte");
+        }
+        let old = parse(&finish_for(
+            upstream(),
+            Era::Handshake,
+            Revision::V2025_03_26,
+            None,
+        ));
+        assert_eq!(old["content"][0]["text"], r#"{"n": 1}"#);
+        assert_eq!(old["_meta"]["up"], true);
+        let stateless = parse(&finish_for(
+            upstream(),
+            Era::Stateless,
+            Revision::V2026_07_28,
+            None,
+        ));
+        assert_eq!(stateless["content"], json!([]));
+        assert_eq!(stateless["_meta"]["up"], true);
+        assert_eq!(stateless["_meta"][SERVER_INFO_META]["name"], "mcp-gateway");
+        let no_meta = RawValue::from_string(r#"{"content":[] }"#.to_owned()).unwrap();
+        let out = parse(&finish_for(
+            Answer::Upstream(no_meta),
+            Era::Stateless,
+            Revision::V2026_07_28,
+            None,
+        ));
+        assert_eq!(out["resultType"], "complete");
     }
 }

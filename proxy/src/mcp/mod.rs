@@ -132,7 +132,8 @@ async fn dispatch(
     };
     match served {
         Ok(s) => {
-            let result = envelope::finish(s.answer, era, s.cache);
+            let revision = version::Revision::of(inc.protocol_version);
+            let result = envelope::finish_for(s.answer, era, revision, s.cache);
             let mut reply = Reply::json(200, jsonrpc::result_raw_bytes(Some(req.id), &result));
             if let Some(sid) = s.session {
                 reply = reply.header("mcp-session-id", sid);

@@ -36,6 +36,48 @@ impl Era {
 /// Version assumed when a request carries no `MCP-Protocol-Version` header (per the spec).
 pub const DEFAULT_WITHOUT_HEADER: &str = "2025-03-26";
 
+/// The revision a request is served by, as far as the shape of results differs between them.
+/// Ordered oldest first, so `revision < Revision::V2025_06_18` reads as "before 2025-06-18".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Revision {
+    /// 2025-03-26: no `structuredContent`, no `resource_link` content, no `title`/`icons`.
+    V2025_03_26,
+    /// 2025-06-18: structured tool output, resource links in results.
+    V2025_06_18,
+    /// 2025-11-25: icons, tasks.
+    V2025_11_25,
+    /// 2026-07-28 (and any later, stateless-era value).
+    V2026_07_28,
+}
+
+impl Revision {
+    /// The revision of a request with this `MCP-Protocol-Version` header: without one, the
+    /// spec's default (2025-03-26); a value of the stateless era, 2026-07-28. A handshake-era
+    /// value the gateway does not accept (2024-11-05) is refused before a method runs; it
+    /// reads as the oldest.
+    pub fn of(header: Option<&str>) -> Self {
+        match header.unwrap_or(DEFAULT_WITHOUT_HEADER) {
+            "2025-11-25" => Self::V2025_11_25,
+            "2025-06-18" => Self::V2025_06_18,
+            v if HANDSHAKE_ERA.contains(&v) => Self::V2025_03_26,
+            _ => Self::V2026_07_28,
+        }
+    }
+
+    /// Whether results must not carry what 2025-06-18 added (resource links; structured
+    /// content without its text).
+    pub fn before_structured_results(self) -> bool {
+        self < Self::V2025_06_18
+    }
+}
+
+/// Whether the gateway can talk to an upstream MCP server that answered `initialize` with this
+/// protocol version: one of [`SUPPORTED`]. 2024-11-05 (whose transport was HTTP+SSE) and
+/// unknown values are refused.
+pub fn upstream_supported(v: &str) -> bool {
+    SUPPORTED.contains(&v)
+}
+
 pub fn latest() -> &'static str {
     SUPPORTED[0]
 }
@@ -84,5 +126,19 @@ mod tests {
             by_index(index_of("2025-06-18").unwrap()),
             Some("2025-06-18")
         );
+    }
+
+    #[test]
+    fn revisions_of_headers_default_to_2025_03_26_and_order_oldest_first() {
+        assert_eq!(Revision::of(None), Revision::V2025_03_26);
+        assert_eq!(Revision::of(Some("2025-03-26")), Revision::V2025_03_26);
+        assert_eq!(Revision::of(Some("2025-06-18")), Revision::V2025_06_18);
+        assert_eq!(Revision::of(Some("2025-11-25")), Revision::V2025_11_25);
+        assert_eq!(Revision::of(Some(STATELESS)), Revision::V2026_07_28);
+        assert!(Revision::of(None).before_structured_results());
+        assert!(!Revision::of(Some("2025-06-18")).before_structured_results());
+        assert!(!Revision::of(Some(STATELESS)).before_structured_results());
+        assert!(upstream_supported("2025-03-26") && upstream_supported("2025-11-25"));
+        assert!(!upstream_supported("2024-11-05") && !upstream_supported(STATELESS));
     }
 }

@@ -13,6 +13,7 @@ mod code_mode;
 mod credentials;
 mod progress;
 mod resources;
+mod translation;
 
 use std::path::Path;
 use std::time::Duration;

@@ -70,6 +70,37 @@ function build() {
       return { content: [{ type: "text", text: `done after ${steps} steps` }] };
     },
   );
+  // Newer result features (2025-06-18): a resource link and structured content without any
+  // text item, for the protocol translation test.
+  server.registerTool(
+    "report",
+    {
+      title: "Quarterly report",
+      description: "A resource link and structured content, no text.",
+      inputSchema: { quarter: z.string() },
+      outputSchema: { quarter: z.string(), rows: z.number() },
+    },
+    async ({ quarter }) => ({
+      content: [
+        {
+          type: "resource_link",
+          uri: `file:///reports/${quarter}.csv`,
+          name: `${quarter}.csv`,
+          mimeType: "text/csv",
+          description: "The report's rows.",
+        },
+      ],
+      structuredContent: { quarter, rows: 3 },
+    }),
+  );
+  server.registerTool(
+    "totals",
+    {
+      description: "Structured content only.",
+      outputSchema: { total: z.number() },
+    },
+    async () => ({ content: [], structuredContent: { total: 42 } }),
+  );
   return server;
 }
 
