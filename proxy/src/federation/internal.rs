@@ -414,6 +414,7 @@ fn audit(gw: &Gateway, rec: &RequestRecord, parent_request_id: &str) {
             client_request_id: None,
             arguments_sha256: rec.arguments_sha256.as_deref(),
             arguments: rec.arguments.as_deref(),
+            server: None,
         },
         from_code: true,
         parent_request_id,

@@ -2,7 +2,8 @@
 //!
 //! Fields: `type`, `timestamp` (RFC 3339), `user`, `auth`, `key_id`, `method`, `tool`, `status`
 //! (success|error|denied|rate_limited), `error`, `duration_ms`, `client_ip`, `session_id`,
-//! `trace_id`, `request_id`, and `arguments_sha256` / `arguments` only when configured.
+//! `trace_id`, `request_id`, and `arguments_sha256` / `arguments` only when configured;
+//! `server` (the upstream MCP server) on `resources/*` and `prompts/*` lines.
 //! Tokens and key secrets are never written: the record has no field that could hold one.
 
 use std::io::Write;
@@ -74,6 +75,9 @@ pub struct AuditRecord<'a> {
     pub arguments_sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<&'a serde_json::value::RawValue>,
+    /// The upstream MCP server that served a `resources/*` or `prompts/*` request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<&'a str>,
 }
 
 enum Sink {
@@ -197,6 +201,7 @@ mod tests {
             request_id: "r1",
             arguments_sha256: None,
             arguments: None,
+            server: None,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         for key in [

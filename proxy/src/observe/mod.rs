@@ -96,6 +96,18 @@ fn describe() {
         "mcp_tool_definition_changes_total",
         "Tools whose definition changed after it was pinned"
     );
+    describe_counter!(
+        "mcp_federated_requests_total",
+        "resources/read and prompts/get requests sent to upstream MCP servers, by server, method and status"
+    );
+    describe_counter!(
+        "mcp_config_reloads_total",
+        "Reloads of the gateway config file's mcp_servers section, by result (ok, rejected)"
+    );
+    describe_gauge!(
+        "mcp_upstream_server_up",
+        "Whether an upstream MCP server answered its last request"
+    );
 }
 
 /// MCP methods counted under their own name; anything else is `other`.
@@ -107,6 +119,13 @@ const KNOWN_METHODS: &[&str] = &[
     "server/discover",
     "notifications/initialized",
     "notifications/cancelled",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
 ];
 
 pub fn method_label(method: &str) -> &'static str {
@@ -217,6 +236,14 @@ impl RequestRecord {
         }
     }
 
+    /// The upstream MCP server that served a `resources/*` or `prompts/*` request (a
+    /// federated `tools/call` names it in its tool's prefix).
+    fn upstream_server(&self) -> Option<&str> {
+        let method = self.method.as_deref()?;
+        let federated = method.starts_with("resources/") || method.starts_with("prompts/");
+        self.sandbox.as_deref().filter(|_| federated)
+    }
+
     pub fn fail(&mut self, status: Status, error: impl Into<String>) {
         self.status = status;
         self.error = Some(error.into());
@@ -274,13 +301,47 @@ impl RequestRecord {
             client_request_id: self.client_request_id.as_deref(),
             arguments_sha256: self.arguments_sha256.as_deref(),
             arguments: self.arguments.as_deref(),
+            server: self.upstream_server(),
         });
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::status_label;
+    use super::{RequestRecord, method_label, status_label};
+
+    #[test]
+    fn method_labels_are_a_closed_set_with_resources_and_prompts_named() {
+        for m in [
+            "initialize",
+            "tools/call",
+            "resources/list",
+            "resources/templates/list",
+            "resources/read",
+            "prompts/list",
+            "prompts/get",
+        ] {
+            assert_eq!(method_label(m), m);
+        }
+        assert_eq!(method_label("resources/anything"), "other");
+        assert_eq!(method_label("made/up"), "other");
+        assert_eq!(
+            method_label("notifications/progress"),
+            "notifications/other"
+        );
+    }
+
+    #[test]
+    fn the_upstream_server_is_named_for_resources_and_prompts_only() {
+        let mut rec = RequestRecord::new("r".into());
+        rec.sandbox = Some("tickets".into());
+        rec.method = Some("resources/read".into());
+        assert_eq!(rec.upstream_server(), Some("tickets"));
+        rec.method = Some("prompts/get".into());
+        assert_eq!(rec.upstream_server(), Some("tickets"));
+        rec.method = Some("tools/call".into());
+        assert_eq!(rec.upstream_server(), None);
+    }
 
     #[test]
     fn status_labels_are_the_status_numbers() {

@@ -14,6 +14,7 @@ mod credentials;
 mod progress;
 mod resources;
 mod translation;
+mod ts_client;
 
 use std::path::Path;
 use std::time::Duration;
