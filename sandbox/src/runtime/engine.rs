@@ -138,3 +138,53 @@ impl Drop for EpochTicker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_key(settings: &EngineSettings) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let engine = build_engine(settings).expect("engine");
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        h.finish()
+    }
+
+    /// `tool compile` builds its engine from the default settings, `serve` from its flags
+    /// (`--max-concurrent`, `--max-memory`, `--no-pooling`); the artifact cache is keyed by the
+    /// engine's compatibility hash, so a setting that reached the compiler would make `serve`
+    /// miss every artifact `tool compile` (or a differently sized replica) wrote, and compile
+    /// again at start. Only instance allocation may vary with the flags.
+    #[test]
+    fn serve_flags_do_not_change_the_compiled_artifacts_cache_key() {
+        let small = |s: EngineSettings| EngineSettings {
+            max_memory: ByteSize::mib(64),
+            max_instances: 2,
+            ..s
+        };
+        let default = compile_key(&small(EngineSettings::default()));
+        let variants = [
+            EngineSettings {
+                max_instances: 3,
+                ..small(EngineSettings::default())
+            },
+            EngineSettings {
+                max_memory: ByteSize::mib(128),
+                ..small(EngineSettings::default())
+            },
+            EngineSettings {
+                keep_resident: ByteSize::mib(1),
+                keep_resident_scanned: ByteSize::mib(1),
+                ..small(EngineSettings::default())
+            },
+            EngineSettings {
+                pooling: false,
+                ..EngineSettings::default()
+            },
+        ];
+        for v in &variants {
+            assert_eq!(compile_key(v), default, "{v:?} changes the cache key");
+        }
+    }
+}
