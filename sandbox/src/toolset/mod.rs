@@ -266,6 +266,7 @@ fn load_component(
     // Compiling can take seconds (and wait for another process compiling the same component):
     // on a multi-threaded runtime, tell it this worker is busy, so a hot reload does not stall
     // the calls queued behind it.
+    let started = Instant::now();
     let prepare = || runtime.prepare(&file);
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
@@ -276,7 +277,8 @@ fn load_component(
     }
     .map_err(|e| invalid(manifest_path, e.to_string()))?;
     tracing::info!(toolset = %toolset.name, component = %name, origin = ?prepared.origin,
-        digest = %&prepared.digest[..12], "component ready");
+        digest = %&prepared.digest[..12], elapsed_ms = started.elapsed().as_millis() as u64,
+        "component ready");
     let limits = spec
         .limits
         .apply(toolset.defaults.limits.apply(Limits::default()));
