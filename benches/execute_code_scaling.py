@@ -11,7 +11,9 @@ the same gateway configuration, wrk and body checks as benches/report.py:
 
   * `one`: one sandbox (a tokio worker per core, as `mcp-sandbox serve` starts by default);
   * `per-core`: one sandbox per core, each with TOKIO_WORKER_THREADS=1, listed as replicas of
-    the same tool sets in the gateway, which sends each call to the next one (round robin).
+    the same tool sets in the gateway, which sends each call to the next one (round robin);
+  * `processes`: one `mcp-sandbox serve --processes <cores>`: the same single-threaded workers,
+    started by the sandbox itself on one port (SO_REUSEPORT).
 
 For each layout and connection count: req/s, p50/p99, and the server CPU per call (gateway and
 sandboxes, user + system, from /proc) with the minor page faults per call. Rounds alternate the
@@ -53,9 +55,13 @@ def main():
             one = [stack.sandbox("sandbox", sets)]
             per_core = [stack.sandbox(f"sandbox-core{i}", sets, env={"TOKIO_WORKER_THREADS": "1"})
                         for i in range(cores)]
+            supervised = stack.sandbox("sandbox-processes", sets,
+                                       env={"MCP_SANDBOX_PROCESSES": str(cores)})
+            processes = [WithWorkers(supervised)]
             layouts = {
                 "one": (one, stack.gateway("gateway-one", one, ["code"], extra=LIMITS)),
                 "per-core": (per_core, stack.gateway("gateway-per-core", per_core, ["code"], extra=LIMITS)),
+                "processes": (processes, stack.gateway("gateway-processes", [supervised], ["code"], extra=LIMITS)),
             }
             key = stack.api_key()
             body = h.call_body("execute_code", {"language": "python", "code": PROGRAM})
@@ -85,7 +91,7 @@ def main():
                                   for a, b in zip(before, after))
                         sys_s = sum(b["sys_s"] - a["sys_s"] for a, b in zip(before, after))
                         faults = sum(b["minflt"] - a["minflt"] for a, b in zip(before, after))
-                        print(f"round {r} {name:8s} {c:3d} conn: {res['rps']:7.1f} req/s  "
+                        print(f"round {r} {name:9s} {c:3d} conn: {res['rps']:7.1f} req/s  "
                               f"p50 {res['p50_us'] / 1000:6.2f} ms  p99 {res['p99_us'] / 1000:7.2f} ms  "
                               f"CPU/call {cpu * 1e6 / n:6,.0f} us (kernel {sys_s * 1e6 / n:5,.0f})  "
                               f"faults/call {faults / n:4,.0f}  ({n} calls, 0 failed)", flush=True)
@@ -98,12 +104,44 @@ def main():
     return 0
 
 
+class WithWorkers:
+    """A `--processes` supervisor seen with its workers: CPU and faults summed over them (a
+    parent's /proc stat counts only the children it has reaped)."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.pid = proc.pid
+        self.name = proc.name
+
+    def workers(self):
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    after = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(after[1]) == self.pid:
+                    found.append(int(entry.name))
+        return found
+
+    def stat(self):
+        total = self.proc.stat()
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total["user_s"] += int(fields[11]) / h.CLOCK_TICKS
+            total["sys_s"] += int(fields[12]) / h.CLOCK_TICKS
+            total["minflt"] += int(fields[7])
+        return total
+
+
 def start_perf(layout, conns, sandboxes, duration):
     """`perf $PERF -p <sandboxes> -o perf-<layout>-<conns>.data` for the measurement's duration."""
     args = os.environ.get("PERF")
     if not args:
         return None
-    pids = ",".join(str(s.pid) for s in sandboxes)
+    pids = ",".join(str(p) for s in sandboxes
+                    for p in (s.workers() if isinstance(s, WithWorkers) else [s.pid]))
     return subprocess.Popen(
         ["perf", *args.split(), "-p", pids, "-o", f"perf-{layout}-{conns}.data", "--",
          "sleep", str(duration)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import harness as h
 import plot
+from execute_code_scaling import WithWorkers
 
 BENCHES = h.REPO / "benches"
 SHARED_PEERS = h.REPO.parent / "shared" / "peers"
@@ -256,12 +257,12 @@ def run(stack, work, conns, duration, sink, modules_synth, only=None, broken=fro
     sb = stack.sandbox("sandbox", manifests)
     gw = stack.gateway("gateway", [sb], toolsets, oidc_issuer=oidc.url,
                        extra=BENCH_LIMITS)
-    # execute_code with one single-threaded sandbox per core, replicas behind their own gateway
+    # execute_code with one single-threaded sandbox process per core, `serve --processes`
     # (benches/PROFILE.md: threads of one process running CPython interrupt each other's TLB).
-    per_core = [stack.sandbox(f"sandbox-core{i}", {s: manifests[s] for s in ("examples", "code")},
-                              env={"TOKIO_WORKER_THREADS": "1"})
-                for i in range(extra["cores"] or 1)]
-    gw_core = stack.gateway("gateway-per-core", per_core, ["examples", "code"], extra=BENCH_LIMITS)
+    sb_procs = stack.sandbox("sandbox-processes", {s: manifests[s] for s in ("examples", "code")},
+                             env={"MCP_SANDBOX_PROCESSES": str(extra["cores"] or 1)})
+    gw_core = stack.gateway("gateway-processes", [sb_procs], ["examples", "code"], extra=BENCH_LIMITS)
+    per_core = [WithWorkers(sb_procs)]
     synth = [
         stack.sandbox(f"sandbox-synth{i}", {"synthetic": (
             "name: synthetic\ncomponents:\n  - file: synthetic_tools.wasm\n"
@@ -293,7 +294,7 @@ def run(stack, work, conns, duration, sink, modules_synth, only=None, broken=fro
                  lambda: f'"{FED_NAME}__echo"'.encode() in h.http("POST", f"{gw_fed.url}/mcp", h.mcp_body("tools/list"), {
                      "Authorization": f"Bearer {key}", "Content-Type": "application/json",
                      "Accept": "application/json, text/event-stream"})[1], 60)
-    h.wait_until("the key in gateway-per-core", lambda: h.http("POST", f"{gw_core.url}/mcp", h.mcp_body("ping"), {
+    h.wait_until("the key in gateway-processes", lambda: h.http("POST", f"{gw_core.url}/mcp", h.mcp_body("ping"), {
         "Authorization": f"Bearer {key}", "Content-Type": "application/json",
         "Accept": "application/json, text/event-stream"})[0] == 200, 60)
     jwt = oidc_token(oidc.url)
@@ -331,7 +332,7 @@ def run(stack, work, conns, duration, sink, modules_synth, only=None, broken=fro
         ("list27", f"tools/list, {extra['tools_listed']} tools", "protocol", mcp, h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw]),
         ("list1000", f"tools/list, first page ({extra['tools_1000_first_page']} tools) of {extra['tools_1000_total']} tools in 4 sandboxes", "protocol", f"{gw1000.url}/mcp", h.mcp_body("tools/list"), key_auth, '"inputSchema"', [gw1000]),
         ("exec_trivial", "execute_code print('hello'), gateway", "code", mcp, execute("print('hello')"), key_auth, "hello", [gw, sb]),
-        ("exec_percore", "execute_code print('hello'), gateway, one sandbox per core", "code", f"{gw_core.url}/mcp", execute("print('hello')"), key_auth, "hello", [gw_core, *per_core]),
+        ("exec_percore", "execute_code print('hello'), gateway, sandbox --processes (one per core)", "code", f"{gw_core.url}/mcp", execute("print('hello')"), key_auth, "hello", [gw_core, *per_core]),
         ("exec_nested", "execute_code with 100 nested echo calls, gateway", "code", mcp, execute(NESTED_PROGRAM), key_auth, "690", [gw, sb]),
         ("exec_js", "execute_code JavaScript console.log('hello'), gateway", "code", mcp, execute(JS_TRIVIAL, "javascript"), key_auth, "hello", [gw, sb]),
         ("exec_ts", "execute_code TypeScript (typed const, console.log), gateway", "code", mcp, execute(TS_TRIVIAL, "typescript"), key_auth, "hello", [gw, sb]),
@@ -493,8 +494,8 @@ def render(results, extra):
         ("gateway echo, tracing 10% / tracing off", f"{ratio('echo_key_t10', 'echo_key'):.2f}x", f"{c_mid} conn"),
         ("gateway echo, tracing 100% / tracing off", f"{ratio('echo_key_t100', 'echo_key'):.2f}x", f"{c_mid} conn"),
         ("execute_code trivial, throughput 16 conn / 1 conn", f"{by[('exec_trivial', c_mid)]['rps'] / by[('exec_trivial', min(conns))]['rps']:.2f}x", f"{extra['cores']} cores"),
-        ("execute_code trivial, one sandbox per core, throughput 16 conn / 1 conn", f"{by[('exec_percore', c_mid)]['rps'] / by[('exec_percore', min(conns))]['rps']:.2f}x", f"{extra['cores']} cores"),
-        ("execute_code trivial, one sandbox per core / one sandbox, throughput", f"{ratio('exec_percore', 'exec_trivial'):.2f}x", f"{c_mid} conn"),
+        ("execute_code trivial, sandbox --processes (one per core), throughput 16 conn / 1 conn", f"{by[('exec_percore', c_mid)]['rps'] / by[('exec_percore', min(conns))]['rps']:.2f}x", f"{extra['cores']} cores"),
+        ("execute_code trivial, sandbox --processes / one process, throughput", f"{ratio('exec_percore', 'exec_trivial'):.2f}x", f"{c_mid} conn"),
         ("1 MiB echo, gateway / direct throughput", f"{ratio('big_key', 'big_direct'):.2f}x", f"{c_mid} conn"),
     ]
     c1 = min(conns)
@@ -552,9 +553,8 @@ def render(results, extra):
         "copy-on-write fault on a page mapped read-only must flush it from the TLB of every other "
         "core running the same process (an inter-processor interrupt, a VM exit here): two calls "
         "in two threads of one sandbox interrupt each other on every such fault, and the second "
-        "core buys little. In one single-threaded sandbox per core (`TOKIO_WORKER_THREADS=1`, "
-        "replicas behind the gateway, which sends calls round robin) those interrupts all but "
-        "disappear: "
+        "core buys little. With `mcp-sandbox serve --processes <cores>` (single-threaded "
+        "worker processes sharing the port) those interrupts all but disappear: "
         f"{k1['rps']:,.0f} calls/s at {min(conns)} connection and {k16['rps']:,.0f} at {c_mid} "
         f"({k16['rps'] / k1['rps']:.2f}x; one sandbox {e16['rps'] / e1['rps']:.2f}x), at "
         f"{k16['cpu_us_per_call']:,.0f} us of CPU per call at {c_mid} connections "
@@ -614,9 +614,9 @@ def render(results, extra):
         "gateways' per-caller in-flight and buffer budgets are raised to their totals), max 16 "
         "concurrent calls. Gateway `gateway` in front of it with API keys and the real OIDC "
         "provider (panva/oidc-provider, RS256 access tokens) configured, audit off, 2 threads.",
-        f"- `gateway-per-core`: {extra['cores']} sandboxes `sandbox-core<i>` serving the example and "
-        "code tool sets, each started with `TOKIO_WORKER_THREADS=1`, listed as replicas; "
-        "only `execute_code` one sandbox per core goes through it.",
+        f"- `gateway-processes`: in front of `sandbox-processes`, which serves the example and "
+        f"code tool sets with `--processes {extra['cores']}` (its CPU and page faults are summed "
+        "over its worker processes); only the `--processes` execute_code row goes through it.",
         f"- `gateway-1000`: four sandboxes of 250 synthetic tools each "
         f"(`benches/synthetic-tools`), page size {PAGE_1000}.",
         "- Tracing: a separate sandbox and gateway per sampling rate, both exporting OTLP/HTTP to "
