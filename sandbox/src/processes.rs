@@ -17,7 +17,8 @@
 //! worker), the in-process rate-limit buckets of calls from code (`--rate-limit-redis` shares
 //! them).
 //!
-//! Lifecycle: a worker's stdin is a pipe from the supervisor. When it closes (the supervisor got
+//! Lifecycle: SIGHUP reaches each worker only when sent to it (the supervisor logs and ignores
+//! its own); a worker's stdin is a pipe from the supervisor. When it closes (the supervisor got
 //! SIGTERM or SIGINT, or died) the worker drains and stops as on SIGTERM. When a worker exits on
 //! its own, the supervisor stops the others and exits with failure, for whatever runs it to
 //! restart the whole.
@@ -108,17 +109,25 @@ fn shown(status: &std::io::Result<ExitStatus>) -> String {
     }
 }
 
+/// SIGTERM or SIGINT. SIGHUP (which would otherwise end the supervisor, and so its workers) is
+/// only logged: each worker watches its files and reloads on its own.
 async fn stop_requested() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {},
-                _ = term.recv() => {},
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => tracing::warn!(
+                "SIGHUP: the worker processes reload on their own at --watch-interval; to reload \
+                 at once, send SIGHUP to each worker (the children of this process)"
+            ),
         }
     }
 }

@@ -84,6 +84,16 @@ fn workers_serve_on_one_port_and_stop_with_the_supervisor() {
             "worker {w}"
         );
     }
+    // SIGHUP does not end the supervisor (nor so its workers): it is logged and ignored.
+    sb.proc.signal(libc::SIGHUP);
+    mcp_testkit::wait_for("the supervisor to log the SIGHUP", WAIT, || {
+        sb.proc
+            .stderr()
+            .contains("SIGHUP: the worker processes")
+            .then_some(())
+    });
+    assert!(sb.proc.is_running());
+    sb.assert_still_serving();
     sb.proc.signal(libc::SIGTERM);
     mcp_testkit::wait_for("the supervisor and its workers to exit", WAIT, || {
         (!sb.proc.is_running() && workers.iter().all(|&w| gone(w))).then_some(())
