@@ -158,12 +158,22 @@ done
 for bad in "topology=mesh" "apiKeys.enabled=false" "gateway.config.listen=x" "tls.enabled=true" \
     "oidc.enabled=true" "gateway.config.upstream.request_timeout=10" "gateway.port=80" \
     "route.enabled=true,tls.enabled=true,tls.secretName=x" "gateway.terminationGracePeriodSeconds=20" \
-    "gateway.config.server.shutdown_timeout=10s"; do
+    "gateway.config.server.shutdown_timeout=10s" "sandbox.processes=0" "sandbox.processes=65" \
+    "sandbox.processes=2,sandbox.sidecarListen=unix"; do
     if "$helm" template mcp "$chart" --set "$bad" >/dev/null 2>"$work/bad.log"; then
         die "helm template accepted --set $bad"
     fi
 done
-echo "  rejected as expected: 10 invalid value sets"
+echo "  rejected as expected: 13 invalid value sets"
+# sandbox.processes reaches the sandbox container in both topologies (the separate scenario
+# sets 2, and the smoke step below runs it as a supervisor with two workers).
+for t in sidecar separate; do
+    "$helm" template mcp "$chart" --set topology="$t" --set sandbox.processes=3 >"$work/processes.yaml"
+    grep -A1 -- '- name: MCP_SANDBOX_PROCESSES' "$work/processes.yaml" | grep -q 'value: "3"' ||
+        die "sandbox.processes=3 with topology $t did not render MCP_SANDBOX_PROCESSES=3"
+done
+grep -A1 -- '- name: MCP_SANDBOX_PROCESSES' "$work/separate.yaml" | grep -q 'value: "2"' ||
+    die "the separate scenario does not run the sandbox with MCP_SANDBOX_PROCESSES=2"
 
 step "schemas: Kubernetes $KUBE_VERSIONS (strict), prometheus-operator CRDs, OpenShift Route"
 for s in "${scenarios[@]}"; do

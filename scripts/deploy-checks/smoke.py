@@ -208,6 +208,15 @@ def main() -> int:
             wait("the sandbox's socket", 300, lambda: socket_path.exists() or procs[0].poll() is not None, logs)
         if procs[0].poll() is not None:
             fail(f"mcp-sandbox exited with {procs[0].returncode}", logs)
+        workers = int(senv.get("MCP_SANDBOX_PROCESSES", "1"))
+        if workers > 1:
+            # sandbox.processes: the container's process supervises that many workers, each
+            # loading the tool sets before it takes connections on the shared port.
+            wait(f"{workers} sandbox worker processes ready", 300,
+                 lambda: logs[0].read_text(errors="replace").count("sandbox ready") >= workers
+                 or procs[0].poll() is not None, logs)
+            if procs[0].poll() is not None:
+                fail(f"mcp-sandbox exited with {procs[0].returncode}", logs)
         if sandbox_url:
             # Reachable over the network: only the gateway's token opens the tool API.
             status, _ = http("GET", sandbox_url + "/v1/tools")
@@ -269,6 +278,7 @@ def main() -> int:
             if status != 401:
                 fail(f"a forged key got HTTP {status}", logs)
         guarded = "; the sandbox refuses callers without the token" if sandbox_url else ""
+        guarded += f"; {workers} sandbox worker processes" if workers > 1 else ""
         print(f"  {args.rendered.stem}: ready; key {key_id} listed {len(names)} tools; a workspace tool ran{guarded}",
               file=sys.stderr)
         return 0

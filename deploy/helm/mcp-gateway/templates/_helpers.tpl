@@ -373,6 +373,12 @@ socket; with `separate` on its TCP port, with probes.
       value: {{ $s.maxMemory | quote }}
     - name: MCP_SANDBOX_MAX_BODY
       value: {{ $s.maxBody | quote }}
+    {{- if and (gt (int $s.processes) 1) (not $tcp) }}
+    {{- fail "sandbox.processes: worker processes share a TCP port; a unix socket cannot be shared (set sandbox.sidecarListen: tcp, or processes: 1)" }}
+    {{- end }}
+    # Worker processes sharing the port; maxConcurrent and maxQueue apply to each.
+    - name: MCP_SANDBOX_PROCESSES
+      value: {{ $s.processes | quote }}
     {{- if not $s.pooling }}
     - name: MCP_SANDBOX_NO_POOLING
       value: "true"
