@@ -74,7 +74,7 @@ struct Meta<'a> {
 /// or an integer, from a client whose `Accept` (lower-cased) lists `text/event-stream`.
 pub fn wanted(accept: &str, body: &[u8]) -> Option<Box<RawValue>> {
     const KEY: &[u8] = b"progressToken";
-    if !accept.contains("text/event-stream") || !body.windows(KEY.len()).any(|w| w == KEY) {
+    if !accept.contains("text/event-stream") || memchr::memmem::find(body, KEY).is_none() {
         return None;
     }
     let call: Call<'_> = serde_json::from_slice(body).ok()?;
