@@ -174,6 +174,10 @@ for t in sidecar separate; do
 done
 grep -A1 -- '- name: MCP_SANDBOX_PROCESSES' "$work/separate.yaml" | grep -q 'value: "2"' ||
     die "the separate scenario does not run the sandbox with MCP_SANDBOX_PROCESSES=2"
+"$helm" template mcp "$chart" --set sandbox.processes=2 --set sandbox.sidecarListen=unix >/dev/null 2>"$work/bad.log" ||
+    true
+grep -q 'sandbox.processes: worker processes share a TCP port' "$work/bad.log" ||
+    die "sandbox.processes=2 with a unix sidecar was not refused for that reason: $(cat "$work/bad.log")"
 
 step "schemas: Kubernetes $KUBE_VERSIONS (strict), prometheus-operator CRDs, OpenShift Route"
 for s in "${scenarios[@]}"; do
