@@ -200,8 +200,9 @@ fn authorize(
     }
 }
 
-/// Step 3: the caller's rate for this tool.
-async fn rate_limit(
+/// Step 3: the caller's rate for this tool (or for `name`, a prompt's or a server's resource
+/// reads, in [`super::federated`]).
+pub(super) async fn rate_limit(
     gw: &Gateway,
     policy: &AccessPolicy,
     principal: &Principal,
@@ -369,7 +370,12 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn audit_arguments(mode: ArgumentAudit, arguments: Option<&RawValue>, rec: &mut RequestRecord) {
+/// The arguments in the audit line, as the gateway's `audit.arguments` setting says.
+pub(super) fn audit_arguments(
+    mode: ArgumentAudit,
+    arguments: Option<&RawValue>,
+    rec: &mut RequestRecord,
+) {
     let Some(a) = arguments else { return };
     match mode {
         ArgumentAudit::None => {}

@@ -25,11 +25,9 @@ use mcp_contract::policy::AccessPolicy;
 use mcp_gateway_auth::Principal;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
 use super::envelope::{Answer, Cache};
-use crate::config::ArgumentAudit;
 use crate::error::GatewayError;
 use crate::federation::resources::template_matches;
 use crate::federation::wire::ResultFlags;
@@ -37,7 +35,6 @@ use crate::federation::{CallContext, Entry, Extras, FederationError, Kind, Liste
 use crate::gateway::Gateway;
 use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status};
-use crate::ratelimit::Scope;
 
 /// The gateway's own form of a resource URI: `mcp-gateway://<server>/<upstream uri>`.
 pub const WRAPPED: &str = "mcp-gateway://";
@@ -283,12 +280,13 @@ pub async fn read(
         serde_json::from_str(raw.get()).map_err(|e| GatewayError::InvalidParams {
             detail: format!("invalid resources/read params: {e}"),
         })?;
-    audit_params(gw.config.audit.arguments, raw, rec);
+    super::call::audit_arguments(gw.config.audit.arguments, Some(raw), rec);
     let policy = gw.policy.current();
     let servers = granted(gw, &policy, principal, false);
     let (server, uri) = route(&servers, &p.uri)?;
     let rate_key = format!("resources/read@{}", server.name);
-    rate_limit(gw, &policy, principal, &rate_key, rec).await?;
+    // The caller's rate for reads of this server's resources.
+    super::call::rate_limit(gw, &policy, principal, &rate_key, rec).await?;
     let forwarded = serde_json::json!({ "uri": uri }).to_string();
     let what = format!("resource:{}", super::bounded(&p.uri, MAX_RECORDED));
     forward(
@@ -338,9 +336,9 @@ pub async fn get_prompt(
         });
     };
     rec.tool_known = true;
-    rate_limit(gw, &policy, principal, name, rec).await?;
+    super::call::rate_limit(gw, &policy, principal, name, rec).await?;
     if let Some(a) = p.arguments {
-        audit_params(gw.config.audit.arguments, a, rec);
+        super::call::audit_arguments(gw.config.audit.arguments, Some(a), rec);
     }
     let forwarded = match p.arguments {
         Some(a) => format!(
@@ -362,39 +360,6 @@ pub async fn get_prompt(
         rec,
     )
     .await
-}
-
-/// The caller's rate for `key` (a prompt's name, or reads of one server's resources).
-async fn rate_limit(
-    gw: &Gateway,
-    policy: &AccessPolicy,
-    principal: &Principal,
-    key: &str,
-    rec: &mut RequestRecord,
-) -> Result<(), GatewayError> {
-    let Some(rate) = policy.tool_rate(key) else {
-        return Ok(());
-    };
-    let span = rec.trace.rate_limit(Scope::UserTool);
-    let checked = gw
-        .limiter
-        .check(Scope::UserTool, &principal.id, key, rate)
-        .instrument(span.clone())
-        .await;
-    RequestTrace::rate_limited(&span, checked.is_ok());
-    checked.map_err(GatewayError::from)
-}
-
-/// The request's params in the audit line, as the gateway's `audit.arguments` setting says.
-fn audit_params(mode: ArgumentAudit, raw: &RawValue, rec: &mut RequestRecord) {
-    match mode {
-        ArgumentAudit::None => {}
-        ArgumentAudit::Hash => {
-            let digest = Sha256::digest(raw.get().as_bytes());
-            rec.arguments_sha256 = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
-        }
-        ArgumentAudit::Full => rec.arguments = Some(raw.to_owned()),
-    }
 }
 
 /// Sends the request to `server` in the caller's session, traced and timed like a federated
