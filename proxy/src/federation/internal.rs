@@ -28,14 +28,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use tracing::Instrument as _;
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
 use crate::mcp::envelope::Answer;
 use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status, audit};
-use crate::ratelimit::Scope;
 use crate::reply::Reply;
 
 /// Longest text of an error message passed back to code.
@@ -213,17 +211,8 @@ async fn call(
         rec.fail(Status::Denied, "denied");
         return error("forbidden", "your access has been revoked");
     }
-    if let Some(rate) = policy.user_rate(&principal.user) {
-        let span = rec.trace.rate_limit(Scope::User);
-        let checked = gw
-            .limiter
-            .check(Scope::User, &principal.id, "", rate)
-            .instrument(span.clone())
-            .await;
-        RequestTrace::rate_limited(&span, checked.is_ok());
-        if let Err(limited) = checked {
-            return failed(GatewayError::from(limited), rec);
-        }
+    if let Err(limited) = crate::mcp::call::user_rate(gw, &policy, principal, rec).await {
+        return failed(limited, rec);
     }
     // Only federated tools come this way: a sandbox runs its own tools itself, and a wasm tool
     // it does not serve is as unknown from code as one that does not exist.

@@ -31,7 +31,6 @@ use crate::gateway::Gateway;
 use crate::mcp::{self, Incoming};
 use crate::observe::RequestRecord;
 use crate::observe::trace::RequestTrace;
-use crate::ratelimit::Scope;
 use crate::reply::Reply;
 
 /// Headers a browser client may send, for CORS preflight.
@@ -182,19 +181,11 @@ async fn mcp_post(gw: &Arc<Gateway>, session: &mut Session, rec: &mut RequestRec
     rec.auth = Some(principal.method.as_str());
     rec.key_id = principal.key_id.clone();
 
-    if let Some(rate) = gw.policy.current().user_rate(&principal.user) {
-        let span = rec.trace.rate_limit(Scope::User);
-        let checked = gw
-            .limiter
-            .check(Scope::User, &principal.id, "", rate)
-            .instrument(span.clone())
-            .await;
-        RequestTrace::rate_limited(&span, checked.is_ok());
-        drop(span);
-        if let Err(limited) = checked {
-            return fail(session, rec, limited.into());
-        }
+    let policy = gw.policy.current();
+    if let Err(limited) = mcp::call::user_rate(gw, &policy, &principal, rec).await {
+        return fail(session, rec, limited);
     }
+    drop(policy);
 
     if gw.is_closing() {
         return fail(session, rec, GatewayError::ShuttingDown { tool: None });

@@ -200,6 +200,28 @@ fn authorize(
     }
 }
 
+/// The caller's own rate across all requests (policy `rate_limits.users`), checked once per
+/// request: by the HTTP front for a client's request, and by the internal endpoint for a call
+/// made from code.
+pub(crate) async fn user_rate(
+    gw: &Gateway,
+    policy: &AccessPolicy,
+    principal: &Principal,
+    rec: &mut RequestRecord,
+) -> Result<(), GatewayError> {
+    let Some(rate) = policy.user_rate(&principal.user) else {
+        return Ok(());
+    };
+    let span = rec.trace.rate_limit(Scope::User);
+    let checked = gw
+        .limiter
+        .check(Scope::User, &principal.id, "", rate)
+        .instrument(span.clone())
+        .await;
+    RequestTrace::rate_limited(&span, checked.is_ok());
+    checked.map_err(GatewayError::from)
+}
+
 /// Step 3: the caller's rate for this tool (or for `name`, a prompt's or a server's resource
 /// reads, in [`super::federated`]).
 pub(super) async fn rate_limit(
