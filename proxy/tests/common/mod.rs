@@ -397,10 +397,12 @@ impl Stack {
         self.get("/metrics").text
     }
 
-    /// The audit lines written so far.
+    /// The audit lines written so far: complete lines only, since the gateway may be writing
+    /// the next one while the file is read.
     pub fn audit(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.path().join("gateway-audit.log"))
-            .unwrap_or_default()
+        let text = self.audit_text();
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
             .lines()
             .map(|l| {
                 serde_json::from_str(l)
