@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -120,14 +121,14 @@ fn authenticate(gw: &Gateway, session: &Session) -> Result<Grant, &'static str> 
         .and_then(|a| a.strip_prefix("Bearer "))
         .ok_or("a call from code needs the sandbox's token as Authorization: Bearer")?;
     let grant = text(GRANT_HEADER).ok_or("a call from code needs the running call's grant")?;
-    // Compared as digests, so the time taken says nothing about the token.
+    // Compared as digests in constant time, so the time taken says nothing about the token.
     let presented = Sha256::digest(token.trim().as_bytes());
     let key = gw
         .upstreams
         .targets()
         .iter()
         .filter_map(|t| t.grant_key())
-        .find(|k| Sha256::digest(k) == presented)
+        .find(|k| bool::from(Sha256::digest(k).ct_eq(&presented)))
         .ok_or("the bearer token is not one of the configured sandboxes' tokens")?;
     Grant::verify(grant, key, unix_ms()).map_err(|e| match e {
         mcp_contract::grant::GrantError::Expired { .. } => "the call grant has expired",
