@@ -82,7 +82,8 @@ enum ToolCommand {
     /// Load a built tool, print its manifest, and run each of its tools once on sample input.
     Check(CheckArgs),
     /// Compile components into the artifact cache ahead of time, so the first `serve` that
-    /// loads them starts at once (a large interpreter component takes minutes in a debug build).
+    /// loads them starts at once (a large interpreter component takes 10-20 s to compile; see
+    /// sandbox/README.md).
     Compile(CompileArgs),
 }
 
