@@ -27,7 +27,7 @@ use crate::catalog::{FederatedTool, ToolRoute};
 use crate::config::ArgumentAudit;
 use crate::error::GatewayError;
 use crate::federation::wire::ResultFlags;
-use crate::federation::{CallContext, FederationError};
+use crate::federation::{CallContext, FederationError, Server};
 use crate::gateway::Gateway;
 use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status};
@@ -112,18 +112,7 @@ async fn run_federated(
 ) -> Result<Answer, GatewayError> {
     let server = &federated.server;
     let span = rec.trace.federated(&server.name, &server.url);
-    let injected = mcp_telemetry::propagation::inject(&span);
-    let trace = match &injected {
-        Some(h) => h.pairs().map(|(k, v)| (k, v.to_owned())).collect(),
-        None => traceparent
-            .map(|t| vec![("traceparent", t.to_owned())])
-            .unwrap_or_default(),
-    };
-    let ctx = CallContext {
-        caller: &principal.id,
-        user: Some(&principal.user),
-        trace,
-    };
+    let ctx = upstream_context(principal, &span, traceparent);
     let started = Instant::now();
     let call = server
         .call_tool(&federated.backend, arguments, &ctx)
@@ -134,9 +123,7 @@ async fn run_federated(
             return Err(GatewayError::ShuttingDown { tool: Some(route.name.clone()) });
         }
     };
-    rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
-    rec.sandbox = Some(server.name.clone());
-    RequestTrace::federated_done(&span, result.as_ref().map(|_| ()).map_err(|e| e.kind()));
+    record_upstream(rec, server, &span, started, &result);
     let failed = |error| GatewayError::Federated {
         server: server.name.clone(),
         tool: route.name.clone(),
@@ -147,24 +134,76 @@ async fn run_federated(
     if flags.is_error {
         rec.fail(Status::Error, ErrorKind::ToolError.as_str());
     }
-    let raw = result.get();
-    if !(raw.starts_with('{') && raw.ends_with('}')) {
-        return Err(failed(FederationError::Protocol(
-            "the tools/call result is not an object".into(),
-        )));
-    }
+    require_object(&result, "tools/call").map_err(failed)?;
     // Written as it came, or translated for an older client, by the envelope.
     Ok(Answer::Upstream(result))
 }
 
+/// The context of a request to an upstream server for `principal`: their session there, their
+/// user name (sent only if the server is configured for it), never their credentials, and the
+/// trace context of `span` (the client's own `traceparent` when tracing is off).
+pub(super) fn upstream_context<'a>(
+    principal: &'a Principal,
+    span: &tracing::Span,
+    traceparent: Option<&str>,
+) -> CallContext<'a> {
+    let trace = match mcp_telemetry::propagation::inject(span) {
+        Some(h) => h.pairs().map(|(k, v)| (k, v.to_owned())).collect(),
+        None => traceparent
+            .map(|t| vec![("traceparent", t.to_owned())])
+            .unwrap_or_default(),
+    };
+    CallContext {
+        caller: &principal.id,
+        user: Some(&principal.user),
+        trace,
+    }
+}
+
+/// Records how a request to `server` went: its time, the server, and the outcome on `span`.
+pub(super) fn record_upstream<T>(
+    rec: &mut RequestRecord,
+    server: &Server,
+    span: &tracing::Span,
+    started: Instant,
+    result: &Result<T, FederationError>,
+) {
+    rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
+    rec.sandbox = Some(server.name.clone());
+    RequestTrace::federated_done(span, result.as_ref().map(|_| ()).map_err(|e| e.kind()));
+}
+
+/// An upstream's `method` result must be a JSON object.
+pub(super) fn require_object(result: &RawValue, method: &str) -> Result<(), FederationError> {
+    let raw = result.get();
+    if raw.starts_with('{') && raw.ends_with('}') {
+        Ok(())
+    } else {
+        Err(FederationError::Protocol(format!(
+            "the {method} result is not an object"
+        )))
+    }
+}
+
+/// `method`'s params as they came and read as `T`; a clear error when they are missing
+/// (`needs` says what they must hold) or do not fit.
+pub(super) fn params_of<'a, T: Deserialize<'a>>(
+    params: Option<&'a RawValue>,
+    method: &str,
+    needs: &str,
+) -> Result<(&'a RawValue, T), GatewayError> {
+    let raw = params.ok_or_else(|| GatewayError::InvalidParams {
+        detail: format!("{method} needs params with {needs}"),
+    })?;
+    let read = serde_json::from_str(raw.get()).map_err(|e| GatewayError::InvalidParams {
+        detail: format!("invalid {method} params: {e}"),
+    })?;
+    Ok((raw, read))
+}
+
 /// Step 1: the params, with the tool's name.
 fn parse_params(params: Option<&RawValue>) -> Result<CallParams<'_>, GatewayError> {
-    let params = params.ok_or_else(|| GatewayError::InvalidParams {
-        detail: "tools/call needs params with the tool's name".into(),
-    })?;
-    serde_json::from_str(params.get()).map_err(|e| GatewayError::InvalidParams {
-        detail: format!("invalid tools/call params: {e}"),
-    })
+    params_of(params, "tools/call", "the tool's name").map(|(_, p)| p)
 }
 
 /// Step 2: the tool exists and one of the caller's roles grants it. Checked before anything

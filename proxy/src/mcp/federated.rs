@@ -31,9 +31,8 @@ use super::envelope::{Answer, Cache};
 use crate::error::GatewayError;
 use crate::federation::resources::template_matches;
 use crate::federation::wire::ResultFlags;
-use crate::federation::{CallContext, Entry, Extras, FederationError, Kind, Listed, Server};
+use crate::federation::{Entry, Extras, FederationError, Kind, Listed, Server};
 use crate::gateway::Gateway;
-use crate::observe::trace::RequestTrace;
 use crate::observe::{RequestRecord, Status};
 
 /// The gateway's own form of a resource URI: `mcp-gateway://<server>/<upstream uri>`.
@@ -273,13 +272,8 @@ pub async fn read(
     traceparent: Option<&str>,
     rec: &mut RequestRecord,
 ) -> Result<Answer, GatewayError> {
-    let raw = params.ok_or_else(|| GatewayError::InvalidParams {
-        detail: "resources/read needs params with the resource's uri".into(),
-    })?;
-    let p: ReadParams<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| GatewayError::InvalidParams {
-            detail: format!("invalid resources/read params: {e}"),
-        })?;
+    let (raw, p): (_, ReadParams<'_>) =
+        super::call::params_of(params, "resources/read", "the resource's uri")?;
     super::call::audit_arguments(gw.config.audit.arguments, Some(raw), rec);
     let policy = gw.policy.current();
     let servers = granted(gw, &policy, principal, false);
@@ -310,13 +304,8 @@ pub async fn get_prompt(
     traceparent: Option<&str>,
     rec: &mut RequestRecord,
 ) -> Result<Answer, GatewayError> {
-    let raw = params.ok_or_else(|| GatewayError::InvalidParams {
-        detail: "prompts/get needs params with the prompt's name".into(),
-    })?;
-    let p: GetParams<'_> =
-        serde_json::from_str(raw.get()).map_err(|e| GatewayError::InvalidParams {
-            detail: format!("invalid prompts/get params: {e}"),
-        })?;
+    let (_, p): (_, GetParams<'_>) =
+        super::call::params_of(params, "prompts/get", "the prompt's name")?;
     let name: &str = &p.name;
     rec.tool = Some(super::bounded(name, MAX_RECORDED));
     let policy = gw.policy.current();
@@ -380,18 +369,7 @@ async fn forward(
     rec: &mut RequestRecord,
 ) -> Result<Answer, GatewayError> {
     let span = rec.trace.federated(&server.name, &server.url);
-    let injected = mcp_telemetry::propagation::inject(&span);
-    let trace = match &injected {
-        Some(h) => h.pairs().map(|(k, v)| (k, v.to_owned())).collect(),
-        None => traceparent
-            .map(|t| vec![("traceparent", t.to_owned())])
-            .unwrap_or_default(),
-    };
-    let ctx = CallContext {
-        caller: &principal.id,
-        user: Some(&principal.user),
-        trace,
-    };
+    let ctx = super::call::upstream_context(principal, &span, traceparent);
     let started = Instant::now();
     let sent = server
         .forward(method, params, &ctx)
@@ -400,9 +378,7 @@ async fn forward(
         r = sent => r,
         () = gw.cut() => return Err(GatewayError::ShuttingDown { tool: None }),
     };
-    rec.upstream_seconds = Some(started.elapsed().as_secs_f64());
-    rec.sandbox = Some(server.name.clone());
-    RequestTrace::federated_done(&span, result.as_ref().map(|_| ()).map_err(|e| e.kind()));
+    super::call::record_upstream(rec, server, &span, started, &result);
     let status = if result.is_ok() { "ok" } else { "error" };
     metrics::counter!("mcp_federated_requests_total", "server" => server.name.clone(),
         "method" => method, "status" => status)
@@ -413,12 +389,8 @@ async fn forward(
         error,
     };
     let result = result.map_err(failed)?;
+    super::call::require_object(&result, method).map_err(failed)?;
     let raw = result.get();
-    if !(raw.starts_with('{') && raw.ends_with('}')) {
-        return Err(failed(FederationError::Protocol(format!(
-            "the {method} result is not an object"
-        ))));
-    }
     if ResultFlags::of(&result).has_meta.is_some() {
         // The 2026-07-28 envelope adds its own `_meta` entry: merged in a tree (the result is
         // bounded by the server's max_response).
