@@ -24,6 +24,11 @@ use serde_json::Value;
 
 use crate::{Proc, ProcBuilder, TempDir, free_port, repo_root, wait_for};
 
+/// Whether Phoenix's log says it could not bind one of its ports.
+fn lost_a_port(log: &str) -> bool {
+    log.contains("Failed to bind") || log.contains("address already in use")
+}
+
 /// A running Phoenix; stopped when dropped.
 pub struct Phoenix {
     _proc: Proc,
@@ -34,7 +39,9 @@ pub struct Phoenix {
 }
 
 impl Phoenix {
-    /// Starts Phoenix on free ports and waits until it answers (it takes several seconds).
+    /// Starts Phoenix on free ports and waits until it answers (it takes several seconds). A
+    /// free port can be taken by another test between being picked and Phoenix binding it:
+    /// then Phoenix exits at start, and it is started again on other ports (three tries).
     pub fn start() -> Self {
         let bin = repo_root().join(".peers/phoenix/bin/phoenix");
         assert!(
@@ -43,9 +50,22 @@ impl Phoenix {
              the real OTLP receiver these tests export to)",
             bin.display()
         );
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::try_start(&bin) {
+                Ok(phoenix) => return phoenix,
+                Err(log) if tries < 3 && lost_a_port(&log) => continue,
+                Err(log) => panic!("Phoenix exited:\n{log}"),
+            }
+        }
+    }
+
+    /// One start; its log if it exited before answering.
+    fn try_start(bin: &std::path::Path) -> Result<Self, String> {
         let dir = TempDir::new().expect("temp dir for Phoenix");
         let (http_port, grpc_port) = (free_port(), free_port());
-        let mut proc = ProcBuilder::new(&bin, dir.path())
+        let mut proc = ProcBuilder::new(bin, dir.path())
             .arg("serve")
             .env("PHOENIX_HOST", "127.0.0.1")
             .env("PHOENIX_PORT", http_port.to_string())
@@ -63,25 +83,27 @@ impl Phoenix {
             "Phoenix to answer /healthz",
             Duration::from_secs(120),
             || {
-                // Fail at once, with its log, if it died (e.g. a port was taken meanwhile).
-                assert!(proc.is_running(), "Phoenix exited:\n{}", proc.stderr());
+                // Give up at once, with its log, if it died (e.g. a port was taken meanwhile).
+                if !proc.is_running() {
+                    return Some(Err(proc.stderr()));
+                }
                 let ok = http
                     .get(&health)
                     .send()
                     .is_ok_and(|r| r.status().is_success());
-                ok.then_some(())
+                ok.then_some(Ok(()))
             },
-        );
+        )?;
         wait_for("Phoenix's gRPC port", Duration::from_secs(30), || {
             TcpStream::connect(("127.0.0.1", grpc_port)).ok()
         });
-        Self {
+        Ok(Self {
             _proc: proc,
             http_port,
             grpc_port,
             http,
             _dir: dir,
-        }
+        })
     }
 
     /// The UI and query API, `http://127.0.0.1:<port>`.
